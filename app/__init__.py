@@ -1,0 +1,83 @@
+"""AnCha (安查): hazard investigation behind a WeChat Official Account.
+
+`create_app(config=None)` builds the web application in named steps. `config` is either
+a ready `Settings` object or a dict of setting overrides (tests use both).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from config import ConfigError, Settings, load_settings
+from config.settings import INSTANCE_DIR
+
+__all__ = ["create_app", "ConfigError"]
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the app. Raises ConfigError (naming every bad setting) before doing anything else."""
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    configure_app(app, settings)
+    register_extensions(app, settings)
+    register_blueprints(app, settings)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def configure_app(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.SECRET_KEY,
+        TESTING=settings.ANCHA_ENV == "testing",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.PUBLIC_BASE_URL.startswith("https://"),
+        # Photos are the largest legitimate uploads; anything above is refused with 413.
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    from app.extensions import db, redis_client
+
+    if settings.DATABASE_URL.startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    db.init(settings.DATABASE_URL)
+    redis_client.init(settings.REDIS_URL)
+    app.teardown_appcontext(db.close_request_session)
+
+
+def register_blueprints(app: Flask, settings: Settings) -> None:
+    from app.accounts.views import bp as accounts_bp
+    from app.api.views import register_api
+    from app.enterprises.views import bp as enterprises_bp
+    from app.enterprises.views import h5_bp as h5_sites_bp
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(enterprises_bp)
+    app.register_blueprint(h5_sites_bp)
+    register_api(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""Users, roles, WeChat openid binding, console login, API tokens and access scopes."""

@@ -1,0 +1,48 @@
+"""Read side of accounts: who is acting, and what they may see."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.domain import Actor, Role
+from app.accounts.models import BureauMembership, Membership, User
+from app.enterprises.models import Enterprise
+
+
+def load_actor(session: Session, user: User) -> Actor:
+    """The Actor for `user`: active enterprise roles and bureau scope, in two queries."""
+    roles: dict[int, set[Role]] = {}
+    rows = session.execute(
+        select(Membership.enterprise_id, Membership.role).where(
+            Membership.user_id == user.id, Membership.active.is_(True)
+        )
+    )
+    for enterprise_id, role in rows:
+        roles.setdefault(enterprise_id, set()).add(role)
+    bureau = session.scalar(
+        select(BureauMembership)
+        .where(BureauMembership.user_id == user.id)
+        .options(selectinload(BureauMembership.towns))
+    )
+    return Actor(
+        user_id=user.id,
+        display_name=user.display_name,
+        roles={eid: frozenset(rs) for eid, rs in roles.items()},
+        bureau_role=bureau.role if bureau else None,
+        bureau_town_ids=frozenset(t.id for t in bureau.towns) if bureau else frozenset(),
+    )
+
+
+def visible_enterprises(actor: Actor) -> Select[tuple[Enterprise]]:
+    """SELECT of the enterprises `actor` may see (add ordering/filters on top)."""
+    scope = actor.enterprise_scope()
+    query = select(Enterprise)
+    if scope.all:
+        return query
+    conditions = []
+    if scope.town_ids:
+        conditions.append(Enterprise.town_id.in_(scope.town_ids))
+    if scope.enterprise_ids:
+        conditions.append(Enterprise.id.in_(scope.enterprise_ids))
+    return query.where(or_(*conditions) if conditions else false())

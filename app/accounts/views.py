@@ -1,0 +1,74 @@
+"""Console login/logout and the helpers every console view uses to know who is acting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+
+from app.accounts import service
+from app.accounts.models import User
+from app.accounts.queries import load_actor
+from app.errors import PermissionDenied
+from app.extensions import db
+
+bp = Blueprint("accounts", __name__, url_prefix="/console")
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        user_id = session.get("user_id")
+        user = db.session.get(User, user_id) if user_id else None
+        g.user = user if user is not None and user.is_active else None
+    return g.user
+
+
+def current_actor():
+    if "actor" not in g:
+        user = current_user()
+        g.actor = load_actor(db.session, user) if user else None
+    return g.actor
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site relative paths: never an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("enterprises.console_home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        try:
+            user = service.authenticate(
+                db.session, request.form.get("username", ""), request.form.get("password", "")
+            )
+        except PermissionDenied as exc:
+            error = exc.message
+        else:
+            session.clear()
+            session["user_id"] = user.id
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("accounts/login.html", error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("accounts.login"))

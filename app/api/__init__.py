@@ -1,0 +1,1 @@
+"""REST API v1 (bearer tokens) and its generated OpenAPI document."""

@@ -1,0 +1,142 @@
+"""REST API v1: bearer-token auth, JSON errors, OpenAPI at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, g, jsonify, request
+from spectree import Response, SecurityScheme, SpecTree
+from sqlalchemy import select
+
+from app.accounts.queries import load_actor
+from app.accounts.service import user_for_api_token
+from app.api.schemas import EnterpriseList, EnterpriseOut, ErrorOut, SiteList, SiteOut, TownOut
+from app.clock import utcnow
+from app.enterprises import queries, service
+from app.enterprises.domain import site_scene
+from app.enterprises.models import Town
+from app.enterprises.schemas import EnterpriseIn, EnterpriseUpdate, SiteIn
+from app.errors import PermissionDenied
+from app.extensions import db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+spec = SpecTree(
+    "flask",
+    title="安查 AnCha API",
+    version="1",
+    path="api/v1",
+    page_templates={},
+    security_schemes=[
+        SecurityScheme(name="bearer", data={"type": "http", "scheme": "bearer"}),
+    ],
+    security={"bearer": []},
+)
+
+# Validation is done by the services (one place, Chinese messages); spectree documents.
+_DOC = {"skip_validation": True, "tags": ["enterprises"]}
+_ERRORS = {"HTTP_401": ErrorOut, "HTTP_403": ErrorOut, "HTTP_404": ErrorOut, "HTTP_422": ErrorOut}
+
+
+def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise PermissionDenied("缺少 API 令牌：请在请求头中加入 Authorization: Bearer <令牌>。", http_status=401)
+        user = user_for_api_token(db.session, token.strip(), utcnow())
+        g.actor = load_actor(db.session, user)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _enterprise_out(enterprise) -> dict:
+    return EnterpriseOut.model_validate(enterprise).model_dump(mode="json")
+
+
+@bp.get("/towns")
+@spec.validate(resp=Response(HTTP_200=list[TownOut], **_ERRORS), skip_validation=True, tags=["towns"])
+@token_required
+def list_towns():
+    """Towns (镇/街道) of the district."""
+    towns = db.session.scalars(select(Town).order_by(Town.id))
+    return jsonify([TownOut.model_validate(t).model_dump() for t in towns])
+
+
+@bp.get("/enterprises")
+@spec.validate(resp=Response(HTTP_200=EnterpriseList, **_ERRORS), **_DOC)
+@token_required
+def list_enterprises():
+    """Enterprises the token's user may see; `?town_id=` filters."""
+    items = queries.list_enterprises(db.session, g.actor, request.args.get("town_id", type=int))
+    return jsonify({"items": [_enterprise_out(e) for e in items], "total": len(items)})
+
+
+@bp.post("/enterprises")
+@spec.validate(json=EnterpriseIn, resp=Response(HTTP_201=EnterpriseOut, **_ERRORS), **_DOC)
+@token_required
+def create_enterprise():
+    """Register an enterprise file (bureau users)."""
+    enterprise = service.create_enterprise(db.session, g.actor, utcnow(), request.get_json(silent=True))
+    db.session.commit()
+    return jsonify(_enterprise_out(enterprise)), 201
+
+
+@bp.get("/enterprises/<int:enterprise_id>")
+@spec.validate(resp=Response(HTTP_200=EnterpriseOut, **_ERRORS), **_DOC)
+@token_required
+def get_enterprise(enterprise_id: int):
+    """One enterprise file."""
+    return jsonify(_enterprise_out(service.get_enterprise(db.session, g.actor, enterprise_id)))
+
+
+@bp.patch("/enterprises/<int:enterprise_id>")
+@spec.validate(json=EnterpriseUpdate, resp=Response(HTTP_200=EnterpriseOut, **_ERRORS), **_DOC)
+@token_required
+def update_enterprise(enterprise_id: int):
+    """Change some fields of an enterprise file."""
+    enterprise = service.update_enterprise(
+        db.session, g.actor, utcnow(), enterprise_id, request.get_json(silent=True)
+    )
+    db.session.commit()
+    return jsonify(_enterprise_out(enterprise))
+
+
+def _site_out(site) -> dict:
+    return SiteOut(
+        id=site.id,
+        enterprise_id=site.enterprise_id,
+        name=site.name,
+        area=site.area,
+        token=site.token,
+        scene=site_scene(site.token),
+        active=site.active,
+    ).model_dump()
+
+
+@bp.get("/enterprises/<int:enterprise_id>/sites")
+@spec.validate(resp=Response(HTTP_200=SiteList, **_ERRORS), skip_validation=True, tags=["sites"])
+@token_required
+def list_sites(enterprise_id: int):
+    """QR points of an enterprise."""
+    enterprise = service.get_enterprise(db.session, g.actor, enterprise_id)
+    return jsonify({"items": [_site_out(s) for s in enterprise.sites]})
+
+
+@bp.post("/enterprises/<int:enterprise_id>/sites")
+@spec.validate(json=SiteIn, resp=Response(HTTP_201=SiteOut, **_ERRORS), skip_validation=True, tags=["sites"])
+@token_required
+def create_site(enterprise_id: int):
+    """Register a QR point (a fresh unguessable token is generated)."""
+    site = service.add_site(db.session, g.actor, utcnow(), enterprise_id, request.get_json(silent=True))
+    db.session.commit()
+    return jsonify(_site_out(site)), 201
+
+
+def register_api(app: Flask) -> None:
+    app.register_blueprint(bp)
+    spec.register(app)

@@ -1,0 +1,122 @@
+"""Flask CLI commands: `flask --app app <group> <command>`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+
+from config.settings import PROJECT_ROOT
+
+
+def alembic_config(url: str | None = None):
+    """Alembic config pointing at migrations/, with the app's database URL."""
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    if url is None:
+        url = current_app.config["SETTINGS"].DATABASE_URL
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(demo_group)
+    app.cli.add_command(serve)
+
+
+@click.group("db", help="Database migrations (Alembic).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    from alembic import command
+
+    command.current(alembic_config(), verbose=True)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Draft a migration from the model changes (review it by hand before committing)."""
+    from alembic import command
+
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+@click.group("demo", help="The demo district.")
+def demo_group() -> None:
+    pass
+
+
+@demo_group.command("seed")
+@click.option("--json", "as_json", is_flag=True, help="Print what exists as JSON.")
+def demo_seed(as_json: bool) -> None:
+    """Create the demo district (idempotent: running it again changes nothing)."""
+    from app.clock import utcnow
+    from app.demo.seed import demo_summary, seed_demo
+    from app.extensions import db
+
+    settings = current_app.config["SETTINGS"]
+    if settings.is_production:
+        raise click.ClickException("refusing to seed demo data in production")
+    with db.new_session() as session:
+        created = seed_demo(session, now=utcnow(), secret_key=settings.SECRET_KEY)
+        session.commit()
+        summary = demo_summary(session, settings)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"demo district ready ({created} new rows)", err=False)
+
+
+@click.command("serve", help="Serve the embedded default (web + in-process workers).")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int, envvar="PORT")
+def serve(host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from app.demo.seed import demo_summary
+    from app.extensions import db
+
+    settings = current_app.config["SETTINGS"]
+    base = f"http://{host}:{port}"
+    with db.new_session() as session:
+        summary = demo_summary(session, settings)
+    lines = [
+        "",
+        "AnCha 安查 — embedded default",
+        f"  控制台 console:    {base}/console/",
+        f"  健康检查 healthz:  {base}/healthz",
+    ]
+    if settings.sandbox:
+        lines.append(f"  微信模拟器 sandbox: {base}/sandbox/")
+    for login in summary.get("console_logins", []):
+        lines.append(f"  登录 {login['username']} / {login['password']}  ({login['role_label']})")
+    click.echo("\n".join(lines) + "\n", file=sys.stderr)
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)

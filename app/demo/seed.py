@@ -1,0 +1,238 @@
+"""Seed the demo district, idempotently, and describe it as JSON for integrators."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, BureauRole, Role
+from app.accounts.models import ApiToken, BureauMembership, Membership, User
+from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
+from app.demo import data
+from app.enterprises.domain import new_site_token, site_scene
+from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
+from app.validation import parse
+
+API_TOKEN_PURPOSE = "demo-api-token"
+
+
+def virtual_openid(key: str) -> str:
+    """A stable 28-character openid for a demo person (real openids are 28 characters)."""
+    return "o" + hashlib.sha1(f"ancha-demo:{key}".encode()).hexdigest()[:27]
+
+
+def site_entry_url(base_url: str, token: str) -> str:
+    """Where the printed plain-URL QR of a site points: the H5 check entry."""
+    return f"{base_url}/h5/scan/{token}"
+
+
+class _Seeder:
+    def __init__(self, session: Session, now: datetime):
+        self.session = session
+        self.now = now
+        self.created = 0
+
+    def get_or_create(self, model: type, defaults: dict[str, Any] | None = None, **keys: Any) -> Any:
+        row = self.session.scalar(select(model).filter_by(**keys))
+        if row is None:
+            row = model(**keys, **(defaults or {}))
+            self.session.add(row)
+            self.session.flush()
+            self.created += 1
+        return row
+
+    def person(self, key: str, display_name: str, **extra: Any) -> User:
+        openid = virtual_openid(key)
+        return self.get_or_create(
+            User, openid=openid, defaults={"display_name": display_name, "subscribed": True, **extra}
+        )
+
+
+def seed_demo(session: Session, now: datetime, secret_key: str) -> int:
+    """Create whatever part of the demo district is missing; returns how many rows were added."""
+    seeder = _Seeder(session, now)
+    towns = {t["code"]: seeder.get_or_create(Town, code=t["code"], defaults={"name": t["name"]}) for t in data.TOWNS}
+    for index, spec in enumerate(data.ENTERPRISES):
+        _seed_enterprise(seeder, towns, index, spec)
+    for spec in data.BUREAU_USERS:
+        user = seeder.get_or_create(
+            User,
+            username=spec["username"],
+            defaults={"display_name": spec["display_name"], "password_hash": hash_password(data.DEMO_PASSWORD)},
+        )
+        bureau = seeder.get_or_create(BureauMembership, user_id=user.id, defaults={"role": BureauRole(spec["role"])})
+        wanted = [towns[c] for c in spec["towns"]]
+        if {t.id for t in bureau.towns} != {t.id for t in wanted}:
+            bureau.towns = wanted
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    token = derived_token(secret_key, API_TOKEN_PURPOSE)
+    if session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token))) is None:
+        issue_api_token(session, admin, now, name="演示 API 令牌", token=token)
+        seeder.created += 1
+    session.flush()
+    return seeder.created
+
+
+def _seed_enterprise(seeder: _Seeder, towns: dict[str, Town], index: int, spec: dict[str, Any]) -> None:
+    fields = {
+        k: v
+        for k, v in spec.items()
+        if k not in ("key", "uscc17", "town", "departments", "posts", "sites")
+    }
+    uscc = spec["uscc17"] + uscc_check_digit(spec["uscc17"])
+    payload = parse(EnterpriseIn, {**fields, "uscc": uscc, "town_id": towns[spec["town"]].id})
+    enterprise = seeder.get_or_create(Enterprise, uscc=uscc, defaults=payload.model_dump(exclude={"uscc"}))
+
+    departments: dict[str, Department] = {}
+    teams: list[Team] = []
+    for dept_name, team_names in spec["departments"].items():
+        department = seeder.get_or_create(Department, enterprise_id=enterprise.id, name=dept_name)
+        departments[dept_name] = department
+        for team_name in team_names:
+            teams.append(seeder.get_or_create(Team, department_id=department.id, name=team_name))
+    posts = {}
+    for name, dept, risks, precautions, emergency in spec["posts"]:
+        posts[name] = seeder.get_or_create(
+            Post,
+            enterprise_id=enterprise.id,
+            name=name,
+            defaults={
+                "department_id": departments[dept].id,
+                "risks": risks,
+                "precautions": precautions,
+                "emergency_measures": emergency,
+            },
+        )
+    for name, area, dept in spec["sites"]:
+        seeder.get_or_create(
+            Site,
+            enterprise_id=enterprise.id,
+            name=name,
+            defaults={"area": area, "department_id": departments[dept].id, "token": new_site_token()},
+        )
+
+    family = data.FAMILY[index % len(data.FAMILY)]
+    names = iter(data.GIVEN * 3)
+    key = spec["key"]
+
+    def member(role: Role, slot: str, **units: Any) -> None:
+        user = seeder.person(f"{key}:{slot}", family + next(names))
+        seeder.get_or_create(
+            Membership,
+            user_id=user.id,
+            enterprise_id=enterprise.id,
+            role=role,
+            defaults={k: (v.id if v is not None else None) for k, v in units.items()},
+        )
+
+    admin = seeder.get_or_create(
+        User,
+        username=f"{key}_admin",
+        defaults={
+            "display_name": f"{spec['name'][2:6]}管理员",
+            "password_hash": hash_password(data.DEMO_PASSWORD),
+            "openid": virtual_openid(f"{key}:admin"),
+            "subscribed": True,
+        },
+    )
+    seeder.get_or_create(Membership, user_id=admin.id, enterprise_id=enterprise.id, role=Role.ENTERPRISE_ADMIN)
+    member(Role.MANAGER, "manager")
+    member(Role.SAFETY_OFFICER, "safety")
+    first_post = next(iter(posts.values()))
+    for d_index, department in enumerate(departments.values()):
+        member(Role.DEPARTMENT_HEAD, f"head{d_index}", department_id=department)
+    for t_index, team in enumerate(teams):
+        department = next(d for d in departments.values() if d.id == team.department_id)
+        post = next((p for p in posts.values() if p.department_id == department.id), first_post)
+        member(Role.TEAM_LEADER, f"leader{t_index}", department_id=department, team_id=team, post_id=post)
+        member(Role.WORKER, f"worker{t_index}", department_id=department, team_id=team, post_id=post)
+
+
+def demo_summary(session: Session, settings: Any) -> dict[str, Any]:
+    """What exists of the demo, as printed by `demo seed --json` (empty lists before seeding)."""
+    base = settings.PUBLIC_BASE_URL
+    logins = []
+    for spec in data.BUREAU_USERS:
+        if session.scalar(select(User.id).where(User.username == spec["username"])) is not None:
+            logins.append(
+                {
+                    "username": spec["username"],
+                    "password": data.DEMO_PASSWORD,
+                    "role": spec["role"],
+                    "role_label": BUREAU_ROLE_LABELS[BureauRole(spec["role"])],
+                }
+            )
+    for user in session.scalars(select(User).where(User.username.like("%\\_admin", escape="\\")).order_by(User.id)):
+        logins.append(
+            {
+                "username": user.username,
+                "password": data.DEMO_PASSWORD,
+                "role": Role.ENTERPRISE_ADMIN.value,
+                "role_label": f"{ROLE_LABELS[Role.ENTERPRISE_ADMIN]}（{user.display_name.removesuffix('管理员')}）",
+            }
+        )
+    memberships = session.scalars(
+        select(Membership)
+        .join(User)
+        .where(User.openid.is_not(None))
+        .options(
+            selectinload(Membership.user),
+            selectinload(Membership.enterprise),
+            selectinload(Membership.department),
+            selectinload(Membership.team),
+        )
+        .order_by(Membership.enterprise_id, Membership.id)
+    )
+    virtual_users = [
+        {
+            "openid": m.user.openid,
+            "name": m.user.display_name,
+            "role": m.role.value,
+            "role_label": ROLE_LABELS[m.role],
+            "enterprise": m.enterprise.name,
+            "enterprise_id": m.enterprise_id,
+            "department": m.department.name if m.department else None,
+            "team": m.team.name if m.team else None,
+        }
+        for m in memberships
+    ]
+    sites = [
+        {
+            "enterprise": s.enterprise.name,
+            "enterprise_id": s.enterprise_id,
+            "site_id": s.id,
+            "name": s.name,
+            "area": s.area,
+            "token": s.token,
+            "scene": site_scene(s.token),
+            "qr_url": site_entry_url(base, s.token),
+        }
+        for s in session.scalars(select(Site).options(selectinload(Site.enterprise)).order_by(Site.id))
+    ]
+    has_token = session.scalar(
+        select(ApiToken.id).where(ApiToken.token_hash == token_digest(derived_token(settings.SECRET_KEY, API_TOKEN_PURPOSE)))
+    )
+    return {
+        "district": data.DISTRICT,
+        "base_url": base,
+        "console_url": f"{base}/console/",
+        "console_logins": logins,
+        "api": {
+            "base_url": f"{base}/api/v1",
+            "openapi": f"{base}/api/v1/openapi.json",
+            "token": derived_token(settings.SECRET_KEY, API_TOKEN_PURPOSE) if has_token else None,
+            "user": "admin",
+        },
+        "towns": [{"id": t.id, "code": t.code, "name": t.name} for t in session.scalars(select(Town).order_by(Town.id))],
+        "enterprises": [
+            {"id": e.id, "name": e.name, "uscc": e.uscc, "town_id": e.town_id, "industry": e.industry.value}
+            for e in session.scalars(select(Enterprise).order_by(Enterprise.id))
+        ],
+        "virtual_users": virtual_users,
+        "sites": sites,
+    }

@@ -1,0 +1,125 @@
+"""Pure rules and vocabularies of the enterprise file (一企一档). Standard library only."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+
+class Industry(StrEnum):
+    """The eight 工贸 industries (应急厅〔2019〕17号)."""
+
+    METALLURGY = "metallurgy"
+    NONFERROUS = "nonferrous"
+    BUILDING_MATERIALS = "building_materials"
+    MACHINERY = "machinery"
+    LIGHT_INDUSTRY = "light_industry"
+    TEXTILE = "textile"
+    TOBACCO = "tobacco"
+    COMMERCE = "commerce"
+
+
+INDUSTRY_LABELS: dict[Industry, str] = {
+    Industry.METALLURGY: "冶金",
+    Industry.NONFERROUS: "有色",
+    Industry.BUILDING_MATERIALS: "建材",
+    Industry.MACHINERY: "机械",
+    Industry.LIGHT_INDUSTRY: "轻工",
+    Industry.TEXTILE: "纺织",
+    Industry.TOBACCO: "烟草",
+    Industry.COMMERCE: "商贸",
+}
+
+
+class Scale(StrEnum):
+    ABOVE = "above"  # 规模以上
+    BELOW = "below"  # 规模以下
+
+
+SCALE_LABELS = {Scale.ABOVE: "规上", Scale.BELOW: "规下"}
+
+
+class StandardizationLevel(StrEnum):
+    NONE = "none"
+    LEVEL1 = "level1"
+    LEVEL2 = "level2"
+    LEVEL3 = "level3"
+
+
+STANDARDIZATION_LABELS = {
+    StandardizationLevel.NONE: "未达标",
+    StandardizationLevel.LEVEL1: "一级",
+    StandardizationLevel.LEVEL2: "二级",
+    StandardizationLevel.LEVEL3: "三级",
+}
+
+# A standardization certificate is valid for three years (domain.md §1.7).
+STANDARDIZATION_VALID_YEARS = 3
+
+
+class ThreeSimultaneous(StrEnum):
+    """三同时: safety facilities designed, built and commissioned with the main works."""
+
+    COMPLETE = "complete"
+    IN_PROGRESS = "in_progress"
+    MISSING = "missing"
+    NOT_APPLICABLE = "not_applicable"
+
+
+THREE_SIMULTANEOUS_LABELS = {
+    ThreeSimultaneous.COMPLETE: "手续齐全",
+    ThreeSimultaneous.IN_PROGRESS: "正在办理",
+    ThreeSimultaneous.MISSING: "未办理",
+    ThreeSimultaneous.NOT_APPLICABLE: "不涉及",
+}
+
+
+class CreditStatus(StrEnum):
+    NORMAL = "normal"
+    WATCHLIST = "watchlist"  # 重点关注
+    SERIOUS_DISCREDIT = "serious_discredit"  # 严重失信主体名单 (应急管理部令第11号)
+
+
+CREDIT_LABELS = {
+    CreditStatus.NORMAL: "正常",
+    CreditStatus.WATCHLIST: "重点关注",
+    CreditStatus.SERIOUS_DISCREDIT: "严重失信",
+}
+
+
+class Topic(StrEnum):
+    """Special-risk topic flags; each selects a topic checklist (domain.md §8)."""
+
+    DUST_EXPLOSION = "dust_explosion"
+    CONFINED_SPACE = "confined_space"
+    AMMONIA_REFRIGERATION = "ammonia_refrigeration"
+    METALLURGICAL_GAS = "metallurgical_gas"
+    MOLTEN_METAL = "molten_metal"
+
+
+TOPIC_LABELS = {
+    Topic.DUST_EXPLOSION: "粉尘涉爆",
+    Topic.CONFINED_SPACE: "有限空间",
+    Topic.AMMONIA_REFRIGERATION: "涉氨制冷",
+    Topic.METALLURGICAL_GAS: "冶金煤气",
+    Topic.MOLTEN_METAL: "熔融金属",
+}
+
+# The notice singles out dust workplaces with "30人以上"; in Chinese legal usage 以上
+# includes the number itself (民法典 第1259条), so 30 workers already qualify.
+DUST_KEY_HEADCOUNT = 30
+
+
+def is_dust_key_enterprise(dust_explosion: bool, dust_worker_count: int) -> bool:
+    """A dust enterprise with ≥ 30 workers in dust workplaces gets focused supervision."""
+    return dust_explosion and dust_worker_count >= DUST_KEY_HEADCOUNT
+
+
+def new_site_token() -> str:
+    """An unguessable QR token (128 random bits, URL-safe, 22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def site_scene(token: str) -> str:
+    """The WeChat QR scene string of a site (QR_LIMIT_STR_SCENE, ≤ 64 chars)."""
+    return f"site:{token}"

@@ -1,0 +1,84 @@
+"""Read side of the enterprise file: lists and one-file views, always scoped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.domain import Actor
+from app.accounts.models import Membership
+from app.accounts.queries import visible_enterprises
+from app.enterprises.domain import StandardizationLevel
+from app.enterprises.models import Department, Enterprise, Town
+
+# The notice's target: 70% of 规上 enterprises at standardization level 3 or better.
+STANDARDIZATION_TARGET = 0.70
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    enterprises: int
+    above_scale: int
+    above_scale_standardized: int
+
+    @property
+    def standardization_rate(self) -> float | None:
+        if not self.above_scale:
+            return None
+        return self.above_scale_standardized / self.above_scale
+
+
+def list_enterprises(session: Session, actor: Actor, town_id: int | None = None) -> list[Enterprise]:
+    query = visible_enterprises(actor).options(selectinload(Enterprise.town))
+    if town_id is not None:
+        query = query.where(Enterprise.town_id == town_id)
+    return list(session.scalars(query.order_by(Enterprise.town_id, Enterprise.name)))
+
+
+def visible_towns(session: Session, actor: Actor) -> list[Town]:
+    ids = visible_enterprises(actor).with_only_columns(Enterprise.town_id).distinct()
+    return list(session.scalars(select(Town).where(Town.id.in_(ids)).order_by(Town.id)))
+
+
+def summarize(enterprises: list[Enterprise]) -> ScopeSummary:
+    above = [e for e in enterprises if e.scale == "above"]
+    standardized = [e for e in above if e.standardization_level != StandardizationLevel.NONE]
+    return ScopeSummary(len(enterprises), len(above), len(standardized))
+
+
+def enterprise_file(session: Session, enterprise: Enterprise) -> dict:
+    """Everything on the one-file page: structure, posts, sites, members by role."""
+    departments = list(
+        session.scalars(
+            select(Department)
+            .where(Department.enterprise_id == enterprise.id)
+            .options(selectinload(Department.teams))
+            .order_by(Department.id)
+        )
+    )
+    members = list(
+        session.scalars(
+            select(Membership)
+            .where(Membership.enterprise_id == enterprise.id, Membership.active.is_(True))
+            .options(
+                selectinload(Membership.user),
+                selectinload(Membership.team),
+                selectinload(Membership.department),
+            )
+            .order_by(Membership.role, Membership.id)
+        )
+    )
+    member_count = session.scalar(
+        select(func.count(func.distinct(Membership.user_id))).where(
+            Membership.enterprise_id == enterprise.id, Membership.active.is_(True)
+        )
+    )
+    return {
+        "departments": departments,
+        "posts": list(enterprise.posts),
+        "sites": list(enterprise.sites),
+        "members": members,
+        "member_count": member_count or 0,
+    }

@@ -1,0 +1,74 @@
+"""Console pages of the enterprise file (一企一档)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS
+from app.accounts.views import current_actor, login_required
+from app.enterprises import queries, service
+from app.enterprises.domain import (
+    CREDIT_LABELS,
+    INDUSTRY_LABELS,
+    SCALE_LABELS,
+    STANDARDIZATION_LABELS,
+    THREE_SIMULTANEOUS_LABELS,
+    TOPIC_LABELS,
+    site_scene,
+)
+from app.extensions import db
+
+bp = Blueprint("enterprises", __name__, url_prefix="/console", template_folder="../templates")
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    return {
+        "INDUSTRY_LABELS": INDUSTRY_LABELS,
+        "SCALE_LABELS": SCALE_LABELS,
+        "STANDARDIZATION_LABELS": STANDARDIZATION_LABELS,
+        "THREE_SIMULTANEOUS_LABELS": THREE_SIMULTANEOUS_LABELS,
+        "CREDIT_LABELS": CREDIT_LABELS,
+        "TOPIC_LABELS": TOPIC_LABELS,
+        "ROLE_LABELS": ROLE_LABELS,
+        "BUREAU_ROLE_LABELS": BUREAU_ROLE_LABELS,
+        "STANDARDIZATION_TARGET": queries.STANDARDIZATION_TARGET,
+    }
+
+
+@bp.get("/")
+@login_required
+def console_home():
+    actor = current_actor()
+    town_id = request.args.get("town", type=int)
+    enterprises = queries.list_enterprises(db.session, actor, town_id)
+    return render_template(
+        "enterprises/list.html",
+        enterprises=enterprises,
+        towns=queries.visible_towns(db.session, actor),
+        town_id=town_id,
+        summary=queries.summarize(enterprises),
+        actor=actor,
+    )
+
+
+@bp.get("/enterprises/<int:enterprise_id>")
+@login_required
+def enterprise_detail(enterprise_id: int):
+    enterprise = service.get_enterprise(db.session, current_actor(), enterprise_id)
+    return render_template(
+        "enterprises/detail.html",
+        e=enterprise,
+        file=queries.enterprise_file(db.session, enterprise),
+        site_scene=site_scene,
+    )
+
+
+h5_bp = Blueprint("h5_sites", __name__, url_prefix="/h5")
+
+
+@h5_bp.get("/scan/<token>")
+def site_entry(token: str):
+    """Where a printed plain-URL site QR lands: names the enterprise and the point."""
+    site = service.site_by_token(db.session, token)
+    return render_template("enterprises/site_entry.html", site=site, enterprise=site.enterprise)

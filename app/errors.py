@@ -1,0 +1,131 @@
+"""Domain errors and how the web layer shows them.
+
+Domain rules and services raise DomainError subclasses with a message a person can act on
+(Chinese for anything a user reads). The exceptions are importable without Flask; the
+handlers registered by `register_error_handlers` roll the unit of work back and answer
+JSON for API clients or a small Chinese HTML page for people.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every expected failure; carries the HTTP status it maps to."""
+
+    http_status = 400
+    code = "error"
+
+    def __init__(self, message: str, *, http_status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if http_status is not None:
+            self.http_status = http_status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message}
+
+
+class NotFound(DomainError):
+    http_status = 404
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    http_status = 403
+    code = "permission_denied"
+
+
+class InvalidTransition(DomainError):
+    http_status = 409
+    code = "invalid_transition"
+
+
+class Conflict(DomainError):
+    http_status = 409
+    code = "conflict"
+
+
+class ValidationFailed(DomainError):
+    """Bad input. `fields` maps each offending field to what is wrong with it."""
+
+    http_status = 422
+    code = "validation_failed"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.fields = dict(fields or {})
+
+    @classmethod
+    def for_field(cls, field: str, problem: str) -> ValidationFailed:
+        return cls(f"{field}: {problem}", fields={field: problem})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "fields": self.fields}
+
+
+def wants_json() -> bool:
+    from flask import request
+
+    if request.path.startswith(("/api/", "/healthz", "/sandbox/api/", "/sandbox/wx/")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _rollback() -> None:
+    from app.extensions import db
+
+    db.rollback_request_session()
+
+
+def _render(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
+    from flask import jsonify, render_template
+
+    if wants_json():
+        return jsonify(payload), status
+    return render_template("error.html", status=status, payload=payload), status
+
+
+HTTP_MESSAGES_ZH = {
+    400: "请求格式不正确。",
+    401: "请先登录。",
+    403: "您没有权限进行此操作。",
+    404: "页面不存在，请检查链接是否正确。",
+    405: "不支持该请求方式。",
+    413: "上传内容过大。",
+    429: "操作过于频繁，请稍后再试。",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    from flask import request
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        _rollback()
+        return _render(exc.http_status, exc.to_dict())
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        _rollback()
+        status = exc.code or 500
+        message = HTTP_MESSAGES_ZH.get(status, exc.description or exc.name)
+        body, code = _render(status, {"error": exc.name.lower().replace(" ", "_"), "message": message})
+        # Keep the headers Werkzeug computed (Allow on 405, WWW-Authenticate on 401).
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return body, code, headers
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        _rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500, {"error": "internal_error", "message": "服务器内部错误，请稍后再试。"})

@@ -1,0 +1,166 @@
+"""Application settings.
+
+Every setting comes from an environment variable of the same name (or `.env`).
+`load_settings()` validates all of them at once and raises `ConfigError` naming
+every bad or missing setting, so a misconfigured process stops with one message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+# A SECRET_KEY equal to this (or empty) is only tolerated outside production.
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings are invalid; the message names every bad setting."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        lines = [f"  {name}: {why}" for name, why in sorted(problems.items())]
+        super().__init__("Invalid configuration:\n" + "\n".join(lines))
+
+
+class Settings(BaseSettings):
+    """Validated settings. Field names map 1:1 to environment variables (upper case)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",
+    )
+
+    ANCHA_ENV: Literal["development", "testing", "production"] = "development"
+    SECRET_KEY: str = DEFAULT_SECRET_KEY
+    DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'ancha.db'}"
+    # Unset: an in-process fakeredis server (embedded default).
+    REDIS_URL: str | None = None
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    WECHAT_APP_ID: str | None = None
+    WECHAT_APP_SECRET: str | None = None
+    WECHAT_TOKEN: str | None = None
+    WECHAT_ENCODING_AES_KEY: str | None = None
+    WECHAT_API_BASE_URL: str = DEFAULT_WECHAT_API_BASE_URL
+    # Unset: on exactly when no AppID is configured.
+    WECHAT_SANDBOX: bool | None = None
+    TIMEZONE: str = "Asia/Shanghai"
+    MEDIA_ROOT: str = str(INSTANCE_DIR / "media")
+
+    @field_validator(
+        "REDIS_URL",
+        "WECHAT_APP_ID",
+        "WECHAT_APP_SECRET",
+        "WECHAT_TOKEN",
+        "WECHAT_ENCODING_AES_KEY",
+        "WECHAT_SANDBOX",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql:"):
+            # psycopg 3 is the installed driver; plain postgresql:// would ask for psycopg2.
+            value = "postgresql+psycopg:" + value[len("postgresql:") :]
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("PUBLIC_BASE_URL", "WECHAT_API_BASE_URL")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("WECHAT_ENCODING_AES_KEY")
+    @classmethod
+    def _aes_key(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 43 or not value.isalnum()):
+            raise ValueError("must be exactly 43 letters and digits, as shown in the MP admin")
+        return value
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_and_production_rules(self) -> Settings:
+        if self.WECHAT_SANDBOX is None:
+            self.WECHAT_SANDBOX = self.WECHAT_APP_ID is None
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.ANCHA_ENV == "production"
+
+    @property
+    def sandbox(self) -> bool:
+        return bool(self.WECHAT_SANDBOX)
+
+
+def _production_problems(settings: Settings) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not settings.is_production:
+        return problems
+    if settings.sandbox:
+        problems["WECHAT_SANDBOX"] = "the WeChat sandbox must be off in production (set WECHAT_SANDBOX=0)"
+    if not settings.SECRET_KEY or settings.SECRET_KEY == DEFAULT_SECRET_KEY:
+        problems["SECRET_KEY"] = "missing or the development default; set a long random value"
+    elif len(settings.SECRET_KEY) < 32:
+        problems["SECRET_KEY"] = "too short; use at least 32 random characters"
+    for name in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN"):
+        if not getattr(settings, name):
+            problems[name] = "required in production"
+    if settings.DATABASE_URL.startswith("sqlite:"):
+        problems["DATABASE_URL"] = "production needs PostgreSQL (postgresql+psycopg://…)"
+    if settings.REDIS_URL is None:
+        problems["REDIS_URL"] = "production needs a real Redis server (redis://…)"
+    return problems
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Build settings from the environment, `.env` and `overrides`.
+
+    Raises ConfigError naming every invalid or missing setting.
+    """
+    try:
+        settings = Settings(**(overrides or {}))
+    except ValidationError as exc:
+        problems = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "settings"
+            problems[name] = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(problems) from None
+    problems = _production_problems(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
