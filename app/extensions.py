@@ -29,6 +29,8 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         self.session_factory.configure(bind=self.engine)
 
     def new_session(self) -> Session:
@@ -54,6 +56,7 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

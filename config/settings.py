@@ -20,6 +20,10 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 # A SECRET_KEY equal to this (or empty) is only tolerated outside production.
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
+# The sandbox's fixed account identity, used only while WECHAT_SANDBOX is on.
+SANDBOX_APP_ID = "wx5a4d0c0ffee5a4d0"
+SANDBOX_APP_SECRET = "sandbox-app-secret-not-for-production"
+SANDBOX_TOKEN = "ancha-sandbox-token"
 
 
 class ConfigError(RuntimeError):
@@ -125,6 +129,27 @@ class Settings(BaseSettings):
     @property
     def sandbox(self) -> bool:
         return bool(self.WECHAT_SANDBOX)
+
+    # The effective WeChat account: the configured one, or the sandbox's fixed identity.
+    @property
+    def wechat_app_id(self) -> str:
+        return self.WECHAT_APP_ID or SANDBOX_APP_ID
+
+    @property
+    def wechat_app_secret(self) -> str:
+        return self.WECHAT_APP_SECRET or SANDBOX_APP_SECRET
+
+    @property
+    def wechat_token(self) -> str:
+        return self.WECHAT_TOKEN or SANDBOX_TOKEN
+
+    @property
+    def wechat_api_base_url(self) -> str:
+        """Where API calls go: the fake WeChat API of this very service while in the sandbox
+        (unless WECHAT_API_BASE_URL was set explicitly), else WECHAT_API_BASE_URL."""
+        if self.sandbox and self.WECHAT_API_BASE_URL == DEFAULT_WECHAT_API_BASE_URL:
+            return f"{self.PUBLIC_BASE_URL}/sandbox/wx"
+        return self.WECHAT_API_BASE_URL
 
 
 def _production_problems(settings: Settings) -> dict[str, str]:

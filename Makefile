@@ -1,0 +1,52 @@
+# AnCha — the two commands: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app app
+PORT   ?= 5000
+# Parallel test workers for the PostgreSQL pass.
+TEST_WORKERS ?= 2
+
+.PHONY: run test test-postgres test-sqlite install install-dev migrate seed lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+migrate: install
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) demo seed
+
+## make run: set up and serve the embedded default (SQLite, in-process Redis, WeChat sandbox)
+run: seed
+	PORT=$(PORT) $(FLASK) serve --port $(PORT)
+
+## make test: the whole suite on PostgreSQL + Redis, then the quick pass on SQLite
+test: install-dev
+	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-sqlite
+
+test-postgres: install-dev
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider
+
+test-sqlite: install-dev
+	ANCHA_TEST_BACKEND=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser and not slow" tests/unit tests/integration tests/web
+
+lint: install-dev
+	$(BIN)/ruff check app config tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
