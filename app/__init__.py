@@ -18,8 +18,12 @@ __all__ = ["create_app", "ConfigError"]
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
-    """Build the app. Raises ConfigError (naming every bad setting) before doing anything else."""
-    settings = config if isinstance(config, Settings) else load_settings(config)
+    """Build the app. Bad settings stop the process with one message naming every bad
+    setting (SystemExit, so CLI, gunicorn and `make run` print it without a traceback)."""
+    try:
+        settings = config if isinstance(config, Settings) else load_settings(config)
+    except ConfigError as exc:
+        raise SystemExit(f"AnCha cannot start. {exc}") from None
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     configure_app(app, settings)
     register_extensions(app, settings)

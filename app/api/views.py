@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, request
 from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import SecuritySchemeData
 from sqlalchemy import select
 
 from app.accounts.queries import load_actor
@@ -27,10 +28,13 @@ spec = SpecTree(
     "flask",
     title="安查 AnCha API",
     version="1",
-    path="api/v1",
+    # Spectree leaves routes under its own doc path out of the spec, so it must not be
+    # /api/v1; the document itself is served at /api/v1/openapi.json by `openapi()` below.
+    path="apidoc",
     page_templates={},
+    mode="strict",
     security_schemes=[
-        SecurityScheme(name="bearer", data={"type": "http", "scheme": "bearer"}),
+        SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer")),
     ],
     security={"bearer": []},
 )
@@ -135,6 +139,12 @@ def create_site(enterprise_id: int):
     site = service.add_site(db.session, g.actor, utcnow(), enterprise_id, request.get_json(silent=True))
     db.session.commit()
     return jsonify(_site_out(site)), 201
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of this API (CONTRACT.md)."""
+    return jsonify(spec.spec)
 
 
 def register_api(app: Flask) -> None:

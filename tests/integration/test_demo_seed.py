@@ -1,0 +1,68 @@
+"""The demo seed creates a complete district, is idempotent, and describes itself as JSON."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from app.accounts.domain import Role
+from app.accounts.models import BureauMembership, Membership, User
+from app.demo.seed import demo_summary, seed_demo
+from app.enterprises.models import Enterprise, Post, Site, Town
+from app.enterprises.schemas import validate_uscc
+from tests.conftest import TEST_SECRET
+from tests.fixtures.builders import NOW
+
+
+def counts(session):
+    return {
+        model.__name__: session.scalar(select(func.count()).select_from(model))
+        for model in (Town, Enterprise, Site, Post, User, Membership, BureauMembership)
+    }
+
+
+def test_seed_is_complete_and_idempotent(app, db_session):
+    created = seed_demo(db_session, NOW, TEST_SECRET)
+    assert created > 100
+    first = counts(db_session)
+    assert seed_demo(db_session, NOW, TEST_SECRET) == 0
+    assert counts(db_session) == first
+
+    enterprises = db_session.scalars(select(Enterprise)).all()
+    assert first["Town"] == 3 and len(enterprises) >= 6
+    assert len({e.industry for e in enterprises}) >= 5
+    for topic in ("dust_explosion", "confined_space", "ammonia_refrigeration", "metallurgical_gas", "molten_metal"):
+        assert any(getattr(e, topic) for e in enterprises), topic
+    assert any(e.dust_key for e in enterprises)
+    for e in enterprises:
+        assert validate_uscc(e.uscc) == e.uscc
+        assert e.sites and e.posts and e.departments
+    roles = set(db_session.scalars(select(Membership.role)))
+    assert roles == set(Role)
+
+
+def test_summary_json_drives_the_demo(app, db_session):
+    seed_demo(db_session, NOW, TEST_SECRET)
+    summary = demo_summary(db_session, app.config["SETTINGS"])
+    json.dumps(summary, ensure_ascii=False)  # serialisable
+    assert {login["username"] for login in summary["console_logins"]} >= {"admin", "staff_changxing"}
+    assert summary["api"]["token"].startswith("ac_")
+    users = summary["virtual_users"]
+    assert {u["role"] for u in users} == {r.value for r in Role}
+    assert all(len(u["openid"]) == 28 for u in users)
+    site = summary["sites"][0]
+    assert site["scene"] == f"site:{site['token']}"
+    assert site["qr_url"] == f"http://ancha.test/h5/scan/{site['token']}"
+
+
+def test_demo_api_token_works(app, client):
+    from app.extensions import db
+
+    with db.new_session() as session:
+        seed_demo(session, NOW, TEST_SECRET)
+        session.commit()
+        token = demo_summary(session, app.config["SETTINGS"])["api"]["token"]
+    response = client.get("/api/v1/enterprises", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.get_json()["total"] >= 6

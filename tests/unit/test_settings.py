@@ -1,0 +1,120 @@
+"""Settings are validated at start-up; every bad setting is named in one error."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigError, load_settings
+from config.settings import DEFAULT_SECRET_KEY
+
+GOOD_PRODUCTION = {
+    "ANCHA_ENV": "production",
+    "SECRET_KEY": "x" * 48,
+    "DATABASE_URL": "postgresql+psycopg://ancha@db/ancha",
+    "REDIS_URL": "redis://cache:6379/0",
+    "WECHAT_APP_ID": "wx1234567890abcdef",
+    "WECHAT_APP_SECRET": "s" * 32,
+    "WECHAT_TOKEN": "token",
+    "WECHAT_SANDBOX": "0",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in list(GOOD_PRODUCTION) + ["WECHAT_ENCODING_AES_KEY", "PUBLIC_BASE_URL", "TIMEZONE"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_embedded_default_needs_no_settings():
+    settings = load_settings()
+    assert settings.ANCHA_ENV == "development"
+    assert settings.DATABASE_URL.startswith("sqlite:///") and "instance" in settings.DATABASE_URL
+    assert settings.REDIS_URL is None
+    assert settings.sandbox is True
+    assert settings.wechat_api_base_url == "http://127.0.0.1:5000/sandbox/wx"
+
+
+def test_a_configured_app_id_turns_the_sandbox_off_by_default():
+    settings = load_settings({"WECHAT_APP_ID": "wx1234567890abcdef"})
+    assert settings.sandbox is False
+    assert settings.wechat_api_base_url == "https://api.weixin.qq.com"
+
+
+def test_good_production_settings_load():
+    settings = load_settings(GOOD_PRODUCTION)
+    assert settings.is_production and not settings.sandbox
+
+
+def test_production_names_every_bad_setting_at_once():
+    with pytest.raises(ConfigError) as info:
+        load_settings({"ANCHA_ENV": "production"})
+    problems = info.value.problems
+    assert set(problems) >= {
+        "WECHAT_SANDBOX",
+        "SECRET_KEY",
+        "WECHAT_APP_ID",
+        "WECHAT_APP_SECRET",
+        "WECHAT_TOKEN",
+        "DATABASE_URL",
+        "REDIS_URL",
+    }
+    message = str(info.value)
+    for name in problems:
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    ("override", "name"),
+    [
+        ({"SECRET_KEY": DEFAULT_SECRET_KEY}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"WECHAT_SANDBOX": "1"}, "WECHAT_SANDBOX"),
+        ({"WECHAT_TOKEN": ""}, "WECHAT_TOKEN"),
+    ],
+)
+def test_production_refuses(override, name):
+    with pytest.raises(ConfigError) as info:
+        load_settings({**GOOD_PRODUCTION, **override})
+    assert list(info.value.problems) == [name]
+
+
+def test_malformed_values_are_all_reported():
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            {
+                "ANCHA_ENV": "staging",
+                "DATABASE_URL": "mysql://x",
+                "REDIS_URL": "http://nope",
+                "WECHAT_ENCODING_AES_KEY": "tooshort",
+                "TIMEZONE": "Mars/Olympus",
+                "PUBLIC_BASE_URL": "ftp://x",
+            }
+        )
+    assert set(info.value.problems) == {
+        "ANCHA_ENV",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "WECHAT_ENCODING_AES_KEY",
+        "TIMEZONE",
+        "PUBLIC_BASE_URL",
+    }
+
+
+def test_environment_and_dotenv_are_read(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("PUBLIC_BASE_URL=https://ancha.example.cn/\n", encoding="utf-8")
+    monkeypatch.setenv("TIMEZONE", "Asia/Shanghai")
+    settings = load_settings()
+    assert settings.PUBLIC_BASE_URL == "https://ancha.example.cn"
+
+
+def test_plain_postgresql_url_uses_psycopg3():
+    settings = load_settings({"DATABASE_URL": "postgresql://u@h/d"})
+    assert settings.DATABASE_URL == "postgresql+psycopg://u@h/d"
+
+
+def test_create_app_stops_on_bad_config():
+    from app import create_app
+
+    with pytest.raises(SystemExit, match="DATABASE_URL"):
+        create_app({"DATABASE_URL": "oracle://nope"})

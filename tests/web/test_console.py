@@ -1,0 +1,76 @@
+"""Console login and the scoped enterprise file pages."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def people(build):
+    north, south = build.town(name="北镇"), build.town(name="南镇")
+    a = build.enterprise(town=north, name="北镇甲机械有限公司")
+    b = build.enterprise(town=south, name="南镇乙食品有限公司", confined_space=True)
+    build.site(a, name="配电室")
+    build.post(a, name="电工", risks="触电风险")
+    admin = build.member(a, "enterprise_admin", user=build.user(username="a_admin", password="pw-a"))
+    staff = build.bureau_user("bureau_staff", towns=[south], user=build.user(username="staff", password="pw-s"))
+    return {"a": a, "b": b, "admin": admin, "staff": staff}
+
+
+def login(client, username, password):
+    return client.post("/console/login", data={"username": username, "password": password})
+
+
+def test_pages_need_login(client):
+    response = client.get("/console/")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]
+
+
+def test_wrong_password_is_refused_in_chinese(client, people):
+    response = login(client, "a_admin", "wrong")
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+
+
+def test_enterprise_admin_sees_only_their_file(client, people):
+    assert login(client, "a_admin", "pw-a").status_code == 302
+    page = client.get("/console/").get_data(as_text=True)
+    assert "北镇甲机械有限公司" in page and "南镇乙食品有限公司" not in page
+    detail = client.get(f"/console/enterprises/{people['a'].id}")
+    text = detail.get_data(as_text=True)
+    assert detail.status_code == 200 and "配电室" in text and "触电风险" in text
+    other = client.get(f"/console/enterprises/{people['b'].id}")
+    assert other.status_code == 404 and "企业不存在" in other.get_data(as_text=True)
+
+
+def test_bureau_staff_sees_their_towns(client, people):
+    login(client, "staff", "pw-s")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "南镇乙食品有限公司" in page and "北镇甲机械有限公司" not in page
+    assert "有限空间" in page
+
+
+def test_login_never_redirects_off_site(client, people):
+    response = client.post(
+        "/console/login?next=//evil.example/x", data={"username": "a_admin", "password": "pw-a"}
+    )
+    assert response.headers["Location"] == "/console/"
+
+
+def test_logout(client, people):
+    login(client, "a_admin", "pw-a")
+    client.post("/console/logout")
+    assert client.get("/console/").status_code == 302
+
+
+def test_site_entry_page_and_unknown_token(client, build):
+    site = build.site(build.enterprise(name="扫码测试有限公司"), name="锅炉房")
+    page = client.get(f"/h5/scan/{site.token}")
+    assert page.status_code == 200 and "锅炉房" in page.get_data(as_text=True)
+    missing = client.get("/h5/scan/not-a-token")
+    assert missing.status_code == 404 and "二维码无效" in missing.get_data(as_text=True)
+
+
+def test_unknown_page_is_a_chinese_404(client):
+    response = client.get("/console/nothing-here")
+    assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
