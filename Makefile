@@ -7,7 +7,7 @@ PORT   ?= 5000
 # Parallel test workers for the PostgreSQL pass.
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-postgres test-sqlite install install-dev migrate seed lint bench clean
+.PHONY: run test test-postgres test-sqlite install install-dev assets migrate seed lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,19 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+# Front-end assets from npm (WeUI, ECharts, jsQR), copied into app/static/vendor/.
+VENDOR := app/static/vendor
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/weui/dist/style/weui.min.css $(VENDOR)/weui.min.css
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
+	cp node_modules/jsqr/dist/jsQR.js $(VENDOR)/jsQR.js
+	touch $@
+
+assets: $(VENDOR)/.stamp
+install: $(VENV)/.runtime assets
+install-dev: $(VENV)/.dev assets
 
 migrate: install
 	$(FLASK) db upgrade
@@ -49,4 +60,4 @@ lint: install-dev
 	$(BIN)/ruff check app config tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules $(VENDOR)
