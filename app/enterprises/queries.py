@@ -7,11 +7,21 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.domain import Actor
+from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership
 from app.accounts.queries import visible_enterprises
 from app.enterprises.domain import StandardizationLevel
 from app.enterprises.models import Department, Enterprise, Town
+
+# How people are listed on the enterprise file: the principal first, the workers last.
+MEMBER_ORDER = [
+    Role.MANAGER,
+    Role.SAFETY_OFFICER,
+    Role.ENTERPRISE_ADMIN,
+    Role.DEPARTMENT_HEAD,
+    Role.TEAM_LEADER,
+    Role.WORKER,
+]
 
 # The notice's target: 70% of 规上 enterprises at standardization level 3 or better.
 STANDARDIZATION_TARGET = 0.70
@@ -67,9 +77,10 @@ def enterprise_file(session: Session, enterprise: Enterprise) -> dict:
                 selectinload(Membership.team),
                 selectinload(Membership.department),
             )
-            .order_by(Membership.role, Membership.id)
+            .order_by(Membership.id)
         )
     )
+    members.sort(key=lambda m: (MEMBER_ORDER.index(m.role), m.department_id or 0, m.team_id or 0, m.id))
     member_count = session.scalar(
         select(func.count(func.distinct(Membership.user_id))).where(
             Membership.enterprise_id == enterprise.id, Membership.active.is_(True)
