@@ -67,11 +67,20 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.enterprises.views import bp as enterprises_bp
     from app.enterprises.views import h5_bp as h5_sites_bp
     from app.health import bp as health_bp
+    from app.wechat.callback import bp as wechat_callback_bp
+    from app.wechat.oauth import bp as h5_identity_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(h5_sites_bp)
+    app.register_blueprint(wechat_callback_bp)
+    app.register_blueprint(h5_identity_bp)
+    if settings.sandbox:
+        # The fake WeChat API and OAuth page; never registered otherwise.
+        from app.wechat.sandbox.api import register_fake_wechat
+
+        register_fake_wechat(app)
     register_api(app)
 
 

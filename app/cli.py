@@ -8,6 +8,7 @@ import sys
 import click
 from flask import Flask, current_app
 
+from app.wechat.cli import qr_group, wechat_group
 from config.settings import PROJECT_ROOT
 
 
@@ -27,6 +28,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(serve)
+    app.cli.add_command(wechat_group)
+    app.cli.add_command(qr_group)
 
 
 @click.group("db", help="Database migrations (Alembic).")

@@ -3,14 +3,28 @@
 from app.accounts.models import ApiToken, BureauMembership, Membership, User, bureau_membership_towns
 from app.database import Base
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.hazard_reporting.hazards.models import (
+    DeadlineExtension,
+    Hazard,
+    HazardEvent,
+    HazardPhoto,
+    MajorHazardPlan,
+)
+from app.notifications.models import OutboxMessage
 
 __all__ = [
     "ApiToken",
     "Base",
     "BureauMembership",
+    "DeadlineExtension",
     "Department",
     "Enterprise",
+    "Hazard",
+    "HazardEvent",
+    "HazardPhoto",
+    "MajorHazardPlan",
     "Membership",
+    "OutboxMessage",
     "Post",
     "Site",
     "Team",

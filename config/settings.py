@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import PositiveInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     WECHAT_TOKEN: str | None = None
     WECHAT_ENCODING_AES_KEY: str | None = None
     WECHAT_API_BASE_URL: str = DEFAULT_WECHAT_API_BASE_URL
+    # How far (seconds) a callback's `timestamp` may be from our clock before it is refused.
+    WECHAT_TIMESTAMP_WINDOW: PositiveInt = 300
     # Unset: on exactly when no AppID is configured.
     WECHAT_SANDBOX: bool | None = None
     TIMEZONE: str = "Asia/Shanghai"

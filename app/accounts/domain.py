@@ -7,11 +7,13 @@ applies `Actor.enterprise_scope()` below.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from app.errors import PermissionDenied
+from app.errors import Conflict, PermissionDenied, ValidationFailed
 
 
 class Role(StrEnum):
@@ -56,6 +58,7 @@ class Action(StrEnum):
     ASSIGN_HAZARD = "assign_hazard"
     VERIFY_HAZARD = "verify_hazard"
     APPROVE_MAJOR_PLAN = "approve_major_plan"  # 五到位 plan approval
+    SUPERVISE_MAJOR_HAZARD = "supervise_major_hazard"  # 督导督办 (挂牌督办) and acceptance
     EXPORT_LEDGER = "export_ledger"  # 台账
     SET_CREDIT_STATUS = "set_credit_status"
     # District-scoped actions: asked without a target enterprise.
@@ -119,7 +122,7 @@ ENTERPRISE_PERMISSIONS: Mapping[Role, frozenset[Action]] = {
 
 # The bureau supervises; it does not perform an enterprise's own checks or approve its plans.
 _BUREAU_ON_ENTERPRISES = frozenset(
-    {Action.VIEW_ENTERPRISE, Action.EDIT_ENTERPRISE, Action.EXPORT_LEDGER}
+    {Action.VIEW_ENTERPRISE, Action.EDIT_ENTERPRISE, Action.EXPORT_LEDGER, Action.SUPERVISE_MAJOR_HAZARD}
 )
 BUREAU_PERMISSIONS: Mapping[BureauRole, tuple[frozenset[Action], frozenset[Action]]] = {
     # (actions on enterprises in scope, district actions)
@@ -205,3 +208,58 @@ def require(actor: Actor, action: Action, enterprise: EnterpriseRef | None = Non
     """Raise PermissionDenied unless `actor.can(action, enterprise)`."""
     if not actor.can(action, enterprise):
         raise PermissionDenied("您没有权限进行此操作。")
+
+
+# --- WeChat binding invites ------------------------------------------------------------
+# An invite is shown as a temporary parametric QR whose scene is `bind:<token>`.
+INVITE_SCENE_PREFIX = "bind:"
+MAX_SCENE_LENGTH = 64  # scene_str limit of qrcode/create (docs/wechat.md §2.2)
+DEFAULT_INVITE_TTL = timedelta(days=7)
+MIN_INVITE_TTL = timedelta(minutes=5)
+# A temporary QR lives at most 30 days; an invite outliving its QR would be useless.
+MAX_INVITE_TTL = timedelta(days=30)
+
+INVITE_UNKNOWN = "邀请二维码无效，请联系企业管理员重新生成。"
+INVITE_EXPIRED = "该邀请二维码已过期，请联系企业管理员重新生成。"
+INVITE_USED = "该邀请二维码已被使用。每个邀请只能使用一次，请联系企业管理员重新生成。"
+INVITE_ALREADY_YOURS = "您已通过此邀请完成绑定，无需再次扫码。"
+INVITE_MEMBER_HAS_OTHER_WECHAT = (
+    "该成员身份已绑定其他微信号，不能重复绑定。如需更换微信号，请联系企业管理员处理。"
+)
+
+
+def new_invite_token() -> str:
+    """An unguessable invite token: 192 random bits, URL-safe, 32 characters."""
+    return secrets.token_urlsafe(24)
+
+
+def invite_scene(token: str) -> str:
+    """The QR scene string of an invite. Raises ValueError beyond WeChat's 64 characters."""
+    scene = INVITE_SCENE_PREFIX + token
+    if len(scene) > MAX_SCENE_LENGTH:
+        raise ValueError(f"scene longer than {MAX_SCENE_LENGTH} characters")
+    return scene
+
+
+def check_invite_ttl(ttl: timedelta) -> None:
+    """An invite lives between 5 minutes and 30 days. Raises ValidationFailed."""
+    if not MIN_INVITE_TTL <= ttl <= MAX_INVITE_TTL:
+        raise ValidationFailed.for_field("ttl", "邀请有效期须在 5 分钟到 30 天之间")
+
+
+def check_invite_redeemable(
+    now: datetime, expires_at: datetime, used_at: datetime | None, used_by_openid: str | None, openid: str
+) -> None:
+    """An invite is redeemable once, before it expires. Raises Conflict saying which rule failed."""
+    if used_at is not None:
+        raise Conflict(INVITE_ALREADY_YOURS if used_by_openid == openid else INVITE_USED)
+    if now >= expires_at:
+        raise Conflict(INVITE_EXPIRED)
+
+
+def rebinding_refused(bound_name: str) -> str:
+    """Why an openid already bound to another person cannot be bound again."""
+    return (
+        f"您的微信已绑定账号「{bound_name}」，不能再绑定其他人员身份。"
+        "一个微信号只能绑定一个账号；如需更换，请联系企业管理员处理。"
+    )

@@ -26,6 +26,10 @@ class User(TimestampMixin, Base):
     # False after `unsubscribe`: no pushes, records kept.
     subscribed: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Last position WeChat reported (LOCATION event, when the user allows it); overwritten.
+    last_latitude: Mapped[float | None]
+    last_longitude: Mapped[float | None]
+    last_location_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
     bureau_membership: Mapped[BureauMembership | None] = relationship(back_populates="user")
@@ -96,3 +100,25 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class Invite(Base):
+    """A single-use invitation binding a WeChat openid to a membership's user.
+
+    Shown as a temporary QR with scene `bind:<token>`; redeemed by scanning it."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    # Kept when the inviter is deleted: the invite (and its use) is still history.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_openid: Mapped[str | None] = mapped_column(String(64))
+
+    membership: Mapped[Membership] = relationship()

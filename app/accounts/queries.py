@@ -46,3 +46,24 @@ def visible_enterprises(actor: Actor) -> Select[tuple[Enterprise]]:
     if scope.enterprise_ids:
         conditions.append(Enterprise.id.in_(scope.enterprise_ids))
     return query.where(or_(*conditions) if conditions else false())
+
+
+def user_by_openid(session: Session, openid: str) -> User | None:
+    """The user bound to this WeChat openid, if any."""
+    if not openid:
+        return None
+    return session.scalar(select(User).where(User.openid == openid))
+
+
+def is_active_member(session: Session, user_id: int, enterprise_id: int) -> bool:
+    """Does the user hold an active role in the enterprise?"""
+    found = session.scalar(
+        select(Membership.id)
+        .where(
+            Membership.user_id == user_id,
+            Membership.enterprise_id == enterprise_id,
+            Membership.active.is_(True),
+        )
+        .limit(1)
+    )
+    return found is not None

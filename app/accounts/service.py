@@ -5,16 +5,32 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.domain import Action, Actor, EnterpriseRef, Role, require
-from app.accounts.models import ApiToken, Membership, User
+from app.accounts.domain import (
+    DEFAULT_INVITE_TTL,
+    INVITE_MEMBER_HAS_OTHER_WECHAT,
+    INVITE_UNKNOWN,
+    INVITE_USED,
+    Action,
+    Actor,
+    EnterpriseRef,
+    Role,
+    check_invite_redeemable,
+    check_invite_ttl,
+    invite_scene,
+    new_invite_token,
+    rebinding_refused,
+    require,
+)
+from app.accounts.models import ApiToken, Invite, Membership, User
 from app.enterprises.models import Department, Enterprise, Post, Team
-from app.errors import NotFound, PermissionDenied, ValidationFailed
+from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 # Roles whose duty is tied to a unit: the daily check is per team, the weekly per department.
 REQUIRED_UNIT = {Role.TEAM_LEADER: "team_id", Role.DEPARTMENT_HEAD: "department_id"}
@@ -122,4 +138,111 @@ def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("用户不存在。")
+    return user
+
+
+def create_invite(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    membership_id: int,
+    ttl: timedelta = DEFAULT_INVITE_TTL,
+) -> Invite:
+    """A single-use invite binding a WeChat user to `membership_id`'s user; show it as a QR
+    with scene `invite_scene(invite.token)`.
+
+    Raises NotFound (no such membership, or not visible), PermissionDenied (needs
+    MANAGE_MEMBERS on its enterprise), ValidationFailed (ttl, inactive, already bound)."""
+    membership = session.get(Membership, membership_id)
+    enterprise = membership.enterprise if membership is not None else None
+    ref = EnterpriseRef(enterprise.id, enterprise.town_id) if enterprise is not None else None
+    if ref is None or not actor.can(Action.VIEW_ENTERPRISE, ref):
+        raise NotFound("成员不存在或您无权查看。")
+    require(actor, Action.MANAGE_MEMBERS, ref)
+    check_invite_ttl(ttl)
+    if not membership.active or not membership.user.is_active:
+        raise ValidationFailed("该成员身份已停用，不能生成邀请。")
+    if membership.user.openid is not None:
+        raise ValidationFailed("该成员已绑定微信，无需邀请。")
+    token = new_invite_token()
+    invite_scene(token)  # the QR scene must fit WeChat's 64 characters
+    invite = Invite(
+        token=token,
+        membership_id=membership.id,
+        created_by_id=actor.user_id,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    session.flush()
+    return invite
+
+
+def redeem_invite(session: Session, now: datetime, token: str, openid: str) -> Membership:
+    """Bind `openid` to the invited membership's user (openid set, subscribed) and use the
+    invite up. Single use holds under concurrency: the invite is taken by a conditional
+    UPDATE … WHERE used_at IS NULL, the user by one WHERE openid IS NULL (or already ours).
+
+    Raises NotFound (unknown token), Conflict (expired, used, the openid bound to another
+    user, the user bound to another openid, membership or user deactivated)."""
+    invite = session.scalar(select(Invite).where(Invite.token == token)) if token else None
+    if invite is None:
+        raise NotFound(INVITE_UNKNOWN)
+    check_invite_redeemable(now, invite.expires_at, invite.used_at, invite.used_by_openid, openid)
+    membership = invite.membership
+    user = membership.user
+    if not membership.active or not user.is_active:
+        raise Conflict("该成员身份已停用，请联系企业管理员。")
+    holder = session.scalar(select(User).where(User.openid == openid))
+    if holder is not None and holder.id != user.id:
+        raise Conflict(rebinding_refused(holder.display_name))
+    if user.openid is not None and user.openid != openid:
+        raise Conflict(INVITE_MEMBER_HAS_OTHER_WECHAT)
+    taken = session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now, used_by_openid=openid)
+    )
+    if taken.rowcount != 1:
+        raise Conflict(INVITE_USED)  # another scan won the race
+    try:
+        # Savepoint: a unique violation (this openid bound to someone else meanwhile) must
+        # leave the session usable for the caller's rollback and reply.
+        with session.begin_nested():
+            bound = session.execute(
+                update(User)
+                .where(User.id == user.id, or_(User.openid.is_(None), User.openid == openid))
+                .values(openid=openid, subscribed=True)
+            )
+    except IntegrityError:
+        raise Conflict(rebinding_refused("其他账号")) from None
+    if bound.rowcount != 1:
+        raise Conflict(INVITE_MEMBER_HAS_OTHER_WECHAT)
+    return membership
+
+
+def set_subscribed(session: Session, openid: str, subscribed: bool) -> User | None:
+    """Record a follow/unfollow on the bound user (records are kept either way); None when
+    the openid is not bound to anyone."""
+    user = session.scalar(select(User).where(User.openid == openid))
+    if user is not None and user.subscribed != subscribed:
+        user.subscribed = subscribed
+        session.flush()
+    return user
+
+
+def record_location(
+    session: Session, now: datetime, openid: str, latitude: float, longitude: float
+) -> User | None:
+    """Keep the last position WeChat reported for the bound user; None when unbound.
+
+    Raises ValidationFailed for coordinates off the globe."""
+    if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
+        raise ValidationFailed("位置信息无效。")
+    user = session.scalar(select(User).where(User.openid == openid))
+    if user is not None:
+        user.last_latitude = latitude
+        user.last_longitude = longitude
+        user.last_location_at = now
+        session.flush()
     return user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -143,5 +143,11 @@ class Site(TimestampMixin, Base):
     area: Mapped[str] = mapped_column(String(128), default="")
     token: Mapped[str] = mapped_column(String(32), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # The site's permanent WeChat parametric QR (QR_LIMIT_STR_SCENE), obtained once: the
+    # account may hold at most 100 000 permanent codes, so a stored code is never re-created.
+    # `wx_qr_url` is what the printed code encodes (a menu scan returns it): unique per site.
+    wx_qr_ticket: Mapped[str | None] = mapped_column(String(256))
+    wx_qr_url: Mapped[str | None] = mapped_column(String(256), unique=True)
+    wx_qr_created_at: Mapped[datetime | None]
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="sites")

@@ -1,0 +1,1 @@
+"""Hazard reporting: checklists, scheduled checks, hazards and their governance (隐患排查治理)."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox every side effect leaves through, and (later) its dispatcher."""

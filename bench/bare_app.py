@@ -1,0 +1,11 @@
+"""The baseline of the callback benchmark: a bare Flask endpoint on the same gunicorn settings."""
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.post("/wechat/callback")
+def bare():
+    request.get_data()
+    return "success"

@@ -1,0 +1,34 @@
+-- wrk script: POST a WeChat SCAN event, a different (user, CreateTime) on every request so the
+-- dedup layer never answers from its cache. Users and site tokens come from bench/scan_users.txt
+-- ("openid token" per line), written by bench/callback.py.
+local users = {}
+local counter = 0
+local thread_id = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  thread_id = id or 0
+  for line in io.lines("bench/scan_users.txt") do
+    local openid, token = line:match("(%S+)%s+(%S+)")
+    table.insert(users, {openid, token})
+  end
+end
+
+request = function()
+  counter = counter + 1
+  local user = users[(counter % #users) + 1]
+  -- CreateTime unique per thread and request: thread id in the high digits.
+  local create_time = 1700000000 + thread_id * 100000000 + counter
+  local body = "<xml><ToUserName><![CDATA[gh_ancha]]></ToUserName>"
+    .. "<FromUserName><![CDATA[" .. user[1] .. "]]></FromUserName>"
+    .. "<CreateTime>" .. create_time .. "</CreateTime>"
+    .. "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event>"
+    .. "<EventKey><![CDATA[site:" .. user[2] .. "]]></EventKey>"
+    .. "<Ticket><![CDATA[bench]]></Ticket></xml>"
+  return wrk.format("POST", nil, {["Content-Type"] = "text/xml"}, body)
+end
