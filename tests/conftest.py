@@ -130,7 +130,7 @@ def db_session(app, redis) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
-        db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.session_factory.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture
