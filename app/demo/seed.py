@@ -13,7 +13,7 @@ from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, BureauRole, Rol
 from app.accounts.models import ApiToken, BureauMembership, Membership, User
 from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
 from app.demo import data
-from app.enterprises.domain import new_site_token, site_scene
+from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
 from app.validation import parse
@@ -24,11 +24,6 @@ API_TOKEN_PURPOSE = "demo-api-token"
 def virtual_openid(key: str) -> str:
     """A stable 28-character openid for a demo person (real openids are 28 characters)."""
     return "o" + hashlib.sha1(f"ancha-demo:{key}".encode()).hexdigest()[:27]
-
-
-def site_entry_url(base_url: str, token: str) -> str:
-    """Where the printed plain-URL QR of a site points: the H5 check entry."""
-    return f"{base_url}/h5/scan/{token}"
 
 
 class _Seeder:

@@ -123,3 +123,8 @@ def new_site_token() -> str:
 def site_scene(token: str) -> str:
     """The WeChat QR scene string of a site (QR_LIMIT_STR_SCENE, ≤ 64 chars)."""
     return f"site:{token}"
+
+
+def site_entry_url(base_url: str, token: str) -> str:
+    """Where the printed plain-URL QR of a site points: the H5 check entry."""
+    return f"{base_url}/h5/scan/{token}"

@@ -12,10 +12,13 @@ import math
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
+
 from app.accounts import queries as account_queries
 from app.accounts import service as account_service
 from app.accounts.domain import ROLE_LABELS
 from app.accounts.models import User
+from app.enterprises.models import Site
 from app.enterprises.service import site_by_token
 from app.errors import DomainError, PermissionDenied
 from app.wechat import records
@@ -147,7 +150,14 @@ def on_menu_scan(ctx: HandlerContext, message: Any) -> str:
     """The menu's scanner: a site URL or one of our scenes is treated like SCAN."""
     info = ctx.inbound.fields.get("ScanCodeInfo")
     result = info.get("ScanResult") if isinstance(info, dict) else None
-    return scene_reply(ctx, scene_from_scan_result(result if isinstance(result, str) else None))
+    result = result.strip() if isinstance(result, str) else None
+    scene = scene_from_scan_result(result)
+    if scene is None and result:
+        # A poster's main code is WeChat's own QR URL (http://weixin.qq.com/q/…); the scanner
+        # inside the menu hands us that URL rather than a scene, so find the site printing it.
+        token = ctx.session.scalar(select(Site.token).where(Site.wx_qr_url == result))
+        scene = Scene(SceneKind.SITE, token) if token else None
+    return scene_reply(ctx, scene)
 
 
 # --- menu ----------------------------------------------------------------------------------

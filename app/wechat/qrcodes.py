@@ -30,8 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
-from app.demo.seed import site_entry_url
-from app.enterprises.domain import site_scene
+from app.enterprises.domain import site_entry_url, site_scene
 from app.enterprises.models import Site
 
 PERMANENT_STR_SCENE = "QR_LIMIT_STR_SCENE"

@@ -13,8 +13,7 @@ from PIL import Image, PdfParser
 from sqlalchemy import select
 from wechatpy.exceptions import WeChatClientException
 
-from app.demo.seed import site_entry_url
-from app.enterprises.domain import site_scene
+from app.enterprises.domain import site_entry_url, site_scene
 from app.enterprises.models import Site
 from app.wechat import cli as wechat_cli
 from app.wechat import posters

@@ -143,6 +143,14 @@ def test_menu_scan_of_a_printed_site_url(send, plant, event):
     assert f"{BASE}/h5/scan/{site.token}" in outcome.reply
 
 
+def test_menu_scan_of_a_posters_wechat_code(send, plant):
+    site, worker = plant[1], plant[2]
+    site.wx_qr_url = "http://weixin.qq.com/q/02abcDEFghiJK10000w03C"
+    info = f"<ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult>{site.wx_qr_url}</ScanResult></ScanCodeInfo>"
+    outcome = send(worker.openid, "event", info, Event="scancode_waitmsg", EventKey="SCAN_CHECK")
+    assert f"{BASE}/h5/scan/{site.token}" in outcome.reply
+
+
 def test_menu_scan_of_a_barcode(send, plant):
     info = "<ScanCodeInfo><ScanType>barcode</ScanType><ScanResult>EAN_13,6901234567892</ScanResult></ScanCodeInfo>"
     outcome = send(plant[2].openid, "event", info, Event="scancode_waitmsg", EventKey="SCAN_CHECK")
