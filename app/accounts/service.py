@@ -246,3 +246,14 @@ def record_location(
         user.last_location_at = now
         session.flush()
     return user
+
+
+def get_invite(session: Session, actor: Actor, invite_id: int) -> Invite:
+    """An invite the actor may manage. Raises NotFound otherwise (no existence leak)."""
+    invite = session.get(Invite, invite_id)
+    enterprise = invite.membership.enterprise if invite is not None else None
+    if enterprise is None or not actor.can(
+        Action.MANAGE_MEMBERS, EnterpriseRef(enterprise.id, enterprise.town_id)
+    ):
+        raise NotFound("邀请不存在或您无权查看。")
+    return invite

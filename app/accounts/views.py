@@ -1,19 +1,26 @@
-"""Console login/logout and the helpers every console view uses to know who is acting."""
+"""Console login/logout, member invites, and the helpers every console view uses to know who is acting."""
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from wechatpy.exceptions import WeChatClientException
 
 from app.accounts import service
+from app.accounts.domain import invite_scene
 from app.accounts.models import User
 from app.accounts.queries import load_actor
+from app.clock import utcnow
 from app.errors import PermissionDenied
-from app.extensions import db
+from app.extensions import db, redis_client
+from app.wechat.client import get_wechat_client
+from app.wechat.qrcodes import render_qr, temporary_qr_url
 
 bp = Blueprint("accounts", __name__, url_prefix="/console")
 
@@ -66,6 +73,36 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
     status = 401 if error else 200
     return render_template("accounts/login.html", error=error), status
+
+
+@bp.post("/members/<int:membership_id>/invite")
+@login_required
+def invite_member(membership_id: int):
+    """Create a single-use binding invite for a member and show its QR."""
+    invite = service.create_invite(db.session, current_actor(), utcnow(), membership_id)
+    db.session.commit()
+    return redirect(url_for("accounts.show_invite", invite_id=invite.id))
+
+
+@bp.get("/invites/<int:invite_id>")
+@login_required
+def show_invite(invite_id: int):
+    """The invite's temporary WeChat QR, for the member to scan (on screen or printed)."""
+    now = utcnow()
+    invite = service.get_invite(db.session, current_actor(), invite_id)
+    qr_png = error = None
+    if invite.used_at is None and invite.expires_at > now:
+        try:
+            url = temporary_qr_url(
+                get_wechat_client(), redis_client(), invite_scene(invite.token), invite.expires_at, now
+            )
+        except WeChatClientException as exc:
+            error = f"微信暂时无法生成二维码（错误码 {exc.errcode}），请稍后重试。"
+        else:
+            buffer = io.BytesIO()
+            render_qr(url, 600).save(buffer, format="PNG")
+            qr_png = base64.b64encode(buffer.getvalue()).decode()
+    return render_template("accounts/invite.html", invite=invite, qr_png=qr_png, error=error, now=now)
 
 
 @bp.post("/logout")

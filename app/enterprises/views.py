@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS
+from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Action
 from app.accounts.views import current_actor, login_required
+from app.clock import to_local
 from app.enterprises import queries, service
 from app.enterprises.domain import (
     CREDIT_LABELS,
@@ -19,6 +20,12 @@ from app.enterprises.domain import (
 from app.extensions import db
 
 bp = Blueprint("enterprises", __name__, url_prefix="/console", template_folder="../templates")
+
+
+@bp.app_template_filter("localtime")
+def _localtime(moment) -> str:
+    """An aware UTC instant as Asia/Shanghai wall-clock time, to the minute."""
+    return to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @bp.app_context_processor
@@ -55,12 +62,14 @@ def console_home():
 @bp.get("/enterprises/<int:enterprise_id>")
 @login_required
 def enterprise_detail(enterprise_id: int):
-    enterprise = service.get_enterprise(db.session, current_actor(), enterprise_id)
+    actor = current_actor()
+    enterprise = service.get_enterprise(db.session, actor, enterprise_id)
     return render_template(
         "enterprises/detail.html",
         e=enterprise,
         file=queries.enterprise_file(db.session, enterprise),
         site_scene=site_scene,
+        can_invite=actor.can(Action.MANAGE_MEMBERS, service.enterprise_ref(enterprise)),
     )
 
 

@@ -204,3 +204,35 @@ def _errcode(exc: WeChatClientException) -> int | None:
         return int(exc.errcode)
     except (TypeError, ValueError):
         return None
+
+
+TEMPORARY_STR_SCENE = "QR_STR_SCENE"
+# A temporary parametric QR lives at most 30 days (docs/wechat.md §2.2).
+MAX_TEMPORARY_SECONDS = 2_592_000
+
+
+def temporary_qr_url(client: QrCodeClient, redis: Any, scene: str, expires_at: datetime, now: datetime) -> str:
+    """WeChat's URL of a temporary parametric QR for `scene`, valid until `expires_at`.
+
+    The URL is cached in Redis until then, so showing the same invite again does not ask
+    WeChat for another ticket. Raises ValueError for a scene WeChat would refuse or an
+    instant already past; WeChatClientException when WeChat refuses.
+    """
+    if not 1 <= len(scene) <= MAX_SCENE_LENGTH:
+        raise ValueError(f"QR scene must be 1–{MAX_SCENE_LENGTH} characters: {scene!r}")
+    seconds = min(int((expires_at - now).total_seconds()), MAX_TEMPORARY_SECONDS)
+    if seconds <= 0:
+        raise ValueError("the QR would already be expired")
+    key = f"qr:temporary:{scene}"
+    cached = redis.get(key)
+    if cached:
+        return cached.decode() if isinstance(cached, bytes) else cached
+    result = client.qrcode.create(
+        {
+            "expire_seconds": seconds,
+            "action_name": TEMPORARY_STR_SCENE,
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+    )
+    redis.set(key, result["url"], ex=seconds)
+    return result["url"]

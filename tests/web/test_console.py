@@ -74,3 +74,38 @@ def test_site_entry_page_and_unknown_token(client, build):
 def test_unknown_page_is_a_chinese_404(client):
     response = client.get("/console/nothing-here")
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
+
+
+def test_enterprise_admin_invites_an_unbound_member(client, build, people, redis):
+    newcomer = build.user(openid=None, display_name="新员工")
+    build.member(people["a"], "worker", user=newcomer)
+    login(client, "a_admin", "pw-a")
+    detail = client.get(f"/console/enterprises/{people['a'].id}").get_data(as_text=True)
+    assert "邀请绑定" in detail
+    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"])
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "data:image/png;base64," in text and "仅限使用一次" in text
+    # The same invite shown again reuses the QR ticket cached in Redis.
+    assert client.get(response.headers["Location"]).get_data(as_text=True).count("base64,") == 1
+    assert len(list(redis.scan_iter("qr:temporary:bind:*"))) == 1
+
+
+def test_bound_members_and_other_enterprises_cannot_be_invited(client, build, people):
+    login(client, "a_admin", "pw-a")
+    bound = build.member(people["a"], "worker")
+    response = client.post(f"/console/members/{bound.memberships[0].id}/invite")
+    assert response.status_code == 422 and "已绑定微信" in response.get_data(as_text=True)
+    stranger = build.user(openid=None)
+    build.member(people["b"], "worker", user=stranger)
+    response = client.post(f"/console/members/{stranger.memberships[0].id}/invite")
+    assert response.status_code == 404
+
+
+def test_staff_cannot_invite(client, build, people):
+    newcomer = build.user(openid=None)
+    build.member(people["b"], "worker", user=newcomer)
+    login(client, "staff", "pw-s")
+    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
+    assert response.status_code == 403
