@@ -55,6 +55,24 @@ def user_by_openid(session: Session, openid: str) -> User | None:
     return session.scalar(select(User).where(User.openid == openid))
 
 
+def user_and_membership(session: Session, openid: str, enterprise_id: int) -> tuple[User | None, bool]:
+    """The user bound to `openid` and whether they hold an active role in the enterprise,
+    in one query (the SCAN path runs this on every scan)."""
+    if not openid:
+        return None, False
+    member = (
+        select(Membership.id)
+        .where(
+            Membership.user_id == User.id,
+            Membership.enterprise_id == enterprise_id,
+            Membership.active.is_(True),
+        )
+        .exists()
+    )
+    row = session.execute(select(User, member).where(User.openid == openid)).first()
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
 def is_active_member(session: Session, user_id: int, enterprise_id: int) -> bool:
     """Does the user hold an active role in the enterprise?"""
     found = session.scalar(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.accounts.domain import Action, Actor, EnterpriseRef, require
 from app.enterprises.domain import new_site_token
@@ -161,7 +161,9 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
 
 def site_by_token(session: Session, token: str) -> Site:
     """The active site behind a scanned QR token. Raises NotFound with a message for the scanner."""
-    site = session.scalar(select(Site).where(Site.token == token)) if token else None
+    # The enterprise comes along in the same query: every caller names it to the scanner.
+    query = select(Site).where(Site.token == token).options(joinedload(Site.enterprise))
+    site = session.scalar(query) if token else None
     if site is None or not site.active:
         raise NotFound("二维码无效或已停用，请联系企业安全管理员。")
     return site

@@ -52,9 +52,13 @@ def _link(ctx: HandlerContext, path: str, label: str) -> str:
 
 
 def _active_user(ctx: HandlerContext) -> User:
-    """The active user bound to the sender. Raises PermissionDenied whose message tells an
-    unbound sender how to get invited (the router replies with it)."""
-    user = account_queries.user_by_openid(ctx.session, ctx.openid)
+    """The active user bound to the sender. Raises PermissionDenied (see `_require_active`)."""
+    return _require_active(account_queries.user_by_openid(ctx.session, ctx.openid))
+
+
+def _require_active(user: User | None) -> User:
+    """`user` if bound and active. Raises PermissionDenied whose message tells an unbound
+    sender how to get invited (the router replies with it)."""
     if user is None:
         raise PermissionDenied(NOT_BOUND)
     if not user.is_active:
@@ -78,8 +82,9 @@ def help_text(ctx: HandlerContext) -> str:
 
 def _site_reply(ctx: HandlerContext, token: str) -> str:
     site = site_by_token(ctx.session, token)  # NotFound: "二维码无效或已停用…"
-    user = _active_user(ctx)
-    if not account_queries.is_active_member(ctx.session, user.id, site.enterprise_id):
+    user, is_member = account_queries.user_and_membership(ctx.session, ctx.openid, site.enterprise_id)
+    _require_active(user)
+    if not is_member:
         return "您不是该企业的在册人员，不能在此点位排查。如您已入职，请联系企业管理员为您生成邀请二维码。"
     return (
         f"您已扫描「{site.enterprise.name}」的点位「{site.name}」。\n"
