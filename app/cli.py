@@ -8,6 +8,7 @@ import sys
 import click
 from flask import Flask, current_app
 
+from app.hazard_reporting.checks.cli import checklists_group
 from app.wechat.cli import qr_group, wechat_group
 from config.settings import PROJECT_ROOT
 
@@ -30,6 +31,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(wechat_group)
     app.cli.add_command(qr_group)
+    app.cli.add_command(checklists_group)
 
 
 @click.group("db", help="Database migrations (Alembic).")

@@ -3,6 +3,19 @@
 from app.accounts.models import ApiToken, BureauMembership, Membership, User, bureau_membership_towns
 from app.database import Base
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.hazard_reporting.checks.models import (
+    CalendarOverride,
+    Checklist,
+    ChecklistItem,
+    ChecklistVersion,
+    ChecklistVersionBase,
+    CheckSchedule,
+    CheckTask,
+    ConfinedSpaceConfirmation,
+    ConfinedSpaceJob,
+    ConfinedSpaceJobEvent,
+    SiteRiskProfile,
+)
 from app.hazard_reporting.hazards.models import (
     DeadlineExtension,
     Hazard,
@@ -16,6 +29,16 @@ __all__ = [
     "ApiToken",
     "Base",
     "BureauMembership",
+    "CalendarOverride",
+    "CheckSchedule",
+    "CheckTask",
+    "Checklist",
+    "ChecklistItem",
+    "ChecklistVersion",
+    "ChecklistVersionBase",
+    "ConfinedSpaceConfirmation",
+    "ConfinedSpaceJob",
+    "ConfinedSpaceJobEvent",
     "DeadlineExtension",
     "Department",
     "Enterprise",
@@ -27,6 +50,7 @@ __all__ = [
     "OutboxMessage",
     "Post",
     "Site",
+    "SiteRiskProfile",
     "Team",
     "Town",
     "User",

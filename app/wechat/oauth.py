@@ -83,14 +83,15 @@ def current_h5_openid() -> str | None:
 
 
 def h5_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Run `view` only for a signed-in WeChat user; a GET without a session is sent through
-    WeChat's authorisation and comes back to the same page, other methods get 401."""
+    """Run `view` only for a signed-in WeChat user. A page (GET) without a session is sent
+    through WeChat's authorisation and comes back to the same URL; form posts and JSON
+    requests get 401 instead (a redirect would lose the submission or confuse the script)."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_h5_user() is not None:
             return view(*args, **kwargs)
-        if request.method in ("GET", "HEAD"):
+        if request.method in ("GET", "HEAD") and not wants_json():
             return redirect(start_oauth(request.full_path.rstrip("?")))
         message = "登录已失效，请返回公众号重新打开页面。"
         if wants_json():

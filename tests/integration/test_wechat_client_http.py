@@ -42,7 +42,7 @@ def live(app, redis):
     """Base URL of the fake WeChat API served over HTTP on 127.0.0.1."""
     before = set(threading.enumerate())
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/sandbox/wx"
@@ -145,7 +145,7 @@ def test_every_request_goes_under_the_base_url(app, redis, live, follower, store
 
 def test_a_fake_that_always_answers_40001_gets_one_refresh_and_one_retry(app, redis, live, follower, sent):
     client = make_client(app, redis, live)
-    client.access_token  # warm up: the token every process shares
+    assert client.access_token  # warm up: the token every process shares
     add_fault(live, path="cgi-bin/user/info", errcode=40001, count=None)
     sent.clear()
 
@@ -277,7 +277,7 @@ def test_fault_http_status(app, redis, live, follower):
 
 def test_fault_delay_beyond_the_timeout_is_a_timeout(app, redis, live, follower):
     client = make_client(app, redis, live, timeout=(1, 0.3))
-    client.access_token
+    assert client.access_token  # warm up
     add_fault(live, path="*", delay_ms=1000)
     started = time.monotonic()
     with pytest.raises(WeChatTimeout):
@@ -295,7 +295,7 @@ def test_real_errcodes_reach_the_caller(app, redis, live, store):
 
 def test_an_upload_retried_after_a_token_error_sends_the_whole_file_again(app, redis, live, sent):
     client = make_client(app, redis, live)
-    client.access_token
+    assert client.access_token  # warm up
     add_fault(live, path="cgi-bin/media/upload", errcode=40001, count=1)
     media = client.media.upload("image", io.BytesIO(PNG))
     assert len(paths(sent, "media/upload")) == 2

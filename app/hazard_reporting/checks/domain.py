@@ -243,9 +243,7 @@ def select_templates(
 ) -> list[TemplateSpec]:
     """The standard templates of `kind` that apply to an enterprise, in data-file order."""
     return [
-        t
-        for t in templates
-        if t.kind is kind and template_applies(t.industries, t.topics, industry, flags)
+        t for t in templates if t.kind is kind and template_applies(t.industries, t.topics, industry, flags)
     ]
 
 
@@ -285,7 +283,9 @@ def resolve_items(
             else:
                 resolved.append(ResolvedItem(override.item, template_code, override.origin, override.enabled))
     resolved.extend(
-        ResolvedItem(o.item, "", ItemOrigin.ADDED, o.enabled) for o in overrides if o.origin is ItemOrigin.ADDED
+        ResolvedItem(o.item, "", ItemOrigin.ADDED, o.enabled)
+        for o in overrides
+        if o.origin is ItemOrigin.ADDED
     )
     return resolved
 
@@ -450,6 +450,10 @@ def check_timing(timing: Timing) -> None:
         raise ValidationFailed.for_field("due_month_day", "应为 1 到 31")
     if timing.workdays_only and timing.level is not CheckLevel.DAILY:
         raise ValidationFailed.for_field("workdays_only", "只有日排查可以按工作日安排")
+    if timing.due_weekday is not None and timing.level is not CheckLevel.WEEKLY:
+        raise ValidationFailed.for_field("due_weekday", "只有周排查可以设置每周截止日")
+    if timing.due_month_day is not None and timing.level is not CheckLevel.MONTHLY:
+        raise ValidationFailed.for_field("due_month_day", "只有月排查可以设置每月截止日")
 
 
 # --- Schedules ---------------------------------------------------------------------------
@@ -755,6 +759,4 @@ def require_confirmation_passed(required_codes: Sequence[str], entries: Iterable
     """Raises InvalidTransition listing every unmet item: the job must not start."""
     problems = confirmation_problems(required_codes, entries)
     if problems:
-        raise InvalidTransition(
-            "作业条件确认未通过，严禁进入有限空间作业：" + "；".join(problems) + "。"
-        )
+        raise InvalidTransition("作业条件确认未通过，严禁进入有限空间作业：" + "；".join(problems) + "。")

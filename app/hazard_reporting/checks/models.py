@@ -115,7 +115,9 @@ class ChecklistVersionBase(Base):
     version_id: Mapped[int] = mapped_column(
         ForeignKey("checklist_versions.id", ondelete="CASCADE"), primary_key=True
     )
-    base_version_id: Mapped[int] = mapped_column(ForeignKey("checklist_versions.id"), primary_key=True, index=True)
+    base_version_id: Mapped[int] = mapped_column(
+        ForeignKey("checklist_versions.id"), primary_key=True, index=True
+    )
     position: Mapped[int] = mapped_column(default=0)
 
 
@@ -176,7 +178,9 @@ class CheckSchedule(TimestampMixin, Base):
         CheckConstraint("kind <> 'risk_point' OR site_id IS NOT NULL", name="risk_point_has_site"),
         CheckConstraint("grace_minutes >= 0", name="grace_nonnegative"),
         CheckConstraint("due_weekday IS NULL OR due_weekday BETWEEN 1 AND 7", name="due_weekday_range"),
-        CheckConstraint("due_month_day IS NULL OR due_month_day BETWEEN 1 AND 31", name="due_month_day_range"),
+        CheckConstraint(
+            "due_month_day IS NULL OR due_month_day BETWEEN 1 AND 31", name="due_month_day_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -257,7 +261,9 @@ class ConfinedSpaceJob(TimestampMixin, Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
     planned_start: Mapped[datetime]
-    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus, "confined_space_job_status"), default=JobStatus.DRAFT)
+    status: Mapped[JobStatus] = mapped_column(
+        str_enum(JobStatus, "confined_space_job_status"), default=JobStatus.DRAFT
+    )
     # The confirmation list (CSC) version the job is confirmed against.
     checklist_id: Mapped[int]
     checklist_version: Mapped[int]

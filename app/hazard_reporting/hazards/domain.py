@@ -215,7 +215,14 @@ _A = HazardAction
 _P = Action
 
 
-def _rule(action, sources, target, levels, permissions, parties=()) -> Rule:
+def _rule(
+    action: HazardAction,
+    sources: Iterable[HazardStatus],
+    target: HazardStatus | None,
+    levels: frozenset[HazardLevel],
+    permissions: Iterable[Action],
+    parties: Iterable[Party] = (),
+) -> Rule:
     return Rule(action, frozenset(sources), target, levels, frozenset(permissions), frozenset(parties))
 
 
@@ -553,3 +560,17 @@ def require_five_in_place(plan: FiveInPlace | None) -> None:
     if missing:
         fields = {name: "必填" for names in missing.values() for name in names}
         raise ValidationFailed(f"五到位未落实，缺少：{'、'.join(missing)}。", fields=fields)
+
+
+def require_ready_for_rectification(plan: FiveInPlace | None, approved_at: datetime | None) -> None:
+    """A major hazard is rectified only under a complete (五到位) and approved plan.
+
+    Raises ValidationFailed naming the missing items, or saying the plan is not approved."""
+    require_five_in_place(plan)
+    if approved_at is None:
+        raise ValidationFailed("治理方案尚未通过立项审核，不能开始整改。")
+
+
+def registration_number(hazard_id: int, registered_at: datetime) -> str:
+    """The major-hazard ledger number: ZD + local registration date + hazard id."""
+    return f"ZD{registered_at.astimezone(LOCAL_TZ):%Y%m%d}-{hazard_id:06d}"

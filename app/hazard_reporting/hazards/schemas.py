@@ -6,7 +6,7 @@ fields, deadlines in the future) are the service's; these shapes check one field
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -28,7 +28,8 @@ MAX_FUND_AMOUNT = Decimal("999999999999.99")  # Numeric(14, 2)
 
 
 def _deadline(value: Any) -> datetime:
-    """A date means the end of that day in Asia/Shanghai; a time without zone is local."""
+    """A date means the end of that day in Asia/Shanghai; a time without zone is local.
+    Returns aware UTC; raises ValueError (Chinese) for anything else."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -45,7 +46,7 @@ def _deadline(value: Any) -> datetime:
         raise ValueError("应为日期（YYYY-MM-DD）或时间（YYYY-MM-DDTHH:MM）")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment
+    return moment.astimezone(UTC)
 
 
 def _amount(value: Any) -> Decimal | None:

@@ -1,0 +1,42 @@
+"""`flask --app app checklists …`: load the standard checklists (隐患排查标准清单)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("checklists", help="Standard checklists (隐患排查标准清单).")
+def checklists_group() -> None:
+    pass
+
+
+@checklists_group.command("load")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Checklist YAML (default: the bundled app/hazard_reporting/checks/data/checklists.yaml).",
+)
+def load(path: Path | None) -> None:
+    """Store the standard templates; idempotent (unchanged templates are left alone)."""
+    from app.clock import utcnow
+    from app.extensions import db
+    from app.hazard_reporting.checks.service import load_standard_checklists
+
+    with db.new_session() as session:
+        try:
+            result = load_standard_checklists(session, utcnow(), path)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    for label, codes in (
+        ("created", result.created),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+        ("retired", result.retired),
+    ):
+        if codes:
+            click.echo(f"{label}: {', '.join(codes)}")

@@ -1,0 +1,1274 @@
+"""Use cases of scheduled checks. Take (session, actor, now, …) — or (session, now, …) for
+system jobs — flush, never commit.
+
+Checklists: load the standard templates from data, keep each enterprise's copy-on-write
+list current, let an enterprise add / reword / disable its own lines.
+Schedules: defaults per enterprise, risk-point rounds per site, configuration.
+Tasks: generate the missing occurrences (idempotent, set-based), sweep overdue ones to
+missed, close on submission, excuse with an approver.
+Confined-space jobs: draft → confirmed → started → finished / cancelled, start gated by a
+passed work-condition confirmation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import yaml
+from sqlalchemy import Date, and_, case, delete, exists, func, literal, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+from app.accounts.domain import Action, Actor, EnterpriseRef, require
+from app.clock import local_today
+from app.database import UTCDateTime
+from app.enterprises.domain import Industry, Topic
+from app.enterprises.models import Department, Enterprise, Site, Team
+from app.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checks.domain import (
+    ENTERPRISE_CHECKLIST_NAME,
+    ROUTINE_DEFAULTS,
+    CheckLevel,
+    ChecklistKind,
+    CheckTaskStatus,
+    ConfirmationEntry,
+    ItemOrigin,
+    ItemSpec,
+    JobStatus,
+    OverrideItem,
+    ResolvedItem,
+    RiskLevel,
+    ScheduleKind,
+    ScheduleSpec,
+    TemplateSpec,
+    Timing,
+    WorkCalendar,
+    check_excuse_reason,
+    check_item_text,
+    check_job_transition,
+    check_task_transition,
+    check_timing,
+    due_window,
+    enterprise_signature,
+    next_added_code,
+    normalize_levels,
+    owes,
+    parse_templates,
+    periods_between,
+    require_confirmation_passed,
+    risk_point_plan,
+    status_after_submission,
+    template_applies,
+)
+from app.hazard_reporting.checks.models import (
+    CalendarOverride,
+    Checklist,
+    ChecklistItem,
+    ChecklistVersion,
+    ChecklistVersionBase,
+    CheckSchedule,
+    CheckTask,
+    ConfinedSpaceConfirmation,
+    ConfinedSpaceJob,
+    ConfinedSpaceJobEvent,
+    SiteRiskProfile,
+)
+from app.hazard_reporting.checks.queries import current_enterprise_items, member_facts, schedule_facts
+from app.hazard_reporting.checks.schemas import (
+    ChecklistItemIn,
+    ConfinedSpaceJobIn,
+    ConfirmationIn,
+    RiskProfileIn,
+    ScheduleUpdate,
+)
+from app.validation import parse
+
+DATA_FILE = Path(__file__).parent / "data" / "checklists.yaml"
+_CHUNK = 500  # rows per IN-list / executemany batch
+
+
+def _enterprise_ref(enterprise: Enterprise) -> EnterpriseRef:
+    return EnterpriseRef(id=enterprise.id, town_id=enterprise.town_id)
+
+
+def _visible_enterprise(session: Session, actor: Actor, enterprise_id: int) -> Enterprise:
+    """The enterprise if the actor may see it. Raises NotFound otherwise (no existence leak)."""
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, _enterprise_ref(enterprise)):
+        raise NotFound("企业不存在或您无权查看。")
+    return enterprise
+
+
+def _insert_ignoring_duplicates(session: Session, model: Any) -> Insert:
+    """A Core INSERT on the model's table, for the session's dialect (PostgreSQL or SQLite),
+    with `.on_conflict_do_nothing()` available."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project supports these two backends only
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return insert(model.__table__)
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# --- Standard checklists -----------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    """What `load_standard_checklists` did, by template code."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+
+
+def read_standard_templates(path: Path | None = None) -> list[TemplateSpec]:
+    """Parse and validate the checklist data file. Raises ValueError naming what is wrong."""
+    with open(path or DATA_FILE, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict):
+        raise ValueError("checklist data: expected a mapping with `templates`")
+    return parse_templates(data)
+
+
+def _item_row(item: ItemSpec, position: int, origin: ItemOrigin, enabled: bool = True) -> ChecklistItem:
+    return ChecklistItem(
+        position=position,
+        code=item.code,
+        text=item.text,
+        category=item.category,
+        levels=item.levels,
+        on_fail=item.on_fail,
+        refs=list(item.refs),
+        note=item.note,
+        origin=origin,
+        enabled=enabled,
+    )
+
+
+def load_standard_checklists(session: Session, now: datetime, path: Path | None = None) -> LoadResult:
+    """Store the standard templates of the data file, idempotently.
+
+    A new template is created at version 1; one whose content changed gets the next version
+    (old versions stay: tasks refer to them); an unchanged one is left alone; a template no
+    longer in the file is retired (inactive, no longer chosen for enterprises). Enterprise
+    lists move onto new standard versions at the next `sync_enterprise_checklists`.
+    Raises ValueError when the data file is invalid."""
+    specs = read_standard_templates(path)
+    result = LoadResult()
+    existing = {
+        c.code: c
+        for c in session.scalars(
+            select(Checklist)
+            .where(Checklist.enterprise_id.is_(None))
+            .order_by(Checklist.id)
+            .with_for_update()
+        )
+    }
+    for position, spec in enumerate(specs):
+        signature = spec.signature()
+        checklist = existing.get(spec.code)
+        if checklist is None:
+            checklist = Checklist(code=spec.code, kind=spec.kind, name=spec.name, version=0, active=True)
+            session.add(checklist)
+            session.flush()
+            result.created.append(spec.code)
+        current = session.scalar(
+            select(ChecklistVersion.signature).where(
+                ChecklistVersion.checklist_id == checklist.id, ChecklistVersion.version == checklist.version
+            )
+        )
+        checklist.position = position
+        checklist.active = True
+        if current == signature:
+            result.unchanged.append(spec.code)
+            continue
+        if spec.code not in result.created:
+            result.updated.append(spec.code)
+        checklist.kind = spec.kind
+        checklist.name = spec.name
+        checklist.applies_industries = sorted(i.value for i in spec.industries)
+        checklist.applies_topics = sorted(t.value for t in spec.topics)
+        checklist.version += 1
+        version = ChecklistVersion(
+            checklist_id=checklist.id,
+            version=checklist.version,
+            signature=signature,
+            note="标准清单导入" if checklist.version == 1 else "标准清单更新",
+            created_at=now,
+        )
+        version.items = [_item_row(item, n, ItemOrigin.STANDARD) for n, item in enumerate(spec.items)]
+        session.add(version)
+    wanted = {spec.code for spec in specs}
+    for code, checklist in existing.items():
+        if code not in wanted and checklist.active:
+            checklist.active = False
+            result.retired.append(code or "")
+    session.flush()
+    return result
+
+
+@dataclass(frozen=True)
+class _StandardRef:
+    checklist_id: int
+    code: str
+    version_id: int
+    version: int
+    industries: frozenset[Industry]
+    topics: frozenset[Topic]
+
+
+def _current_standards(session: Session, kind: ChecklistKind) -> list[_StandardRef]:
+    rows = session.execute(
+        select(Checklist, ChecklistVersion.id)
+        .join(
+            ChecklistVersion,
+            and_(
+                ChecklistVersion.checklist_id == Checklist.id, ChecklistVersion.version == Checklist.version
+            ),
+        )
+        .where(Checklist.enterprise_id.is_(None), Checklist.kind == kind, Checklist.active.is_(True))
+        .order_by(Checklist.position, Checklist.id)
+    ).all()
+    return [
+        _StandardRef(
+            checklist_id=c.id,
+            code=c.code or "",
+            version_id=version_id,
+            version=c.version,
+            industries=frozenset(Industry(i) for i in c.applies_industries or ()),
+            topics=frozenset(Topic(t) for t in c.applies_topics or ()),
+        )
+        for c, version_id in rows
+    ]
+
+
+def standard_checklist(session: Session, code: str) -> Checklist:
+    """The active standard template with this code. Raises NotFound."""
+    checklist = session.scalar(
+        select(Checklist).where(
+            Checklist.code == code, Checklist.enterprise_id.is_(None), Checklist.active.is_(True)
+        )
+    )
+    if checklist is None or checklist.version == 0:
+        raise NotFound(f"标准清单 {code} 尚未导入。")
+    return checklist
+
+
+_TOPIC_COLUMNS = [getattr(Enterprise, topic.value) for topic in Topic]
+
+
+def sync_enterprise_checklists(
+    session: Session, now: datetime, enterprise_ids: Iterable[int] | None = None
+) -> int:
+    """Make each enterprise's own inspection list build on the standard templates that apply
+    to it now (industry + topic flags), at their current versions. Returns how many new
+    enterprise versions were written.
+
+    Covers the given enterprises, or every enterprise with an active schedule. A list is
+    created (empty of own lines: copy-on-write) when missing; a list whose bases changed (new
+    standard version, a topic flag set or cleared) gets the next version carrying its own
+    lines over. Safe to run concurrently: rows are created with ON CONFLICT DO NOTHING, then
+    locked in id order and re-checked before a version is written."""
+    kind = ChecklistKind.INSPECTION
+    standards = _current_standards(session, kind)
+    query = select(Enterprise.id, Enterprise.industry, *_TOPIC_COLUMNS)
+    if enterprise_ids is None:
+        query = query.where(
+            exists().where(CheckSchedule.enterprise_id == Enterprise.id, CheckSchedule.active.is_(True))
+        )
+    else:
+        ids = sorted(set(enterprise_ids))
+        if not ids:
+            return 0
+        query = query.where(Enterprise.id.in_(ids))
+    wanted: dict[int, list[int]] = {}
+    for row in session.execute(query.order_by(Enterprise.id)):
+        flags = frozenset(topic for topic, flag in zip(Topic, row[2:], strict=True) if flag)
+        wanted[row.id] = [
+            s.version_id
+            for s in standards
+            if template_applies(s.industries, s.topics, Industry(row.industry), flags)
+        ]
+    if not wanted:
+        return 0
+    stale = [
+        eid
+        for eid, sig in _enterprise_signatures(session, list(wanted), kind).items()
+        if sig != enterprise_signature(wanted[eid])
+    ]
+    if not stale:
+        return 0
+    session.execute(
+        _insert_ignoring_duplicates(session, Checklist).on_conflict_do_nothing(
+            index_elements=["enterprise_id", "kind"]
+        ),
+        [
+            {
+                "enterprise_id": eid,
+                "kind": kind,
+                "name": ENTERPRISE_CHECKLIST_NAME[kind],
+                "applies_industries": [],
+                "applies_topics": [],
+                "position": 0,
+                "version": 0,
+                "active": True,
+            }
+            for eid in stale
+        ],
+    )
+    written = 0
+    for chunk in _chunks(stale):
+        # Lock in a fixed order so concurrent generators never deadlock; re-check under lock.
+        locked = session.execute(
+            select(Checklist.id, Checklist.enterprise_id, Checklist.version)
+            .where(Checklist.enterprise_id.in_(chunk), Checklist.kind == kind)
+            .order_by(Checklist.enterprise_id)
+            .with_for_update()
+        ).all()
+        signatures = _enterprise_signatures(session, [r.enterprise_id for r in locked], kind)
+        bumps = [
+            (r.id, r.version, wanted[r.enterprise_id])
+            for r in locked
+            if signatures.get(r.enterprise_id) != enterprise_signature(wanted[r.enterprise_id])
+        ]
+        written += _write_enterprise_versions(session, now, bumps, note="随标准清单或企业专项标签更新")
+    return written
+
+
+def _enterprise_signatures(
+    session: Session, enterprise_ids: Sequence[int], kind: ChecklistKind
+) -> dict[int, str | None]:
+    """enterprise id → signature of its current list version (None: no list or no version)."""
+    found: dict[int, str | None] = dict.fromkeys(enterprise_ids)
+    for chunk in _chunks(list(enterprise_ids)):
+        rows = session.execute(
+            select(Checklist.enterprise_id, ChecklistVersion.signature)
+            .join(
+                ChecklistVersion,
+                and_(
+                    ChecklistVersion.checklist_id == Checklist.id,
+                    ChecklistVersion.version == Checklist.version,
+                ),
+            )
+            .where(Checklist.enterprise_id.in_(chunk), Checklist.kind == kind)
+        )
+        found.update({eid: sig for eid, sig in rows})
+    return found
+
+
+def _write_enterprise_versions(
+    session: Session, now: datetime, bumps: Sequence[tuple[int, int, list[int]]], note: str
+) -> int:
+    """Write version n+1 of each (checklist id, n, base version ids), carrying the own
+    lines of version n over. The caller holds the checklist rows locked."""
+    if not bumps:
+        return 0
+    new_ids = session.execute(
+        ChecklistVersion.__table__.insert().returning(
+            ChecklistVersion.id, ChecklistVersion.checklist_id, sort_by_parameter_order=True
+        ),
+        [
+            {
+                "checklist_id": checklist_id,
+                "version": version + 1,
+                "signature": enterprise_signature(bases),
+                "note": note,
+                "created_at": now,
+            }
+            for checklist_id, version, bases in bumps
+        ],
+    ).all()
+    new_by_checklist = {checklist_id: version_id for version_id, checklist_id in new_ids}
+    base_rows = [
+        {"version_id": new_by_checklist[checklist_id], "base_version_id": base_id, "position": n}
+        for checklist_id, _version, bases in bumps
+        for n, base_id in enumerate(bases)
+    ]
+    if base_rows:
+        session.execute(ChecklistVersionBase.__table__.insert(), base_rows)
+    # Carry each list's own lines (rewordings, disabled and added items) to the new version.
+    previous = {checklist_id: version for checklist_id, version, _ in bumps if version > 0}
+    old_ids = {
+        version_id: checklist_id
+        for chunk in _chunks(list(previous))
+        for version_id, checklist_id, version in session.execute(
+            select(ChecklistVersion.id, ChecklistVersion.checklist_id, ChecklistVersion.version).where(
+                ChecklistVersion.checklist_id.in_(chunk)
+            )
+        )
+        if previous[checklist_id] == version
+    }
+    for chunk in _chunks(list(old_ids)):
+        for line in session.scalars(select(ChecklistItem).where(ChecklistItem.version_id.in_(chunk))):
+            session.add(
+                ChecklistItem(
+                    version_id=new_by_checklist[old_ids[line.version_id]],
+                    position=line.position,
+                    code=line.code,
+                    text=line.text,
+                    category=line.category,
+                    levels=line.levels,
+                    on_fail=line.on_fail,
+                    refs=list(line.refs or ()),
+                    note=line.note,
+                    origin=line.origin,
+                    enabled=line.enabled,
+                )
+            )
+    session.execute(
+        update(Checklist)
+        .where(Checklist.id.in_([checklist_id for checklist_id, _, _ in bumps]))
+        .values(version=Checklist.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    # Rows loaded earlier in this session must not keep the old version number.
+    for checklist in session.identity_map.values():
+        if isinstance(checklist, Checklist) and checklist.id in new_by_checklist:
+            session.expire(checklist, ["version"])
+    return len(bumps)
+
+
+def _edit_own_list(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    enterprise_id: int,
+    note: str,
+    change: Callable[[list[OverrideItem], list[ResolvedItem]], list[OverrideItem]],
+) -> ChecklistVersion:
+    """Copy-on-write edit of an enterprise's inspection list: the next version holds the
+    changed own lines; the standard templates are never touched."""
+    enterprise = _visible_enterprise(session, actor, enterprise_id)
+    require(actor, Action.MANAGE_STRUCTURE, _enterprise_ref(enterprise))
+    sync_enterprise_checklists(session, now, [enterprise.id])
+    checklist = session.scalar(
+        select(Checklist)
+        .where(Checklist.enterprise_id == enterprise.id, Checklist.kind == ChecklistKind.INSPECTION)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if checklist is None:  # pragma: no cover - sync just created it
+        raise NotFound("本企业排查清单不存在。")
+    current = session.scalar(
+        select(ChecklistVersion).where(
+            ChecklistVersion.checklist_id == checklist.id, ChecklistVersion.version == checklist.version
+        )
+    )
+    own = [
+        OverrideItem(
+            ItemSpec(i.code, i.text, i.category, i.levels, i.on_fail, tuple(i.refs or ()), i.note),
+            i.origin,
+            i.enabled,
+        )
+        for i in current.items
+    ]
+    _, resolved = current_enterprise_items(session, enterprise.id)
+    new_own = change(own, resolved)
+    bases = session.scalars(
+        select(ChecklistVersionBase.base_version_id)
+        .where(ChecklistVersionBase.version_id == current.id)
+        .order_by(ChecklistVersionBase.position)
+    ).all()
+    checklist.version += 1
+    version = ChecklistVersion(
+        checklist_id=checklist.id,
+        version=checklist.version,
+        signature=current.signature,
+        note=note[:256],
+        created_by_id=actor.user_id,
+        created_at=now,
+    )
+    version.items = [_item_row(o.item, n, o.origin, o.enabled) for n, o in enumerate(new_own)]
+    session.add(version)
+    session.flush()
+    session.add_all(
+        ChecklistVersionBase(version_id=version.id, base_version_id=base_id, position=n)
+        for n, base_id in enumerate(bases)
+    )
+    session.flush()
+    return version
+
+
+def _find_line(resolved: list[ResolvedItem], code: str) -> ResolvedItem:
+    for line in resolved:
+        if line.item.code == code:
+            return line
+    raise NotFound(f"本企业排查清单中没有条目 {code}。")
+
+
+def _replace_own(own: list[OverrideItem], new: OverrideItem) -> list[OverrideItem]:
+    kept = [o for o in own if o.item.code != new.item.code]
+    position = next((n for n, o in enumerate(own) if o.item.code == new.item.code), len(kept))
+    return kept[:position] + [new] + kept[position:]
+
+
+def add_checklist_item(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, data: Any
+) -> ChecklistVersion:
+    """Add an item of the enterprise's own (coded ENT-nn) to its list; returns the new
+    version. Raises NotFound, PermissionDenied, ValidationFailed."""
+    payload = parse(ChecklistItemIn, data)
+    text = check_item_text(payload.text)
+
+    def change(own: list[OverrideItem], resolved: list[ResolvedItem]) -> list[OverrideItem]:
+        code = next_added_code([o.item.code for o in own])
+        item = ItemSpec(
+            code, text, payload.category, normalize_levels(payload.levels), payload.on_fail, (), payload.note
+        )
+        return [*own, OverrideItem(item, ItemOrigin.ADDED, True)]
+
+    return _edit_own_list(session, actor, now, enterprise_id, f"新增条目：{text[:60]}", change)
+
+
+def reword_checklist_item(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, code: str, text: str
+) -> ChecklistVersion:
+    """Reword one line of the enterprise's list (its own copy of a standard item, or its
+    own item); category, levels and on_fail stay. Raises NotFound, PermissionDenied,
+    ValidationFailed."""
+    new_text = check_item_text(text)
+
+    def change(own: list[OverrideItem], resolved: list[ResolvedItem]) -> list[OverrideItem]:
+        line = _find_line(resolved, code)
+        item = ItemSpec(
+            line.item.code,
+            new_text,
+            line.item.category,
+            line.item.levels,
+            line.item.on_fail,
+            line.item.refs,
+            line.item.note,
+        )
+        origin = ItemOrigin.ADDED if line.origin is ItemOrigin.ADDED else ItemOrigin.OVERRIDE
+        return _replace_own(own, OverrideItem(item, origin, line.enabled))
+
+    return _edit_own_list(session, actor, now, enterprise_id, f"修改条目 {code} 表述", change)
+
+
+def set_checklist_item_enabled(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    enterprise_id: int,
+    code: str,
+    enabled: bool,
+    reason: str = "",
+) -> ChecklistVersion:
+    """Disable (with a reason) or re-enable one line of the enterprise's list. Raises
+    NotFound, PermissionDenied, ValidationFailed (no reason given for disabling)."""
+    why = (reason or "").strip()
+    if not enabled and not why:
+        raise ValidationFailed.for_field("reason", "停用条目须说明原因（如：本企业不涉及）")
+
+    def change(own: list[OverrideItem], resolved: list[ResolvedItem]) -> list[OverrideItem]:
+        line = _find_line(resolved, code)
+        origin = ItemOrigin.ADDED if line.origin is ItemOrigin.ADDED else ItemOrigin.OVERRIDE
+        return _replace_own(own, OverrideItem(line.item, origin, enabled))
+
+    note = f"停用条目 {code}：{why}" if not enabled else f"启用条目 {code}"
+    return _edit_own_list(session, actor, now, enterprise_id, note, change)
+
+
+# --- Calendar ----------------------------------------------------------------------------
+
+
+def statutory_workday(day: date) -> bool:
+    """China's statutory calendar (法定节假日 and 调休). Raises NotImplementedError for a
+    year the installed chinese_calendar does not know yet (WorkCalendar falls back)."""
+    return chinese_calendar.is_workday(day)
+
+
+def work_calendar(session: Session, first: date, last: date) -> WorkCalendar:
+    """The work calendar for [first, last]: overrides from the table, then the statutory
+    calendar, then Monday–Friday."""
+    overrides = dict(
+        session.execute(
+            select(CalendarOverride.day, CalendarOverride.is_workday).where(
+                CalendarOverride.day >= first, CalendarOverride.day <= last
+            )
+        ).all()
+    )
+    return WorkCalendar(overrides=overrides, statutory=statutory_workday)
+
+
+def set_calendar_override(
+    session: Session, actor: Actor, now: datetime, day: date, is_workday: bool, note: str = ""
+) -> CalendarOverride:
+    """Declare a day a workday or a rest day for the whole district (wins over the statutory
+    calendar). Bureau admins only (Action.MANAGE_TOWNS). Raises PermissionDenied."""
+    require(actor, Action.MANAGE_TOWNS)
+    row = session.scalar(select(CalendarOverride).where(CalendarOverride.day == day))
+    if row is None:
+        row = CalendarOverride(day=day, is_workday=is_workday, note=note[:128])
+        session.add(row)
+    else:
+        row.is_workday = is_workday
+        row.note = note[:128]
+    session.flush()
+    return row
+
+
+def remove_calendar_override(session: Session, actor: Actor, now: datetime, day: date) -> bool:
+    """Drop the override of a day; True when there was one. Raises PermissionDenied."""
+    require(actor, Action.MANAGE_TOWNS)
+    removed = session.execute(delete(CalendarOverride).where(CalendarOverride.day == day)).rowcount
+    session.flush()
+    return bool(removed)
+
+
+# --- Schedules ---------------------------------------------------------------------------
+
+
+def _schedule_from_spec(
+    enterprise_id: int,
+    kind: ScheduleKind,
+    spec: ScheduleSpec,
+    starts_on: date,
+    team_id: int | None = None,
+    department_id: int | None = None,
+    site_id: int | None = None,
+) -> CheckSchedule:
+    timing = spec.timing
+    return CheckSchedule(
+        enterprise_id=enterprise_id,
+        kind=kind,
+        level=timing.level,
+        slot=spec.slot,
+        label=spec.label,
+        team_id=team_id,
+        department_id=department_id,
+        site_id=site_id,
+        due_time=timing.due_time,
+        due_weekday=timing.due_weekday,
+        due_month_day=timing.due_month_day,
+        grace_minutes=timing.grace_minutes,
+        workdays_only=timing.workdays_only,
+        starts_on=starts_on,
+        active=True,
+    )
+
+
+def _apply_timing(schedule: CheckSchedule, spec: ScheduleSpec) -> None:
+    timing = spec.timing
+    schedule.label = spec.label
+    schedule.due_time = timing.due_time
+    schedule.due_weekday = timing.due_weekday
+    schedule.due_month_day = timing.due_month_day
+    schedule.grace_minutes = timing.grace_minutes
+    schedule.workdays_only = timing.workdays_only
+
+
+def _drop_unstarted_tasks(session: Session, schedule_id: int, now: datetime) -> None:
+    """A retired schedule owes nothing more: its pending tasks whose grace has not run out
+    are removed (they record nothing yet); closed and already missed tasks stay."""
+    session.execute(
+        delete(CheckTask)
+        .where(
+            CheckTask.schedule_id == schedule_id,
+            CheckTask.status == CheckTaskStatus.PENDING,
+            CheckTask.grace_until >= now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _sync_site_schedules(
+    session: Session, now: datetime, site: Site, profile: SiteRiskProfile | None, reapply: bool
+) -> list[CheckSchedule]:
+    """Bring a site's risk-point rounds in line with its profile; returns the created ones.
+
+    Rounds the plan no longer has are retired. With `reapply` (the profile was just set),
+    existing rounds get the plan's timing again and are re-activated; without it (the
+    idempotent default pass) they are left as the enterprise configured them."""
+    plan = risk_point_plan(profile.risk_level, profile.is_major_risk_point) if profile and site.active else ()
+    existing = {
+        s.slot: s
+        for s in session.scalars(
+            select(CheckSchedule).where(
+                CheckSchedule.site_id == site.id, CheckSchedule.kind == ScheduleKind.RISK_POINT
+            )
+        )
+    }
+    wanted = {spec.slot for spec in plan}
+    for slot, schedule in existing.items():
+        if slot not in wanted and schedule.active:
+            schedule.active = False
+            _drop_unstarted_tasks(session, schedule.id, now)
+    created = []
+    today = local_today(now)
+    for spec in plan:
+        schedule = existing.get(spec.slot)
+        if schedule is None:
+            schedule = _schedule_from_spec(
+                site.enterprise_id,
+                ScheduleKind.RISK_POINT,
+                spec,
+                today,
+                department_id=site.department_id,
+                site_id=site.id,
+            )
+            session.add(schedule)
+            created.append(schedule)
+        elif reapply:
+            _apply_timing(schedule, spec)
+            schedule.department_id = site.department_id
+            if not schedule.active:
+                schedule.active = True
+                schedule.starts_on = today
+    session.flush()
+    return created
+
+
+def ensure_default_schedules(session: Session, now: datetime, enterprise_id: int) -> list[CheckSchedule]:
+    """Create the missing default schedules of an enterprise; returns the created ones.
+
+    One daily check per team, one weekly per department, one monthly for the enterprise,
+    and the rounds of each site registered as a major risk point. Idempotent: a schedule
+    that exists — even one the enterprise switched off — is left as it is. New schedules
+    start today (local). Raises NotFound for an unknown enterprise."""
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None:
+        raise NotFound("企业不存在。")
+    today = local_today(now)
+    existing = session.scalars(
+        select(CheckSchedule).where(
+            CheckSchedule.enterprise_id == enterprise.id, CheckSchedule.kind == ScheduleKind.ROUTINE
+        )
+    ).all()
+
+    def key(level: CheckLevel, team_id: int | None, department_id: int | None) -> tuple[Any, ...]:
+        # A routine schedule is identified by its unit: the team (daily), the department
+        # (weekly) or the enterprise itself (monthly).
+        if level is CheckLevel.DAILY:
+            return (level, team_id)
+        if level is CheckLevel.WEEKLY:
+            return (level, department_id)
+        return (level,)
+
+    have = {key(CheckLevel(s.level), s.team_id, s.department_id) for s in existing}
+    created: list[CheckSchedule] = []
+
+    def add(level: CheckLevel, team_id: int | None, department_id: int | None) -> None:
+        if key(level, team_id, department_id) in have:
+            return
+        schedule = _schedule_from_spec(
+            enterprise.id,
+            ScheduleKind.ROUTINE,
+            ROUTINE_DEFAULTS[level],
+            today,
+            team_id=team_id,
+            department_id=department_id,
+        )
+        session.add(schedule)
+        have.add(key(level, team_id, department_id))
+        created.append(schedule)
+
+    departments = session.scalars(
+        select(Department).where(Department.enterprise_id == enterprise.id).order_by(Department.id)
+    ).all()
+    teams = session.scalars(
+        select(Team).join(Department).where(Department.enterprise_id == enterprise.id).order_by(Team.id)
+    ).all()
+    for team in teams:
+        add(CheckLevel.DAILY, team.id, team.department_id)
+    for department in departments:
+        add(CheckLevel.WEEKLY, None, department.id)
+    add(CheckLevel.MONTHLY, None, None)
+    session.flush()
+    profiles = session.execute(
+        select(Site, SiteRiskProfile)
+        .join(SiteRiskProfile, SiteRiskProfile.site_id == Site.id)
+        .where(Site.enterprise_id == enterprise.id)
+        .order_by(Site.id)
+    ).all()
+    for site, profile in profiles:
+        created.extend(_sync_site_schedules(session, now, site, profile, reapply=False))
+    return created
+
+
+def set_site_risk_profile(
+    session: Session, actor: Actor, now: datetime, site_id: int, data: Any
+) -> SiteRiskProfile:
+    """Set a site's risk level and major-risk-point flag, and re-plan its rounds (see
+    domain.RISK_POINT_PLANS). Raises NotFound, PermissionDenied, ValidationFailed."""
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound("点位不存在。")
+    enterprise = _visible_enterprise(session, actor, site.enterprise_id)
+    require(actor, Action.MANAGE_STRUCTURE, _enterprise_ref(enterprise))
+    payload = parse(RiskProfileIn, data)
+    profile = session.scalar(select(SiteRiskProfile).where(SiteRiskProfile.site_id == site.id))
+    if profile is None:
+        profile = SiteRiskProfile(site_id=site.id)
+        session.add(profile)
+    profile.risk_level = RiskLevel(payload.risk_level)
+    profile.is_major_risk_point = payload.is_major_risk_point
+    profile.note = payload.note
+    session.flush()
+    _sync_site_schedules(session, now, site, profile, reapply=True)
+    return profile
+
+
+def update_schedule(
+    session: Session, actor: Actor, now: datetime, schedule_id: int, data: Any
+) -> CheckSchedule:
+    """Change a schedule's label, timing or active flag. Takes effect for periods not yet
+    generated. Switching off drops its pending tasks still in time; switching on starts
+    from today (no backlog for the pause). Raises NotFound, PermissionDenied, ValidationFailed."""
+    schedule = session.get(CheckSchedule, schedule_id)
+    if schedule is None:
+        raise NotFound("排查计划不存在。")
+    enterprise = _visible_enterprise(session, actor, schedule.enterprise_id)
+    require(actor, Action.MANAGE_STRUCTURE, _enterprise_ref(enterprise))
+    changes = parse(ScheduleUpdate, data).model_dump(exclude_unset=True)
+    for name in ("label", "due_time", "grace_minutes", "workdays_only", "active"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed.for_field(name, "不能为空")
+    timing = Timing(
+        level=CheckLevel(schedule.level),
+        due_time=changes.get("due_time", schedule.due_time),
+        grace_minutes=changes.get("grace_minutes", schedule.grace_minutes),
+        workdays_only=changes.get("workdays_only", schedule.workdays_only),
+        due_weekday=changes.get("due_weekday", schedule.due_weekday),
+        due_month_day=changes.get("due_month_day", schedule.due_month_day),
+    )
+    check_timing(timing)
+    was_active = schedule.active
+    for name, value in changes.items():
+        setattr(schedule, name, value)
+    if was_active and not schedule.active:
+        _drop_unstarted_tasks(session, schedule.id, now)
+    elif not was_active and schedule.active:
+        schedule.starts_on = local_today(now)
+    session.flush()
+    return schedule
+
+
+# --- Task generation ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    created: int  # tasks inserted
+    checklist_versions: int  # enterprise checklist versions written first
+
+
+_CLASS_COLUMNS = (
+    CheckSchedule.level,
+    CheckSchedule.due_time,
+    CheckSchedule.grace_minutes,
+    CheckSchedule.workdays_only,
+    CheckSchedule.due_weekday,
+    CheckSchedule.due_month_day,
+)
+
+
+def _timing_classes(session: Session) -> list[tuple[Timing, date | None, date | None]]:
+    """Active schedules grouped by timing, each with (earliest last generated period end,
+    earliest start of a schedule with nothing generated since it started). One query; the
+    last period of each schedule is read through the (schedule_id, period_start) index."""
+    last_end = (
+        select(CheckTask.period_end)
+        .where(CheckTask.schedule_id == CheckSchedule.id)
+        .order_by(CheckTask.period_start.desc())
+        .limit(1)
+        .correlate(CheckSchedule)
+        .scalar_subquery()
+    )
+    per_schedule = (
+        select(*_CLASS_COLUMNS, CheckSchedule.starts_on, last_end.label("last_end"))
+        .where(CheckSchedule.active.is_(True))
+        .subquery()
+    )
+    c = per_schedule.c
+    fresh = (c.last_end.is_(None)) | (c.last_end < c.starts_on)
+    rows = session.execute(
+        select(
+            c.level,
+            c.due_time,
+            c.grace_minutes,
+            c.workdays_only,
+            c.due_weekday,
+            c.due_month_day,
+            func.min(case((~fresh, c.last_end))).label("min_last_end"),
+            func.min(case((fresh, c.starts_on))).label("min_fresh_start"),
+        ).group_by(c.level, c.due_time, c.grace_minutes, c.workdays_only, c.due_weekday, c.due_month_day)
+    ).all()
+    classes = []
+    for row in rows:
+        timing = Timing(
+            level=CheckLevel(row.level),
+            due_time=row.due_time,
+            grace_minutes=row.grace_minutes,
+            workdays_only=bool(row.workdays_only),
+            due_weekday=row.due_weekday,
+            due_month_day=row.due_month_day,
+        )
+        classes.append((timing, _as_date(row.min_last_end), _as_date(row.min_fresh_start)))
+    return classes
+
+
+def _as_date(value: Any) -> date | None:
+    # SQLite hands aggregates over DATE columns back as ISO strings.
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _insert_period(
+    session: Session,
+    timing: Timing,
+    start: date,
+    end: date,
+    due_at: datetime,
+    grace_until: datetime,
+    now: datetime,
+) -> int:
+    """One set-based INSERT … SELECT: this period's task for every active schedule of this
+    timing that covers it, skipping those that exist (ON CONFLICT DO NOTHING)."""
+    source = (
+        select(
+            CheckSchedule.id,
+            CheckSchedule.enterprise_id,
+            literal(start, Date()),
+            literal(end, Date()),
+            literal(due_at, UTCDateTime()),
+            literal(grace_until, UTCDateTime()),
+            literal(CheckTaskStatus.PENDING.value),
+            Checklist.id,
+            Checklist.version,
+            literal(now, UTCDateTime()),
+        )
+        .join(
+            Checklist,
+            and_(
+                Checklist.enterprise_id == CheckSchedule.enterprise_id,
+                Checklist.kind == ChecklistKind.INSPECTION,
+            ),
+        )
+        .where(
+            CheckSchedule.active.is_(True),
+            CheckSchedule.level == timing.level,
+            CheckSchedule.due_time == timing.due_time,
+            CheckSchedule.grace_minutes == timing.grace_minutes,
+            CheckSchedule.workdays_only == timing.workdays_only,
+            CheckSchedule.due_weekday.is_not_distinct_from(timing.due_weekday),
+            CheckSchedule.due_month_day.is_not_distinct_from(timing.due_month_day),
+            CheckSchedule.starts_on <= end,
+            Checklist.version > 0,
+        )
+    )
+    statement = (
+        _insert_ignoring_duplicates(session, CheckTask)
+        .from_select(
+            [
+                "schedule_id",
+                "enterprise_id",
+                "period_start",
+                "period_end",
+                "due_at",
+                "grace_until",
+                "status",
+                "checklist_id",
+                "checklist_version",
+                "created_at",
+            ],
+            source,
+        )
+        .on_conflict_do_nothing(index_elements=["schedule_id", "period_start"])
+        # SQLAlchemy reports an INSERT's rowcount only when asked to keep it.
+        .execution_options(preserve_rowcount=True)
+    )
+    return session.execute(statement).rowcount
+
+
+def generate_tasks(session: Session, now: datetime, horizon: timedelta = timedelta(0)) -> GenerationResult:
+    """Create every missing task of every active schedule, from the period after its last
+    generated one (or its start) through the period containing `now + horizon` (local).
+
+    Idempotent and safe to run concurrently or late: each (schedule, period) is inserted at
+    most once (unique key + ON CONFLICT DO NOTHING); a catch-up after downtime creates
+    exactly the missed periods (which the sweep then marks missed). Daily schedules on
+    workdays skip statutory holidays, keep adjusted workdays (调休) and obey overrides.
+    Enterprise checklists are brought up to date first; each task records the version."""
+    versions = sync_enterprise_checklists(session, now)
+    upper = local_today(now + horizon)
+    created = 0
+    for timing, min_last_end, min_fresh_start in _timing_classes(session):
+        candidates = [d for d in (min_last_end and min_last_end + timedelta(days=1), min_fresh_start) if d]
+        if not candidates:
+            continue
+        lower = min(candidates)
+        if lower > upper:
+            continue
+        calendar_ = work_calendar(session, lower, upper) if timing.workdays_only else None
+        for period in periods_between(timing.level, lower, upper, calendar_):
+            due_at, grace_until = due_window(timing, period)
+            created += _insert_period(session, timing, period.start, period.end, due_at, grace_until, now)
+    session.flush()
+    return GenerationResult(created=created, checklist_versions=versions)
+
+
+# --- Task lifecycle ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweptTask:
+    """A task the sweep marked missed (for escalation notices)."""
+
+    id: int
+    schedule_id: int
+    enterprise_id: int
+    period_start: date
+    due_at: datetime
+
+
+def sweep_overdue(session: Session, now: datetime) -> list[SweptTask]:
+    """Mark every pending task whose grace ended before `now` as missed, in one UPDATE;
+    returns those it changed (running it again changes nothing)."""
+    rows = session.execute(
+        update(CheckTask)
+        .where(CheckTask.status == CheckTaskStatus.PENDING, CheckTask.grace_until < now)
+        .values(status=CheckTaskStatus.MISSED, closed_at=now)
+        .returning(
+            CheckTask.id,
+            CheckTask.schedule_id,
+            CheckTask.enterprise_id,
+            CheckTask.period_start,
+            CheckTask.due_at,
+        )
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    return [SweptTask(r.id, r.schedule_id, r.enterprise_id, r.period_start, r.due_at) for r in rows]
+
+
+def close_task(session: Session, task: CheckTask, now: datetime) -> CheckTask:
+    """Close a task because its check was submitted at `now`: done by the due time,
+    done_late within grace, missed after it (also when the sweep has not run yet).
+    Repeated submissions leave a closed task as it is. Raises InvalidTransition for an
+    excused task."""
+    session.refresh(task, with_for_update=True)
+    target = status_after_submission(task.status, now, task.due_at, task.grace_until)
+    if target is not task.status:
+        check_task_transition(task.status, target)
+        task.status = target
+        task.closed_at = now
+        session.flush()
+    return task
+
+
+def excuse_task(session: Session, actor: Actor, now: datetime, task_id: int, reason: str) -> CheckTask:
+    """Excuse a pending or missed task (停产、放假、设备停用…) with a reason.
+
+    The approver needs Action.VERIFY_HAZARD in the enterprise (department heads, managers,
+    safety officers: the people accountable for closing hazards) and may not excuse a check
+    they owe themselves. Raises NotFound, PermissionDenied, ValidationFailed,
+    InvalidTransition."""
+    task = session.get(CheckTask, task_id, with_for_update=True, populate_existing=True)
+    if task is None:
+        raise NotFound("检查任务不存在。")
+    enterprise = _visible_enterprise(session, actor, task.enterprise_id)
+    require(actor, Action.VERIFY_HAZARD, _enterprise_ref(enterprise))
+    cleaned = check_excuse_reason(reason)
+    facts = schedule_facts(task.schedule)
+    if any(owes(facts, m) for m in member_facts(session, actor.user_id, enterprise.id)):
+        raise PermissionDenied("不能批准本人负责的检查免检，请由上级或安全管理员审批。")
+    check_task_transition(CheckTaskStatus(task.status), CheckTaskStatus.EXCUSED)
+    task.status = CheckTaskStatus.EXCUSED
+    task.excuse_reason = cleaned
+    task.excused_by_id = actor.user_id
+    task.excused_at = now
+    if task.closed_at is None:
+        task.closed_at = now
+    session.flush()
+    return task
+
+
+# --- Confined-space jobs -----------------------------------------------------------------
+
+# Who runs confined-space jobs: those who lead checks or verify hazards (team leaders,
+# department heads, managers, safety officers) — not plain workers, not the IT admin.
+_JOB_ACTIONS = (Action.DO_DAILY_CHECK, Action.DO_WEEKLY_CHECK, Action.DO_MONTHLY_CHECK, Action.VERIFY_HAZARD)
+WORK_CONFIRMATION_CODE = "CSC"
+
+
+def _require_job_actor(actor: Actor, enterprise: Enterprise) -> None:
+    ref = _enterprise_ref(enterprise)
+    if not any(actor.can(action, ref) for action in _JOB_ACTIONS):
+        raise PermissionDenied("只有班组长、部门负责人、经理或安全管理员可以办理有限空间作业。")
+
+
+def _job_for(session: Session, actor: Actor, job_id: int) -> ConfinedSpaceJob:
+    job = session.get(ConfinedSpaceJob, job_id, with_for_update=True, populate_existing=True)
+    if job is None:
+        raise NotFound("作业不存在。")
+    enterprise = _visible_enterprise(session, actor, job.enterprise_id)
+    _require_job_actor(actor, enterprise)
+    return job
+
+
+_JOB_STAMPS = {
+    JobStatus.CONFIRMED: "confirmed_at",
+    JobStatus.STARTED: "started_at",
+    JobStatus.FINISHED: "finished_at",
+    JobStatus.CANCELLED: "cancelled_at",
+}
+
+
+def _move_job(
+    session: Session, actor: Actor, now: datetime, job: ConfinedSpaceJob, target: JobStatus, note: str = ""
+) -> None:
+    """Apply one transition of the table, stamp it on the job and append the event row."""
+    current = JobStatus(job.status)
+    check_job_transition(current, target)
+    job.status = target
+    setattr(job, _JOB_STAMPS[target], now)
+    session.add(
+        ConfinedSpaceJobEvent(
+            job_id=job.id,
+            at=now,
+            actor_id=actor.user_id,
+            from_status=current,
+            to_status=target,
+            note=note[:256],
+        )
+    )
+    session.flush()
+
+
+def _required_codes(session: Session, job: ConfinedSpaceJob) -> list[str]:
+    version_id = session.scalar(
+        select(ChecklistVersion.id).where(
+            ChecklistVersion.checklist_id == job.checklist_id,
+            ChecklistVersion.version == job.checklist_version,
+        )
+    )
+    return list(
+        session.scalars(
+            select(ChecklistItem.code)
+            .where(ChecklistItem.version_id == version_id, ChecklistItem.enabled.is_(True))
+            .order_by(ChecklistItem.position)
+        )
+    )
+
+
+def _entries(job: ConfinedSpaceJob) -> list[ConfirmationEntry]:
+    return [
+        ConfirmationEntry(c.item_code, c.passed, c.confirmed_by, c.confirmed_at) for c in job.confirmations
+    ]
+
+
+def create_confined_space_job(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, data: Any
+) -> ConfinedSpaceJob:
+    """Register a planned confined-space job (draft) against the current work-condition
+    confirmation list. Raises NotFound, PermissionDenied, ValidationFailed, Conflict (the
+    confirmation list has not been loaded)."""
+    enterprise = _visible_enterprise(session, actor, enterprise_id)
+    _require_job_actor(actor, enterprise)
+    payload = parse(ConfinedSpaceJobIn, data)
+    site = session.get(Site, payload.site_id)
+    if site is None or site.enterprise_id != enterprise.id:
+        raise ValidationFailed.for_field("site_id", "点位不存在或不属于本企业")
+    try:
+        confirmation_list = standard_checklist(session, WORK_CONFIRMATION_CODE)
+    except NotFound:
+        raise Conflict("系统尚未导入有限空间作业条件确认单，请联系管理员。") from None
+    job = ConfinedSpaceJob(
+        enterprise_id=enterprise.id,
+        site_id=site.id,
+        description=payload.description,
+        planned_start=payload.planned_start,
+        status=JobStatus.DRAFT,
+        checklist_id=confirmation_list.id,
+        checklist_version=confirmation_list.version,
+        created_by_id=actor.user_id,
+    )
+    session.add(job)
+    session.flush()
+    session.add(
+        ConfinedSpaceJobEvent(
+            job_id=job.id, at=now, actor_id=actor.user_id, from_status=None, to_status=JobStatus.DRAFT
+        )
+    )
+    session.flush()
+    return job
+
+
+def record_confirmation(
+    session: Session, actor: Actor, now: datetime, job_id: int, data: Any
+) -> ConfinedSpaceConfirmation:
+    """Record (or correct) one work-condition item of a draft job: holds or not, confirmed
+    by a named person, timestamped now. Raises NotFound, PermissionDenied, ValidationFailed,
+    InvalidTransition (job no longer a draft)."""
+    job = _job_for(session, actor, job_id)
+    payload = parse(ConfirmationIn, data)
+    if job.status is not JobStatus.DRAFT:
+        raise InvalidTransition("作业条件已确认或作业已开始，不能再修改确认项。")
+    if payload.item_code not in _required_codes(session, job):
+        raise ValidationFailed.for_field("item_code", "不是本作业条件确认单中的条目")
+    row = next((c for c in job.confirmations if c.item_code == payload.item_code), None)
+    if row is None:
+        row = ConfinedSpaceConfirmation(job_id=job.id, item_code=payload.item_code)
+        session.add(row)
+        job.confirmations.append(row)
+    row.passed = payload.passed
+    row.confirmed_by = payload.confirmed_by
+    row.confirmed_at = now
+    row.recorded_by_id = actor.user_id
+    row.note = payload.note
+    session.flush()
+    return row
+
+
+def confirm_job(session: Session, actor: Actor, now: datetime, job_id: int) -> ConfinedSpaceJob:
+    """Sign off the work conditions: every item confirmed by a named person and holding.
+    Raises InvalidTransition listing every unmet item, NotFound, PermissionDenied."""
+    job = _job_for(session, actor, job_id)
+    check_job_transition(JobStatus(job.status), JobStatus.CONFIRMED)
+    require_confirmation_passed(_required_codes(session, job), _entries(job))
+    _move_job(session, actor, now, job, JobStatus.CONFIRMED)
+    return job
+
+
+def start_job(session: Session, actor: Actor, now: datetime, job_id: int) -> ConfinedSpaceJob:
+    """Start the job. Refused unless the work-condition confirmation passed (the unmet items
+    are named) and was signed off. Raises InvalidTransition, NotFound, PermissionDenied."""
+    job = _job_for(session, actor, job_id)
+    require_confirmation_passed(_required_codes(session, job), _entries(job))
+    _move_job(session, actor, now, job, JobStatus.STARTED)
+    return job
+
+
+def finish_job(session: Session, actor: Actor, now: datetime, job_id: int) -> ConfinedSpaceJob:
+    """Record the job finished (everyone out). Raises InvalidTransition, NotFound, PermissionDenied."""
+    job = _job_for(session, actor, job_id)
+    _move_job(session, actor, now, job, JobStatus.FINISHED)
+    return job
+
+
+def cancel_job(session: Session, actor: Actor, now: datetime, job_id: int, reason: str) -> ConfinedSpaceJob:
+    """Cancel a job not yet started, with a reason. Raises ValidationFailed,
+    InvalidTransition, NotFound, PermissionDenied."""
+    job = _job_for(session, actor, job_id)
+    why = (reason or "").strip()
+    if not why:
+        raise ValidationFailed.for_field("reason", "请填写取消原因")
+    _move_job(session, actor, now, job, JobStatus.CANCELLED, note=why)
+    job.cancel_reason = why[:200]
+    return job
