@@ -66,6 +66,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.api.views import register_api
     from app.enterprises.views import bp as enterprises_bp
     from app.enterprises.views import h5_bp as h5_sites_bp
+    from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
+    from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
     from app.health import bp as health_bp
     from app.wechat.callback import bp as wechat_callback_bp
     from app.wechat.oauth import bp as h5_identity_bp
@@ -76,11 +78,15 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(h5_sites_bp)
     app.register_blueprint(wechat_callback_bp)
     app.register_blueprint(h5_identity_bp)
+    app.register_blueprint(hazards_h5_bp)
+    app.register_blueprint(hazards_console_bp)
     if settings.sandbox:
-        # The fake WeChat API and OAuth page; never registered otherwise.
+        # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.wechat.sandbox.api import register_fake_wechat
+        from app.wechat.sandbox.simulator import bp as sandbox_simulator_bp
 
         register_fake_wechat(app)
+        app.register_blueprint(sandbox_simulator_bp)
     register_api(app)
 
 

@@ -9,6 +9,9 @@ import click
 from flask import Flask, current_app
 
 from app.hazard_reporting.checks.cli import checklists_group
+from app.notifications.cli import notifications_group
+from app.notifications.tips.cli import tips_group
+from app.scheduling.cli import scheduler_group
 from app.wechat.cli import qr_group, wechat_group
 from config.settings import PROJECT_ROOT
 
@@ -32,6 +35,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(wechat_group)
     app.cli.add_command(qr_group)
     app.cli.add_command(checklists_group)
+    app.cli.add_command(scheduler_group)
+    app.cli.add_command(tips_group)
+    app.cli.add_command(notifications_group)
 
 
 @click.group("db", help="Database migrations (Alembic).")

@@ -23,7 +23,8 @@ from app.hazard_reporting.hazards.models import (
     HazardPhoto,
     MajorHazardPlan,
 )
-from app.notifications.models import OutboxMessage
+from app.notifications.models import NotificationPreference, OutboxMessage
+from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
     "ApiToken",
@@ -47,11 +48,16 @@ __all__ = [
     "HazardPhoto",
     "MajorHazardPlan",
     "Membership",
+    "NotificationPreference",
     "OutboxMessage",
     "Post",
     "Site",
     "SiteRiskProfile",
     "Team",
+    "Tip",
+    "TipBroadcast",
+    "TipBroadcastEvent",
+    "TipReceipt",
     "Town",
     "User",
     "bureau_membership_towns",

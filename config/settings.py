@@ -7,10 +7,14 @@ every bad or missing setting, so a misconfigured process stops with one message.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import PositiveInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +28,8 @@ DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
 SANDBOX_APP_ID = "wx5a4d0c0ffee5a4d0"
 SANDBOX_APP_SECRET = "sandbox-app-secret-not-for-production"
 SANDBOX_TOKEN = "ancha-sandbox-token"
+# WECHAT_TEMPLATE_<KIND> (or _<FAMILY>) names the template id of a notification kind.
+TEMPLATE_SETTING_PREFIX = "WECHAT_TEMPLATE_"
 
 
 class ConfigError(RuntimeError):
@@ -62,6 +68,13 @@ class Settings(BaseSettings):
     WECHAT_SANDBOX: bool | None = None
     TIMEZONE: str = "Asia/Shanghai"
     MEDIA_ROOT: str = str(INSTANCE_DIR / "media")
+    # The account's send quotas, shared by every dispatcher ("N/minute;M/day"). Templates:
+    # 100 000 a day by default (docs/wechat.md §2.4); customer-service messages 500 000.
+    NOTIFY_RATE_TEMPLATE: str = "3000/minute;100000/day"
+    NOTIFY_RATE_CUSTOM: str = "3000/minute;500000/day"
+    # Rows one dispatcher claims at a time, and how many of them it sends at once.
+    NOTIFY_BATCH_SIZE: PositiveInt = 50
+    NOTIFY_CONCURRENCY: PositiveInt = 4
 
     @field_validator(
         "REDIS_URL",
@@ -109,6 +122,17 @@ class Settings(BaseSettings):
             raise ValueError("must be exactly 43 letters and digits, as shown in the MP admin")
         return value
 
+    @field_validator("NOTIFY_RATE_TEMPLATE", "NOTIFY_RATE_CUSTOM")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError('must look like "3000/minute;100000/day"') from exc
+        return value
+
     @field_validator("TIMEZONE")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -152,6 +176,34 @@ class Settings(BaseSettings):
         if self.sandbox and self.WECHAT_API_BASE_URL == DEFAULT_WECHAT_API_BASE_URL:
             return f"{self.PUBLIC_BASE_URL}/sandbox/wx"
         return self.WECHAT_API_BASE_URL
+
+    def wechat_template_id(self, kind: str, family: str | None = None) -> str | None:
+        """The template id of notification `kind`: WECHAT_TEMPLATE_<KIND>, else
+        WECHAT_TEMPLATE_<FAMILY> (environment, then `.env`). Unset in the sandbox: a stable
+        fake id, so notifications work there without configuration; elsewhere None."""
+        configured = template_settings()
+        for name in (kind, family):
+            value = configured.get(f"{TEMPLATE_SETTING_PREFIX}{name.upper()}") if name else None
+            if value:
+                return value
+        return sandbox_template_id(kind) if self.sandbox else None
+
+
+def template_settings() -> dict[str, str]:
+    """Every non-empty WECHAT_TEMPLATE_* setting, names upper-cased; the environment wins
+    over `.env`, as for the declared settings."""
+    return {
+        name.upper(): value.strip()
+        for name, value in {**dotenv_values(".env"), **os.environ}.items()
+        if name.upper().startswith(TEMPLATE_SETTING_PREFIX) and value and value.strip()
+    }
+
+
+def sandbox_template_id(kind: str) -> str:
+    """A fake template id for `kind`, the same on every run: 43 characters of
+    [A-Za-z0-9_-], the shape of a real one."""
+    digest = hashlib.sha256(f"ancha-sandbox-template:{kind}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _production_problems(settings: Settings) -> dict[str, str]:

@@ -1,17 +1,40 @@
-"""Writing to the outbox. Called inside the caller's transaction; flushes, never commits."""
+"""Use cases of the outbox: writing messages, folding in WeChat's delivery reports, giving up
+on users who unfollowed, preferences and daily digests.
+
+Each takes (session, …, now), flushes and never commits: the caller owns the transaction.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.notifications.domain import MAX_DEDUPE_KEY_LENGTH, OutboxStatus
-from app.notifications.models import OutboxMessage
+from app.accounts.domain import Actor
+from app.accounts.models import User
+from app.accounts.queries import load_actor
+from app.clock import local_today
+from app.notifications import queries
+from app.notifications.domain import (
+    MAX_DEDUPE_KEY_LENGTH,
+    OutboxStatus,
+    delivery_status,
+    truncate_error,
+)
+from app.notifications.kinds import get_kind, is_urgent
+from app.notifications.models import NotificationPreference, OutboxMessage
+from app.notifications.schemas import PreferenceIn
+from app.validation import parse
+
+log = logging.getLogger(__name__)
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+DIGEST_KIND = "daily_digest"
+UNFOLLOWED_REASON = "收件人已取消关注公众号（43004）"
 
 
 def enqueue(
@@ -23,14 +46,20 @@ def enqueue(
     dedupe_key: str,
     now: datetime,
     recipient_openid: str | None = None,
+    urgent: bool | None = None,
 ) -> int | None:
     """Queue one message, due at `now`. Idempotent: when a message with `dedupe_key`
     already exists nothing is written and None is returned; otherwise the new row's id.
 
-    Uses INSERT … ON CONFLICT DO NOTHING, so two transactions racing on the same key
-    cannot both insert and neither fails. Raises ValueError without a recipient or with
-    a key longer than the column.
+    `urgent` defaults to the kind's rule (major hazards are urgent: never held in quiet hours
+    nor folded into a digest). Uses INSERT … ON CONFLICT DO NOTHING, so two transactions
+    racing on the same key cannot both insert and neither fails. Raises ValueError for an
+    unknown kind, without a recipient, or with a key longer than the column.
     """
+    try:
+        spec = get_kind(kind)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
     if recipient_user_id is None and not recipient_openid:
         raise ValueError("an outbox message needs a recipient user or openid")
     if not dedupe_key or len(dedupe_key) > MAX_DEDUPE_KEY_LENGTH:
@@ -51,6 +80,7 @@ def enqueue(
             payload=payload,
             dedupe_key=dedupe_key,
             status=OutboxStatus.QUEUED,
+            urgent=is_urgent(spec, payload) if urgent is None else urgent,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -59,3 +89,117 @@ def enqueue(
         .returning(OutboxMessage.id)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def record_template_result(session: Session, msg_id: int | str, report: str, now: datetime) -> bool:
+    """Fold a TEMPLATESENDJOBFINISH report into the sent row with this MsgID: `success` →
+    delivered, `failed…` → failed (the report kept as the error). True when a row changed;
+    False for an unknown MsgID, a row already finished, or a status it does not know."""
+    status = delivery_status(report)
+    try:
+        msgid = int(str(msg_id).strip())
+    except ValueError:
+        return False
+    if status is None:
+        log.warning("template message %s: unknown delivery status %r", msgid, report)
+        return False
+    values: dict[str, Any] = {"status": status, "finished_at": now}
+    if status is OutboxStatus.FAILED:
+        values |= {"last_error": truncate_error(f"投递失败：{report.strip()}"), "last_errcode": None}
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.wx_msgid == msgid, OutboxMessage.status == OutboxStatus.SENT)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def mark_unfollowed(
+    session: Session, now: datetime, *, user_id: int | None, openid: str | None, keep_claimed_by: str | None = None
+) -> int:
+    """WeChat said 43004: the user no longer follows the account. Mark them unsubscribed and
+    give up their queued messages (failed, with the reason), except rows another dispatcher
+    holds a live claim on (or `keep_claimed_by`'s own claims): those finish by themselves.
+    They get messages again once they follow again (the subscribe handler marks them).
+    Returns how many queued rows were failed."""
+    recipient = []
+    if user_id is not None:
+        session.execute(
+            update(User).where(User.id == user_id).values(subscribed=False).execution_options(synchronize_session=False)
+        )
+        recipient.append(OutboxMessage.recipient_user_id == user_id)
+    if openid:
+        session.execute(
+            update(User).where(User.openid == openid).values(subscribed=False).execution_options(synchronize_session=False)
+        )
+        recipient.append(OutboxMessage.recipient_openid == openid)
+    if not recipient:
+        return 0
+    claim_free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now)
+    if keep_claimed_by is not None:
+        claim_free = claim_free & or_(
+            OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by != keep_claimed_by
+        )
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, or_(*recipient), claim_free)
+        .values(
+            status=OutboxStatus.FAILED,
+            last_errcode=43004,
+            last_error=UNFOLLOWED_REASON,
+            finished_at=now,
+            claimed_by=None,
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def save_preference(session: Session, actor: Actor, now: datetime, data: Any) -> NotificationPreference:
+    """Set the actor's own notification preferences (digest only, quiet hours).
+    Raises ValidationFailed."""
+    payload = parse(PreferenceIn, data)
+    preference = session.get(NotificationPreference, actor.user_id)
+    if preference is None:
+        preference = NotificationPreference(user_id=actor.user_id)
+        session.add(preference)
+    preference.digest_only = payload.digest_only
+    preference.quiet_start = payload.quiet_start
+    preference.quiet_end = payload.quiet_end
+    preference.updated_at = now
+    session.flush()
+    return preference
+
+
+def build_daily_digests(session: Session, now: datetime) -> int:
+    """Write one `daily_digest` message per digest-only user for the local day of `now`
+    (dedupe key `digest:<user>:<date>`, so running it again that day writes nothing): the
+    overdue checks, open and overdue hazards of the enterprises they may see, and how many
+    of their notices were folded into it. Users with nothing to report get none.
+    Returns how many digests were written."""
+    day = local_today(now)
+    written = 0
+    for user in queries.digest_users(session):
+        counts = queries.digest_counts(session, load_actor(session, user), now)
+        if counts.empty:
+            continue
+        payload = {
+            "date": day.isoformat(),
+            "overdue_checks": counts.overdue_checks,
+            "open_hazards": counts.open_hazards,
+            "overdue_hazards": counts.overdue_hazards,
+            "folded_notices": counts.folded_notices,
+        }
+        if enqueue(
+            session,
+            kind=DIGEST_KIND,
+            recipient_user_id=user.id,
+            payload=payload,
+            dedupe_key=f"digest:{user.id}:{day.isoformat()}",
+            now=now,
+        ) is not None:
+            written += 1
+    return written
+

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, request
 
 from app.clock import utcnow
 from app.extensions import db, redis_client
+from app.notifications.channels import note_interaction
 from app.wechat.crypto import (
     CallbackAuthError,
     MessageCrypto,
@@ -131,6 +132,7 @@ def _process(
     now = utcnow()
     session = db.session
     try:
+        note_interaction(redis_client(), inbound.openid, inbound.msg_type, inbound.event, now)
         ctx = HandlerContext(session=session, redis=redis_client(), now=now, base_url=base_url, inbound=inbound)
         outcome = router.dispatch(ctx)
         if outcome.failed:

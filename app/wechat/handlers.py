@@ -21,6 +21,7 @@ from app.accounts.models import User
 from app.enterprises.models import Site
 from app.enterprises.service import site_by_token
 from app.errors import DomainError, PermissionDenied
+from app.notifications.service import record_template_result
 from app.wechat import records
 from app.wechat.menu import MenuKey
 from app.wechat.router import HandlerContext, Router
@@ -300,7 +301,9 @@ def on_template_job_finished(ctx: HandlerContext, message: Any) -> None:
         log.warning("TEMPLATESENDJOBFINISH without MsgID/Status ignored")
         return None
     log.info("template message %s finished: %s", msg_id, status)
+    # Redis first: a report that beats the dispatcher's commit is picked up by it from there.
     records.record_template_job(ctx.redis, msg_id.strip(), status.strip(), ctx.openid, ctx.now)
+    record_template_result(ctx.session, msg_id, status, ctx.now)
     return None
 
 

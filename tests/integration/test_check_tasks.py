@@ -543,7 +543,7 @@ def test_concurrent_generation_creates_each_task_once(app, database_url):
             town = build.town()
             town_id = town.id
             for _ in range(5):
-                org = Org(build, dust_explosion=True)
+                org = Org(build, town=town, dust_explosion=True)
                 enterprise_ids.append(org.enterprise.id)
                 user_ids.extend(org.user_ids)
                 service.ensure_default_schedules(session, MONDAY, org.enterprise.id)
@@ -596,4 +596,12 @@ def test_concurrent_generation_creates_each_task_once(app, database_url):
             if town_id is not None:
                 session.execute(delete(Town).where(Town.id == town_id))
             session.commit()
+        with Session(setup_engine) as session:  # nothing of this test outlives it
+            assert (
+                session.scalar(
+                    select(func.count()).select_from(Enterprise).where(Enterprise.id.in_(enterprise_ids))
+                )
+                == 0
+            )
+            assert session.scalar(select(func.count()).select_from(Town).where(Town.id == town_id)) == 0
         setup_engine.dispose()

@@ -209,7 +209,9 @@ class CheckTask(Base):
     """One occurrence of a schedule: the check owed for one period.
 
     Unique per (schedule, period_start): generation is idempotent by construction. The task
-    records the checklist version in force when it was generated."""
+    records the checklist version in force when it was generated. Its few transitions are
+    kept on the row itself (closed_at; excuse reason, approver and time) rather than in an
+    event table, so that sweeping 200 000 tasks stays one UPDATE."""
 
     __tablename__ = "check_tasks"
     __table_args__ = (

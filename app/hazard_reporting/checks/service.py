@@ -285,7 +285,17 @@ def sync_enterprise_checklists(
     locked in id order and re-checked before a version is written."""
     kind = ChecklistKind.INSPECTION
     standards = _current_standards(session, kind)
-    query = select(Enterprise.id, Enterprise.industry, *_TOPIC_COLUMNS)
+    # One pass: each enterprise's industry and flags with its list's current signature.
+    query = (
+        select(Enterprise.id, Enterprise.industry, ChecklistVersion.signature, *_TOPIC_COLUMNS)
+        .outerjoin(Checklist, and_(Checklist.enterprise_id == Enterprise.id, Checklist.kind == kind))
+        .outerjoin(
+            ChecklistVersion,
+            and_(
+                ChecklistVersion.checklist_id == Checklist.id, ChecklistVersion.version == Checklist.version
+            ),
+        )
+    )
     if enterprise_ids is None:
         query = query.where(
             exists().where(CheckSchedule.enterprise_id == Enterprise.id, CheckSchedule.active.is_(True))
@@ -296,20 +306,17 @@ def sync_enterprise_checklists(
             return 0
         query = query.where(Enterprise.id.in_(ids))
     wanted: dict[int, list[int]] = {}
+    stale: list[int] = []
     for row in session.execute(query.order_by(Enterprise.id)):
-        flags = frozenset(topic for topic, flag in zip(Topic, row[2:], strict=True) if flag)
-        wanted[row.id] = [
+        flags = frozenset(topic for topic, flag in zip(Topic, row[3:], strict=True) if flag)
+        bases = [
             s.version_id
             for s in standards
             if template_applies(s.industries, s.topics, Industry(row.industry), flags)
         ]
-    if not wanted:
-        return 0
-    stale = [
-        eid
-        for eid, sig in _enterprise_signatures(session, list(wanted), kind).items()
-        if sig != enterprise_signature(wanted[eid])
-    ]
+        wanted[row.id] = bases
+        if row.signature != enterprise_signature(bases):
+            stale.append(row.id)
     if not stale:
         return 0
     session.execute(
@@ -890,9 +897,12 @@ def _timing_classes(session: Session) -> list[tuple[Timing, date | None, date | 
         .correlate(CheckSchedule)
         .scalar_subquery()
     )
+    # OFFSET 0 keeps PostgreSQL and SQLite from flattening this subquery into the outer one,
+    # which would evaluate the correlated lookup once per reference below instead of once.
     per_schedule = (
         select(*_CLASS_COLUMNS, CheckSchedule.starts_on, last_end.label("last_end"))
         .where(CheckSchedule.active.is_(True))
+        .offset(0)
         .subquery()
     )
     c = per_schedule.c

@@ -1,8 +1,9 @@
 """The sandbox's stand-in for `https://open.weixin.qq.com/connect/oauth2/authorize`.
 
 A small mobile page asks which virtual WeChat user you are (or takes `openid=` directly,
-for tests), then redirects to `redirect_uri?code=…&state=…` like WeChat does. The code is
-single-use and valid for 5 minutes; `/sandbox/wx/sns/oauth2/access_token` exchanges it.
+for tests, or from the simulator's cookie: the user it plays), then redirects to
+`redirect_uri?code=…&state=…` like WeChat does. The code is single-use and valid for
+5 minutes; `/sandbox/wx/sns/oauth2/access_token` exchanges it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from app.wechat.sandbox.store import OPENID_RE, sandbox_store
 
 connect = Blueprint("sandbox_connect", __name__, url_prefix="/sandbox/connect")
 
+# Set by the simulator (`/sandbox/open`) for the virtual user it plays, so pages opened in
+# its webview sign in as that user without asking.
+SIMULATOR_OPENID_COOKIE = "ancha_sandbox_openid"
 SCOPES = {"snsapi_base": "静默授权（仅获取身份标识 openid）", "snsapi_userinfo": "获取你的昵称、头像"}
 
 
@@ -43,7 +47,7 @@ def authorize():
         return _refuse("redirect_uri 域名与后台配置不一致（10003）。")
     state = args.get("state", "")
 
-    openid = args.get("openid")
+    openid = args.get("openid") or request.cookies.get(SIMULATOR_OPENID_COOKIE)
     if openid:
         if not OPENID_RE.match(openid):
             return _refuse("openid 格式不正确。")

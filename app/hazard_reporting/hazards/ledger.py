@@ -1,0 +1,277 @@
+"""The hazard ledger (隐患排查治理台账) of one enterprise and month, as an .xlsx workbook.
+
+One row per hazard found in the month (by its report time in Asia/Shanghai), with the
+columns Chinese ledgers use. Major hazards take their measures, responsible person and
+funds from the 五到位 plan; general ones from the assignee and the note given when the fix
+was submitted. Times are written as Excel date-times in Asia/Shanghai wall-clock time
+(Excel has no time zones), so the sheet sorts and filters by date.
+
+Read only: takes (session, actor, now) like a service, checks EXPORT_LEDGER, never writes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.domain import Action, Actor, EnterpriseRef, require
+from app.accounts.models import User
+from app.clock import LOCAL_TZ, to_local
+from app.enterprises.models import Enterprise, Site
+from app.errors import NotFound, ValidationFailed
+from app.hazard_reporting.hazards.domain import (
+    CATEGORY_LABELS,
+    LEVEL_LABELS,
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    HazardAction,
+    HazardLevel,
+    HazardStatus,
+)
+from app.hazard_reporting.hazards.models import Hazard, HazardEvent
+
+# A hazard waiting for verification was fixed in time from the fixer's side: a deadline
+# passing while it waits is the verifier's delay, not an overdue rectification.
+OVERDUE_STATUSES = frozenset(OPEN_STATUSES - {HazardStatus.RECTIFIED})
+
+# (header, column width in characters)
+HAZARD_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("序号", 6),
+    ("排查时间", 17),
+    ("排查人", 10),
+    ("隐患部位", 18),
+    ("隐患描述", 36),
+    ("隐患等级", 10),
+    ("隐患类别", 10),
+    ("整改措施", 36),
+    ("责任人", 12),
+    ("整改期限", 17),
+    ("整改资金", 14),
+    ("完成时间", 17),
+    ("验收人", 12),
+    ("状态", 14),
+)
+LEDGER_TITLE = "隐患排查治理台账"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+MONEY_FORMAT = "#,##0.00"
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+_UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\r\n\t]+')
+_WRAPPED = {"隐患部位", "隐患描述", "整改措施", "状态"}
+
+
+@dataclass(frozen=True)
+class LedgerFile:
+    """A generated workbook: its download name and bytes (positioned at the start)."""
+
+    filename: str
+    content: io.BytesIO
+
+
+def is_overdue(hazard: Hazard, now: datetime) -> bool:
+    """Open (and not waiting for verification) with its deadline passed."""
+    return hazard.status in OVERDUE_STATUSES and hazard.deadline is not None and hazard.deadline < now
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """(year, month) of "YYYY-MM". Raises ValidationFailed."""
+    match = _MONTH_RE.match((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+        raise ValidationFailed.for_field("month", "月份格式应为 YYYY-MM，如 2026-11")
+    return int(match.group(1)), int(match.group(2))
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    """[start, end) of the local (Asia/Shanghai) calendar month, as aware UTC instants."""
+    first = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=LOCAL_TZ)
+    end = datetime(following.year, following.month, following.day, tzinfo=LOCAL_TZ)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _wall_clock(moment: datetime | None) -> datetime | None:
+    """An aware instant as naive Asia/Shanghai wall-clock time, for an Excel cell."""
+    return to_local(moment).replace(tzinfo=None) if moment else None
+
+
+def _enterprise(session: Session, actor: Actor, enterprise_id: int) -> Enterprise:
+    enterprise = session.get(Enterprise, enterprise_id)
+    ref = EnterpriseRef(id=enterprise.id, town_id=enterprise.town_id) if enterprise else None
+    if ref is None or not actor.can(Action.VIEW_ENTERPRISE, ref):
+        raise NotFound("企业不存在或您无权查看。")
+    require(actor, Action.EXPORT_LEDGER, ref)
+    return enterprise
+
+
+def hazard_rows(
+    session: Session, enterprise: Enterprise, year: int, month: int, now: datetime
+) -> list[list[Any]]:
+    """The ledger rows (one list of cell values per hazard, in HAZARD_COLUMNS order) of the
+    hazards the enterprise found in the local month, oldest first."""
+    start, end = month_bounds(year, month)
+    hazards = list(
+        session.scalars(
+            select(Hazard)
+            .where(Hazard.enterprise_id == enterprise.id, Hazard.created_at >= start, Hazard.created_at < end)
+            .options(selectinload(Hazard.plan))
+            .order_by(Hazard.created_at, Hazard.id)
+        )
+    )
+    if not hazards:
+        return []
+    ids = [h.id for h in hazards]
+    # The last submission (完成时间, its note as the measures taken) and the last verification
+    # (验收人) of each hazard; events are append-only, so "last by id" is "latest".
+    submitted: dict[int, HazardEvent] = {}
+    verified: dict[int, HazardEvent] = {}
+    for event in session.scalars(
+        select(HazardEvent)
+        .where(
+            HazardEvent.hazard_id.in_(ids),
+            HazardEvent.action.in_([HazardAction.SUBMIT_RECTIFICATION, HazardAction.VERIFY]),
+        )
+        .order_by(HazardEvent.id)
+    ):
+        (submitted if event.action is HazardAction.SUBMIT_RECTIFICATION else verified)[event.hazard_id] = (
+            event
+        )
+    site_ids = {h.site_id for h in hazards if h.site_id}
+    sites = (
+        dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all())
+        if site_ids
+        else {}
+    )
+    user_ids = {h.reporter_id for h in hazards} | {h.assignee_id for h in hazards if h.assignee_id}
+    user_ids |= {e.actor_id for e in verified.values() if e.actor_id}
+    user_ids |= {h.plan.accepted_by_id for h in hazards if h.plan and h.plan.accepted_by_id}
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+
+    rows = []
+    for number, hazard in enumerate(hazards, start=1):
+        plan = hazard.plan if hazard.level is HazardLevel.MAJOR else None
+        submission = submitted.get(hazard.id)
+        done = hazard.status in (HazardStatus.RECTIFIED, HazardStatus.CLOSED)
+        if plan is not None:
+            measures = plan.measures or ""
+            responsible = plan.owner_person or names.get(hazard.assignee_id, "")
+            funds: Decimal | None = plan.fund_amount
+            acceptor = ""
+            if hazard.status is HazardStatus.CLOSED:
+                acceptor = plan.acceptor or names.get(plan.accepted_by_id, "")
+        else:
+            measures = (submission.note or "") if submission else ""
+            responsible = names.get(hazard.assignee_id, "") if hazard.assignee_id else ""
+            funds = None
+            check = verified.get(hazard.id)
+            acceptor = names.get(check.actor_id, "") if check and hazard.status is HazardStatus.CLOSED else ""
+        status = STATUS_LABELS[hazard.status]
+        if is_overdue(hazard, now):
+            status += "（已逾期）"
+        rows.append(
+            [
+                number,
+                _wall_clock(hazard.created_at),
+                names.get(hazard.reporter_id, ""),
+                " ".join(p for p in (sites.get(hazard.site_id, ""), hazard.location) if p),
+                hazard.description,
+                LEVEL_LABELS[hazard.level],
+                CATEGORY_LABELS[hazard.category],
+                measures,
+                responsible,
+                _wall_clock(hazard.deadline),
+                float(funds) if funds is not None else None,
+                _wall_clock(submission.at) if submission and done else None,
+                acceptor,
+                status,
+            ]
+        )
+    return rows
+
+
+def _write_sheet(
+    sheet: Any, title: str, columns: tuple[tuple[str, int], ...], rows: list[list[Any]], empty: str
+) -> None:
+    """Title row, frozen header row, widths, borders, formats; `empty` when there are no rows."""
+    thin = Side(style="thin", color="999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    last_column = get_column_letter(len(columns))
+
+    sheet.merge_cells(f"A1:{last_column}1")
+    sheet["A1"] = title
+    sheet["A1"].font = Font(size=16, bold=True)
+    sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
+    sheet.row_dimensions[1].height = 32
+
+    header_fill = PatternFill("solid", fgColor="E8F2EC")
+    for index, (header, width) in enumerate(columns, start=1):
+        cell = sheet.cell(row=2, column=index, value=header)
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.border = border
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.row_dimensions[2].height = 22
+
+    for row_index, values in enumerate(rows, start=3):
+        for column_index, value in enumerate(values, start=1):
+            header = columns[column_index - 1][0]
+            cell = sheet.cell(row=row_index, column=column_index, value=value)
+            cell.border = border
+            cell.alignment = Alignment(vertical="top", wrap_text=header in _WRAPPED)
+            if isinstance(value, datetime):
+                cell.number_format = DATETIME_FORMAT
+            elif header == "整改资金" and value is not None:
+                cell.number_format = MONEY_FORMAT
+    if rows:
+        sheet.auto_filter.ref = f"A2:{last_column}{len(rows) + 2}"
+    else:
+        sheet.merge_cells(f"A3:{last_column}3")
+        sheet["A3"] = empty
+        sheet["A3"].alignment = Alignment(horizontal="center")
+
+    # The title and the headers stay visible while scrolling and on every printed page.
+    sheet.freeze_panes = "A3"
+    sheet.print_title_rows = "1:2"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def safe_filename(name: str) -> str:
+    """`name` without characters Windows and browsers refuse in a download name."""
+    return _UNSAFE_FILENAME.sub("_", name).strip() or "台账"
+
+
+def hazard_ledger(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, year: int, month: int
+) -> LedgerFile:
+    """The month's hazard ledger of the enterprise. Raises NotFound (not visible),
+    PermissionDenied (no EXPORT_LEDGER)."""
+    enterprise = _enterprise(session, actor, enterprise_id)
+    rows = hazard_rows(session, enterprise, year, month, now)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "隐患台账"
+    title = f"{enterprise.name} {year}年{month}月 {LEDGER_TITLE}"
+    _write_sheet(sheet, title, HAZARD_COLUMNS, rows, "本月未登记隐患")
+    exported = to_local(now).strftime("%Y-%m-%d %H:%M")
+    sheet.oddFooter.left.text = f"导出人：{actor.display_name}  导出时间：{exported}"
+    sheet.oddFooter.right.text = "第 &P 页，共 &N 页"
+    workbook.properties.title = title
+    workbook.properties.creator = "安查 隐患排查治理"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    buffer.seek(0)
+    filename = safe_filename(f"{enterprise.name}_{year}年{month:02d}月_{LEDGER_TITLE}.xlsx")
+    return LedgerFile(filename=filename, content=buffer)

@@ -1,0 +1,109 @@
+"""Tables of safety tips: the library and custom tips, broadcasts with their history, and
+one receipt per recipient (read, acknowledged, reminded)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import Base, TimestampMixin, str_enum
+from app.notifications.tips.domain import (
+    MAX_SUMMARY,
+    MAX_TITLE,
+    BroadcastAction,
+    BroadcastStatus,
+    TipKind,
+)
+
+_SCHEDULED = text("status = 'scheduled'")
+
+
+class Tip(TimestampMixin, Base):
+    """A tip article. Library tips (TIP-xx, CSK-xx) come from the data file and carry a
+    code; custom tips are written by the bureau for one broadcast and have none."""
+
+    __tablename__ = "tips"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'custom' AND code IS NULL) OR (kind <> 'custom' AND code IS NOT NULL)",
+            name="library_has_code",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    kind: Mapped[TipKind] = mapped_column(str_enum(TipKind, "tip_kind"))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE))
+    summary: Mapped[str] = mapped_column(String(MAX_SUMMARY))
+    body: Mapped[str] = mapped_column(Text)
+    months: Mapped[list[int]] = mapped_column(JSON, default=list)  # 1–12, local calendar
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # Audience.to_json()
+    # Library tips: content hash of the loaded entry, so an unchanged reload writes nothing.
+    signature: Mapped[str] = mapped_column(String(64), default="")
+    position: Mapped[int] = mapped_column(default=0)  # order in the library
+    active: Mapped[bool] = mapped_column(default=True)  # False: dropped from the data file
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class TipBroadcast(TimestampMixin, Base):
+    """Sending one tip to an audience at a time. Drafts come from the seasonal calendar
+    (one per tip and month: `proposed_month`); the release job fans a scheduled broadcast
+    out into one receipt and one outbox message per recipient."""
+
+    __tablename__ = "tip_broadcasts"
+    __table_args__ = (
+        UniqueConstraint("tip_id", "proposed_month"),
+        CheckConstraint("recipient_count >= 0", name="recipient_count_nonnegative"),
+        # The release job's query: scheduled broadcasts by send time; partial, so it stays as
+        # small as the queue while history grows.
+        Index("ix_tip_broadcasts_due", "send_at", postgresql_where=_SCHEDULED, sqlite_where=_SCHEDULED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tips.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[BroadcastStatus] = mapped_column(str_enum(BroadcastStatus, "tip_broadcast_status"))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # Audience.to_json()
+    send_at: Mapped[datetime]  # drafts: the calendar's suggestion
+    proposed_month: Mapped[str | None] = mapped_column(String(7))  # "2027-06" for calendar drafts
+    recipient_count: Mapped[int | None]  # set at release
+    released_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    tip: Mapped[Tip] = relationship()
+
+
+class TipBroadcastEvent(Base):
+    """Append-only history of a broadcast: who did what, when, from which status to which."""
+
+    __tablename__ = "tip_broadcast_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("tip_broadcasts.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))  # None: a job
+    at: Mapped[datetime]
+    action: Mapped[BroadcastAction] = mapped_column(str_enum(BroadcastAction, "tip_broadcast_action"))
+    from_status: Mapped[BroadcastStatus | None] = mapped_column(
+        str_enum(BroadcastStatus, "tip_broadcast_event_from_status")
+    )
+    to_status: Mapped[BroadcastStatus] = mapped_column(str_enum(BroadcastStatus, "tip_broadcast_event_to_status"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TipReceipt(Base):
+    """One recipient of one broadcast: written with their outbox message, then read (the H5
+    page opened), acknowledged (我已阅读并知晓) and reminded at most once."""
+
+    __tablename__ = "tip_receipts"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("tip_broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]

@@ -1,0 +1,211 @@
+"""Read side of safety tips: who an audience is, broadcast counts, the console lists and what
+a member received."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, String, cast, func, literal, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.models import Membership, User
+from app.enterprises.models import Enterprise, Town
+from app.notifications.domain import OutboxStatus
+from app.notifications.models import OutboxMessage
+from app.notifications.tips.domain import (
+    BROADCAST_KEY,
+    Audience,
+    BroadcastStatus,
+    TipKind,
+)
+from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+
+
+def reachable_users() -> Select[tuple[int]]:
+    """Ids of users a message can reach: active, bound to a WeChat openid, subscribed."""
+    return select(User.id).where(User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True))
+
+
+def audience_user_ids(audience: Audience) -> Select[tuple[int]]:
+    """SELECT of the ids of every reachable user holding an active membership in an
+    enterprise (and role) the audience covers. Set-based: the fan-out inserts from it."""
+    members = (
+        select(Membership.user_id)
+        .join(Enterprise, Enterprise.id == Membership.enterprise_id)
+        .where(Membership.active.is_(True))
+    )
+    if audience.town_ids:
+        members = members.where(Enterprise.town_id.in_(sorted(audience.town_ids)))
+    if audience.industries:
+        members = members.where(Enterprise.industry.in_(sorted(audience.industries)))
+    if audience.topics:
+        # Topic values are the names of the enterprise's flag columns.
+        members = members.where(or_(*(getattr(Enterprise, t.value).is_(True) for t in sorted(audience.topics))))
+    if audience.roles:
+        members = members.where(Membership.role.in_(sorted(audience.roles)))
+    return reachable_users().where(User.id.in_(members))
+
+
+def count_audience(session: Session, audience: Audience) -> int:
+    """How many users the audience reaches now (the console's preview)."""
+    return session.scalar(select(func.count()).select_from(audience_user_ids(audience).subquery())) or 0
+
+
+@dataclass(frozen=True)
+class BroadcastCounts:
+    """Where a broadcast's messages stand. `sent` counts messages WeChat accepted (delivered
+    ones included); `failed` those given up (refused, undeliverable or out of attempts);
+    `digested` those folded into a digest-only recipient's daily digest; `read` = the H5
+    article opened; `reminded` = the one reminder sent."""
+
+    recipients: int = 0
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    digested: int = 0
+    read: int = 0
+    acknowledged: int = 0
+    reminded: int = 0
+
+
+_COUNTED_AS = {
+    OutboxStatus.QUEUED: ("queued",),
+    OutboxStatus.SENT: ("sent",),
+    OutboxStatus.DELIVERED: ("sent", "delivered"),
+    OutboxStatus.FAILED: ("failed",),
+    OutboxStatus.DEAD: ("failed",),
+    OutboxStatus.DIGESTED: ("digested",),
+}
+
+
+def broadcast_counts(session: Session, broadcast_ids: Iterable[int]) -> dict[int, BroadcastCounts]:
+    """Counts for each broadcast, in two grouped queries (receipts, then the outbox statuses
+    of the broadcast's messages, matched by their dedupe keys)."""
+    ids = sorted(set(broadcast_ids))
+    if not ids:
+        return {}
+    fields: dict[int, dict[str, int]] = {bid: {} for bid in ids}
+    receipts = session.execute(
+        select(
+            TipReceipt.broadcast_id,
+            func.count(),
+            func.count(TipReceipt.read_at),
+            func.count(TipReceipt.acknowledged_at),
+            func.count(TipReceipt.reminded_at),
+        )
+        .where(TipReceipt.broadcast_id.in_(ids))
+        .group_by(TipReceipt.broadcast_id)
+    )
+    for bid, recipients, read, acknowledged, reminded in receipts:
+        fields[bid].update(recipients=recipients, read=read, acknowledged=acknowledged, reminded=reminded)
+    # `tip:<broadcast>:<user>` built per receipt, so the join probes the unique dedupe_key index.
+    prefix = literal(f"{BROADCAST_KEY}:", String) + cast(TipReceipt.broadcast_id, String) + literal(":", String)
+    statuses = session.execute(
+        select(TipReceipt.broadcast_id, OutboxMessage.status, func.count())
+        .join(OutboxMessage, OutboxMessage.dedupe_key == prefix + cast(TipReceipt.user_id, String))
+        .where(TipReceipt.broadcast_id.in_(ids))
+        .group_by(TipReceipt.broadcast_id, OutboxMessage.status)
+    )
+    for bid, status, count in statuses:
+        for name in _COUNTED_AS[OutboxStatus(status)]:
+            fields[bid][name] = fields[bid].get(name, 0) + count
+    return {bid: BroadcastCounts(**row) for bid, row in fields.items()}
+
+
+@dataclass(frozen=True)
+class BroadcastLists:
+    drafts: list[TipBroadcast]
+    scheduled: list[TipBroadcast]
+    released: list[TipBroadcast]
+    cancelled: list[TipBroadcast]
+
+
+def list_broadcasts(session: Session, *, released_limit: int = 50, cancelled_limit: int = 20) -> BroadcastLists:
+    """The console's overview: drafts and scheduled ones by send time, the latest released
+    and cancelled ones newest first."""
+
+    def of(status: BroadcastStatus, *order, limit: int | None = None) -> list[TipBroadcast]:
+        query = (
+            select(TipBroadcast)
+            .where(TipBroadcast.status == status)
+            .options(selectinload(TipBroadcast.tip))
+            .order_by(*order)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+    return BroadcastLists(
+        drafts=of(BroadcastStatus.DRAFT, TipBroadcast.send_at, TipBroadcast.id),
+        scheduled=of(BroadcastStatus.SCHEDULED, TipBroadcast.send_at, TipBroadcast.id),
+        released=of(
+            BroadcastStatus.RELEASED, TipBroadcast.released_at.desc(), TipBroadcast.id.desc(), limit=released_limit
+        ),
+        cancelled=of(
+            BroadcastStatus.CANCELLED, TipBroadcast.updated_at.desc(), TipBroadcast.id.desc(), limit=cancelled_limit
+        ),
+    )
+
+
+def broadcast_events(session: Session, broadcast_id: int) -> list[TipBroadcastEvent]:
+    return list(
+        session.scalars(
+            select(TipBroadcastEvent)
+            .where(TipBroadcastEvent.broadcast_id == broadcast_id)
+            .order_by(TipBroadcastEvent.at, TipBroadcastEvent.id)
+        )
+    )
+
+
+def library(session: Session) -> list[Tip]:
+    """The active library (seasonal tips, then confined-space knowledge), in file order."""
+    return list(
+        session.scalars(
+            select(Tip).where(Tip.kind != TipKind.CUSTOM, Tip.active.is_(True)).order_by(Tip.position, Tip.id)
+        )
+    )
+
+
+def town_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Town.id, Town.name)).tuples().all())
+
+
+def all_towns(session: Session) -> list[Town]:
+    return list(session.scalars(select(Town).order_by(Town.code, Town.id)))
+
+
+@dataclass(frozen=True)
+class ReceivedTip:
+    """A tip as one member received it in one broadcast."""
+
+    tip_id: int
+    broadcast_id: int
+    title: str
+    summary: str
+    released_at: datetime
+    read_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+def received_tips(session: Session, user_id: int, limit: int = 100) -> list[ReceivedTip]:
+    """What the member received, newest first."""
+    rows = session.execute(
+        select(
+            Tip.id,
+            TipBroadcast.id,
+            Tip.title,
+            Tip.summary,
+            TipBroadcast.released_at,
+            TipReceipt.read_at,
+            TipReceipt.acknowledged_at,
+        )
+        .join(TipBroadcast, TipBroadcast.id == TipReceipt.broadcast_id)
+        .join(Tip, Tip.id == TipBroadcast.tip_id)
+        .where(TipReceipt.user_id == user_id, TipBroadcast.status == BroadcastStatus.RELEASED)
+        .order_by(TipBroadcast.released_at.desc(), TipBroadcast.id.desc())
+        .limit(limit)
+    )
+    return [ReceivedTip(*row) for row in rows]
