@@ -69,6 +69,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
     from app.health import bp as health_bp
+    from app.notifications.tips.views import console_bp as tips_console_bp
+    from app.notifications.tips.views import h5_bp as tips_h5_bp
     from app.wechat.callback import bp as wechat_callback_bp
     from app.wechat.oauth import bp as h5_identity_bp
 
@@ -78,6 +80,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(h5_sites_bp)
     app.register_blueprint(wechat_callback_bp)
     app.register_blueprint(h5_identity_bp)
+    app.register_blueprint(tips_console_bp)
+    app.register_blueprint(tips_h5_bp)
     app.register_blueprint(hazards_h5_bp)
     app.register_blueprint(hazards_console_bp)
     if settings.sandbox:

@@ -5,11 +5,13 @@ from app.database import Base
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.hazard_reporting.checks.models import (
     CalendarOverride,
+    CheckItemResult,
     Checklist,
     ChecklistItem,
     ChecklistVersion,
     ChecklistVersionBase,
     CheckSchedule,
+    CheckSubmission,
     CheckTask,
     ConfinedSpaceConfirmation,
     ConfinedSpaceJob,
@@ -31,7 +33,9 @@ __all__ = [
     "Base",
     "BureauMembership",
     "CalendarOverride",
+    "CheckItemResult",
     "CheckSchedule",
+    "CheckSubmission",
     "CheckTask",
     "Checklist",
     "ChecklistItem",

@@ -98,14 +98,26 @@ class SendQuota:
         }
         self._identity = identity
 
-    def acquire(self, channel: Channel) -> timedelta | None:
-        """Count one send on `channel`. None when allowed; otherwise how long to wait before
-        trying again (nothing is counted on the window that refused)."""
+    def acquire(self, channel: Channel, count: int = 1) -> tuple[int, timedelta | None]:
+        """Count up to `count` sends on `channel` at once (one round trip per window):
+        (how many may go now, how long the rest must wait — None when all may go).
+
+        When a window has less room than asked, what it has left is taken; the wider windows
+        checked before it may then count a few sends that did not happen (conservative)."""
+        granted, wait = count, None
         for item in self._items.get(channel, ()):
-            if not self._limiter.hit(item, self._identity, channel.value):
-                stats = self._limiter.get_window_stats(item, self._identity, channel.value)
-                return timedelta(seconds=max(stats.reset_time - time.time(), 1.0))
-        return None
+            if granted <= 0:
+                break
+            if self._limiter.hit(item, self._identity, channel.value, cost=granted):
+                continue
+            stats = self._limiter.get_window_stats(item, self._identity, channel.value)
+            wait = timedelta(seconds=max(stats.reset_time - time.time(), 1.0))
+            room = min(granted, max(int(stats.remaining), 0))
+            if room and self._limiter.hit(item, self._identity, channel.value, cost=room):
+                granted = room
+            else:
+                granted = 0
+        return max(granted, 0), wait
 
     def reset(self) -> None:
         """Forget every count (tests, benchmarks)."""

@@ -8,9 +8,10 @@ import threading
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 
-@click.group("notifications", help="The outbox: dispatcher and daily digests.")
+@click.group("notifications", cls=AppGroup, help="The outbox: dispatcher and daily digests.")
 def notifications_group() -> None:
     pass
 

@@ -21,7 +21,7 @@ every dispatcher without using up an attempt; recipient refusals end `failed` (4
 marks the user unfollowed and fails their other queued messages); bad template or data
 ends `failed` and alerts the operator.
 
-`python -m flask --app app notifications dispatch` runs the loop; `start_background_dispatcher`
+`flask --app app notifications dispatch` runs the loop; `start_background_dispatcher`
 runs it in a thread of the embedded default's web process.
 """
 
@@ -36,12 +36,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis as redis_lib
-from sqlalchemy import bindparam, select, update
+from requests.adapters import HTTPAdapter
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import utcnow
@@ -72,6 +73,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _outbox = OutboxMessage.__table__
+# The status as a literal, not a parameter: PostgreSQL can only use the partial due index
+# when the query's own text implies its predicate (a prepared statement's generic plan with
+# `status = $1` cannot, and would scan the whole history).
+_QUEUED = text(f"outbox_messages.status = '{OutboxStatus.QUEUED.value}'")
 # Idle wait of the loop when nothing was due, and after an unexpected error.
 IDLE_INTERVAL = 1.0
 ERROR_INTERVAL = 5.0
@@ -138,25 +143,21 @@ class DispatchStats:
 
     claimed: int = 0
     sent: int = 0
-    held: int = 0
-    folded: int = 0
-    deferred: int = 0
+    held: int = 0  # quiet hours
+    folded: int = 0  # into the daily digest
+    deferred: int = 0  # quota or channel pause
     retried: int = 0
     failed: int = 0
     dead: int = 0
-    possible_duplicates: int = 0
-    lost_claims: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    possible_duplicates: int = 0  # re-claimed after a claim ran out without a result
+    lost_claims: int = 0  # results not written: the lease ran out and another claimer took over
 
     def add(self, other: DispatchStats) -> None:
-        for name in ("claimed", "sent", "held", "folded", "deferred", "retried", "failed", "dead",
-                     "possible_duplicates", "lost_claims"):
+        for name in self.as_dict():
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in (
-            "claimed", "sent", "held", "folded", "deferred", "retried", "failed", "dead",
-            "possible_duplicates", "lost_claims")}
+        return asdict(self)
 
 
 def worker_name() -> str:
@@ -241,6 +242,7 @@ class Dispatcher:
         }
         options.update(overrides)
         dispatcher = cls(**options)
+        fit_connection_pool(options["client"], dispatcher.concurrency)
         missing = [kind.setting for kind in KINDS.values() if dispatcher.template_for(kind) is None]
         if missing:
             log.error("no WeChat template configured for: %s (those notices will fail)", ", ".join(missing))
@@ -330,8 +332,9 @@ class Dispatcher:
         """Claim due rows and load their recipients; commits."""
         due = (
             select(_outbox.c.id, _outbox.c.claimed_by)
-            .where(_outbox.c.status == OutboxStatus.QUEUED, _outbox.c.next_attempt_at <= now)
-            .order_by(_outbox.c.next_attempt_at, _outbox.c.id)
+            .where(_QUEUED, _outbox.c.next_attempt_at <= now)
+            # The partial due index yields rows in this order: no sort, whatever the backlog.
+            .order_by(_outbox.c.next_attempt_at)
             .limit(self.batch_size)
         )
         if session.get_bind().dialect.name == "postgresql":
@@ -345,11 +348,7 @@ class Dispatcher:
         # Conditional: a row someone else claimed since (SQLite) is no longer due and is left.
         rows = session.execute(
             update(_outbox)
-            .where(
-                _outbox.c.id.in_(sorted(picked)),
-                _outbox.c.status == OutboxStatus.QUEUED,
-                _outbox.c.next_attempt_at <= now,
-            )
+            .where(_outbox.c.id.in_(sorted(picked)), _QUEUED, _outbox.c.next_attempt_at <= now)
             .values(
                 claimed_by=self.name,
                 claimed_until=until,
@@ -464,15 +463,15 @@ class Dispatcher:
             return [], []
         paused = channels.paused_until(self._redis, {job.channel for job in jobs}, now)
         admitted, waiting = [], []
-        for job in jobs:
-            until = paused.get(job.channel)
+        for channel in dict.fromkeys(job.channel for job in jobs):
+            group = [job for job in jobs if job.channel is channel]
+            until = paused.get(channel)
             if until is None:
-                wait = self._quota.acquire(job.channel)
-                if wait is not None:
-                    until = now + wait
-            if until is None:
-                admitted.append(job)
-            else:
+                granted, wait = self._quota.acquire(channel, len(group))
+                admitted.extend(group[:granted])
+                group = group[granted:]
+                until = now + wait if wait is not None else None
+            for job in group:
                 stats.deferred += 1
                 waiting.append(self._later(job.claimed, until + self._jitter(), hold=False))
         return admitted, waiting
@@ -651,18 +650,30 @@ class Dispatcher:
 
     def _apply_early_reports(self, sent: list[Result], now: datetime) -> None:
         """A TEMPLATESENDJOBFINISH can arrive before its row is recorded as sent; the
-        callback keeps every report in Redis, so look there once the rows are committed."""
-        reports = []
-        for result in sent:
-            report = records.template_job(self._redis, str(result.wx_msgid))
-            if report is not None:
-                reports.append((result.wx_msgid, report["status"]))
-        if not reports:
+        callback keeps every report in Redis, so look there (one round trip) once the rows
+        are committed."""
+        if not sent:
+            return
+        found = records.template_jobs(self._redis, [str(result.wx_msgid) for result in sent])
+        if not found:
             return
         with self._session() as session:
-            for msgid, status in reports:
-                record_template_result(session, msgid, status, now)
+            for msgid, report in found.items():
+                record_template_result(session, msgid, report["status"], now)
             session.commit()
+
+
+def fit_connection_pool(client: Any, size: int) -> None:
+    """Let the client keep `size` connections to the WeChat API open: requests keeps 10 per
+    host, so more concurrent sends would open (and drop) a new connection each time. Left
+    alone when the base URL is served by another transport (the in-process sandbox)."""
+    http = getattr(client, "_http", None)
+    base_url = getattr(client, "base_url", None)
+    if http is None or base_url is None:
+        return
+    adapter = http.get_adapter(f"{base_url}/")
+    if isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize < size:
+        http.mount(f"{base_url}/", HTTPAdapter(pool_connections=1, pool_maxsize=size))
 
 
 # --- the shared quota and the background thread --------------------------------------------

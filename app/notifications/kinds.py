@@ -248,6 +248,12 @@ KINDS: dict[str, Kind] = {
         # --- deadline reminders (scheduler); payload as the hazard notices ---
         _hazard("hazard_due_soon", "隐患整改即将到期"),
         _hazard("hazard_overdue", "隐患整改已逾期"),
+        # --- overdue hazards, one kind per escalation level (app/hazard_reporting/escalation.py):
+        # L1 to whoever must act, L2 to their department head, L3 to the managers. Payload as
+        # the hazard notices plus `notice` ("L1"…). ---
+        _hazard("hazard_overdue_l1", "隐患整改已逾期"),
+        _hazard("hazard_overdue_l2", "下级隐患逾期未整改"),
+        _hazard("hazard_overdue_l3", "隐患逾期请督促整改"),
         # --- overdue checks, one kind per escalation level (scheduler). Payload: task_id,
         # enterprise_id, enterprise_name, schedule_name, level (daily/weekly/monthly),
         # period_start (ISO date), due_at (ISO), responsible (name of the team/department/

@@ -21,8 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, str_enum
 from app.notifications.domain import (
-    DEFAULT_QUIET_END,
-    DEFAULT_QUIET_START,
     DUE_STATUSES,
     MAX_DEDUPE_KEY_LENGTH,
     Channel,
@@ -94,13 +92,15 @@ class OutboxMessage(Base):
 
 class NotificationPreference(Base):
     """How a user wants to be notified. No row: every notice as it comes, quiet hours
-    22:00–07:00 (Asia/Shanghai). Quiet hours None (or start == end): none."""
+    22:00–07:00 (Asia/Shanghai); `save_preference` stores those hours unless told otherwise.
+    Quiet hours None (or start == end): none."""
 
     __tablename__ = "notification_preferences"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     # One daily digest instead of a message per non-urgent notice.
     digest_only: Mapped[bool] = mapped_column(default=False)
-    quiet_start: Mapped[time | None] = mapped_column(Time, default=DEFAULT_QUIET_START)
-    quiet_end: Mapped[time | None] = mapped_column(Time, default=DEFAULT_QUIET_END)
+    # No column default on purpose: the ORM would put it in place of an explicit None.
+    quiet_start: Mapped[time | None] = mapped_column(Time)
+    quiet_end: Mapped[time | None] = mapped_column(Time)
     updated_at: Mapped[datetime]

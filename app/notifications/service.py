@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,7 +108,8 @@ def record_template_result(session: Session, msg_id: int | str, report: str, now
         values |= {"last_error": truncate_error(f"投递失败：{report.strip()}"), "last_errcode": None}
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.wx_msgid == msgid, OutboxMessage.status == OutboxStatus.SENT)
+        # The status as a literal, so PostgreSQL uses the partial wx_msgid index (sent rows).
+        .where(OutboxMessage.wx_msgid == msgid, text(f"outbox_messages.status = '{OutboxStatus.SENT.value}'"))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -125,14 +126,10 @@ def mark_unfollowed(
     Returns how many queued rows were failed."""
     recipient = []
     if user_id is not None:
-        session.execute(
-            update(User).where(User.id == user_id).values(subscribed=False).execution_options(synchronize_session=False)
-        )
+        session.execute(update(User).where(User.id == user_id).values(subscribed=False))
         recipient.append(OutboxMessage.recipient_user_id == user_id)
     if openid:
-        session.execute(
-            update(User).where(User.openid == openid).values(subscribed=False).execution_options(synchronize_session=False)
-        )
+        session.execute(update(User).where(User.openid == openid).values(subscribed=False))
         recipient.append(OutboxMessage.recipient_openid == openid)
     if not recipient:
         return 0
@@ -152,7 +149,7 @@ def mark_unfollowed(
             claimed_by=None,
             claimed_until=None,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
     return result.rowcount
 

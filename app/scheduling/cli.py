@@ -22,8 +22,8 @@ def run() -> None:
     the active scheduler. SIGTERM / Ctrl-C stop it cleanly and hand the lease over."""
     from app.scheduling.runner import SchedulerRunner
 
-    # APScheduler logs every run at INFO; the jobs log their own outcome.
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # APScheduler logs every run and every job added at INFO; the jobs log their own outcome.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         runner = SchedulerRunner(current_app._get_current_object())
     except JobConfigError as exc:
@@ -46,8 +46,8 @@ def list_jobs() -> None:
             when = f"cron {t.minute} {t.hour} {t.day} {t.month} {t.day_of_week}"
         else:
             when = f"every {spec.trigger.seconds}s"
-        start = " +start" if spec.run_at_start else ""
-        click.echo(f"{spec.id:<30} {when}{start:<7} grace {spec.misfire_grace}  {spec.description}")
+        when += " and at start" if spec.run_at_start else ""
+        click.echo(f"{spec.id:<28} {when:<28} grace {spec.misfire_grace!s:<16} {spec.description}")
 
 
 @scheduler_group.command("run-job")

@@ -146,13 +146,16 @@ class SchedulerRunner:
     def run(self) -> None:
         """Block until `stop()`: stand by, lead while holding the lease, stand by again."""
         log.info("scheduler %s started (standby until it holds the lease)", self.name)
-        told_standby = False
+        told_standby = redis_down = False
         while not self._stop.is_set():
             try:
                 acquired = self.lease.try_acquire()
             except redis.RedisError as exc:
-                log.warning("scheduler %s: Redis unavailable (%s); retrying", self.name, exc)
-                acquired = False
+                if not redis_down:  # once per outage, not once per poll
+                    log.warning("scheduler %s: Redis unavailable (%s); retrying", self.name, exc)
+                redis_down, acquired = True, False
+            else:
+                redis_down = False
             if acquired:
                 told_standby = False
                 self._lead()
@@ -218,13 +221,17 @@ class SchedulerRunner:
 
 
 def start_background_scheduler(
-    app: Flask, jobs: Iterable[JobSpec] = JOBS, *, timings: LeaseTimings = LeaseTimings()
+    app: Flask,
+    jobs: Iterable[JobSpec] = JOBS,
+    *,
+    timings: LeaseTimings = LeaseTimings(),
+    key: str = DEFAULT_KEY,
 ) -> SchedulerRunner:
     """Run the scheduler inside this process (the embedded `make run`): the same lease and
     jobs as `scheduler run`, in a daemon thread, stopped cleanly at interpreter exit. Returns
     the runner (call `stop()` to end it earlier). Raises JobConfigError when a job cannot be
     resolved."""
-    runner = SchedulerRunner(app, jobs, timings=timings)
+    runner = SchedulerRunner(app, jobs, timings=timings, key=key)
     runner.start()
     atexit.register(runner.stop, 10.0)
     return runner

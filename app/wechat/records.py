@@ -44,6 +44,15 @@ def template_job(client: redis_lib.Redis, msg_id: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
+def template_jobs(client: redis_lib.Redis, msg_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The recorded statuses of several template messages, in one round trip: msg_id →
+    {status, openid, at} for those that have one."""
+    if not msg_ids:
+        return {}
+    raws = client.mget([_TEMPLATE_JOB + msg_id for msg_id in msg_ids])
+    return {msg_id: json.loads(raw) for msg_id, raw in zip(msg_ids, raws, strict=True) if raw}
+
+
 def record_subscription_choice(
     client: redis_lib.Redis, openid: str, template_id: str, status: str, now: datetime, popup_scene: str = ""
 ) -> None:

@@ -104,6 +104,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("simulator")
     url = f"sqlite:///{folder / 'ancha.db'}"
     holder = {}
+    thread = None
     server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
     base_url = f"http://127.0.0.1:{server.server_port}"
     try:
@@ -126,7 +127,8 @@ def live(tmp_path_factory) -> Iterator[Live]:
         thread.start()
         yield seeded
     finally:
-        server.shutdown()
+        if thread is not None:  # shutdown() waits for serve_forever, so only once it runs
+            server.shutdown()
         server.server_close()
         if db.engine is not None and db.engine is not saved_engine:
             db.engine.dispose()
@@ -173,6 +175,35 @@ def _invite_from_console(browser, live: Live) -> None:
         context.close()
 
 
+def _send_template(page, live: Live, openid: str) -> None:
+    """A 隐患待您整改 template message to `openid`, through the sandbox's WeChat API."""
+    from config.settings import SANDBOX_APP_ID, SANDBOX_APP_SECRET
+
+    templates = page.evaluate("JSON.parse(document.getElementById('sim-config').textContent).templates")
+    template_id = next(tid for tid, t in templates.items() if t["title"] == "隐患待您整改")
+    token = page.request.post(
+        f"{live.base_url}/sandbox/wx/cgi-bin/stable_token",
+        data={"grant_type": "client_credential", "appid": SANDBOX_APP_ID, "secret": SANDBOX_APP_SECRET},
+    ).json()["access_token"]
+    values = {
+        "thing1": "隐患待您整改",
+        "thing2": live.enterprise_name,
+        "thing3": "炉体冷却水管渗漏",
+        "thing4": live.site_name,
+        "time5": "2026年12月01日 18:00",
+    }
+    answer = page.request.post(
+        f"{live.base_url}/sandbox/wx/cgi-bin/message/template/send?access_token={token}",
+        data={
+            "touser": openid,
+            "template_id": template_id,
+            "url": f"{live.base_url}/h5/me",
+            "data": {key: {"value": value} for key, value in values.items()},
+        },
+    ).json()
+    assert answer["errcode"] == 0, answer
+
+
 def _site_codes(live: Live) -> tuple[str, str]:
     """(token, WeChat QR URL) of the site scanned earlier (its code was obtained then)."""
     from app.extensions import db
@@ -198,11 +229,18 @@ def _qr_photo(path: Path, payload: str) -> Path:
 
 
 def _photo(path: Path) -> Path:
+    """A stand-in for a photo from the shop floor: a wall, the floor, a warning sign."""
     from PIL import Image, ImageDraw
 
-    image = Image.new("RGB", (480, 360), (92, 110, 124))
-    ImageDraw.Draw(image).rectangle((120, 90, 360, 300), fill=(212, 160, 60))
-    image.save(path, "JPEG", quality=80)
+    image = Image.new("RGB", (480, 360))
+    draw = ImageDraw.Draw(image)
+    for y in range(360):
+        shade = (118 - y // 6, 132 - y // 6, 140 - y // 7) if y < 250 else (88, 84, 78)
+        draw.line((0, y, 480, y), fill=shade)
+    draw.polygon([(240, 60), (340, 230), (140, 230)], fill=(245, 196, 40), outline=(30, 30, 30), width=8)
+    draw.rectangle((232, 110, 248, 180), fill=(30, 30, 30))
+    draw.ellipse((230, 192, 250, 212), fill=(30, 30, 30))
+    image.save(path, "JPEG", quality=85)
     return path
 
 
@@ -254,7 +292,6 @@ def test_a_new_user_is_bound_by_an_invite_scans_a_site_and_opens_h5_as_themselve
         expect(replies.last).to_contain_text(f"点位「{live.site_name}」")
         check_link = replies.last.get_by_role("link", name="点此开始排查")
         expect(check_link).to_be_visible()
-        page.locator("#phone").screenshot(path=str(screenshots / "simulator-chat.png"))
 
         check_link.click()
         webview = page.frame_locator("#webview-frame")
@@ -269,7 +306,8 @@ def test_a_new_user_is_bound_by_an_invite_scans_a_site_and_opens_h5_as_themselve
         expect(webview.locator(".h5-cells").first).to_contain_text(live.enterprise_name)
         expect(webview.locator(".h5-tag").first).to_have_text(ROLE_LABELS[MEMBER_ROLE])
         expect(page.locator("#webview-title")).to_contain_text("我的")
-        page.locator("#phone").screenshot(path=str(screenshots / "simulator-webview.png"))
+        # Fast-forward the loading bar's fade-out so the shot shows the finished page.
+        page.locator("#phone").screenshot(path=str(screenshots / "simulator-webview.png"), animations="disabled")
 
         page.locator("#webview-close").click()
 
@@ -280,6 +318,16 @@ def test_a_new_user_is_bound_by_an_invite_scans_a_site_and_opens_h5_as_themselve
         chooser.value.set_files(_photo(tmp_path / "photo.jpg"))
         expect(page.locator("#messages .msg--out .bubble--image img")).to_be_visible()
         expect(replies.last).to_contain_text("已收到照片，随手拍隐患上报已开始")
+
+        # A template message, sent through the fake API as the dispatcher does, is a card
+        # with the template's title and keyword labels.
+        openid = page.evaluate("localStorage.getItem('ancha-sim:v1:current')")
+        _send_template(page, live, openid)
+        card = page.locator("#messages .card--template").last
+        expect(card.locator(".card__hd")).to_have_text("隐患待您整改")
+        expect(card.locator(".card__rows")).to_contain_text("隐患内容炉体冷却水管渗漏")
+        expect(card.get_by_role("button", name="详情")).to_be_visible()
+        page.locator("#phone").screenshot(path=str(screenshots / "simulator-chat.png"))
 
         # A photo of the site's poster QR, decoded in the browser by jsQR: a SCAN again.
         site_token, wechat_url = _site_codes(live)
@@ -297,14 +345,13 @@ def test_a_new_user_is_bound_by_an_invite_scans_a_site_and_opens_h5_as_themselve
         chooser.value.set_files(_qr_photo(tmp_path / "plain.png", f"{live.base_url}/h5/scan/{site_token}"))
         expect(webview.locator("h1")).to_have_text(live.site_name)
 
-        openid = page.evaluate("localStorage.getItem('ancha-sim:v1:current')")
         log = page.request.get(f"{live.base_url}/sandbox/api/messages", params={"openid": openid}).json()
     finally:
         context.close()
 
     kinds = [entry["kind"] for entry in log["messages"]]
     contents = [entry["body"].get("Content", "") for entry in log["messages"]]
-    assert kinds == ["passive_reply"] * 5
+    assert kinds == ["passive_reply"] * 4 + ["template", "passive_reply"]
     assert contents[1].startswith("绑定成功") and contents[3].startswith("已收到照片")
 
     from app.extensions import db

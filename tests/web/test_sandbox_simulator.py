@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -20,7 +21,7 @@ from app.clock import utcnow
 from app.enterprises.domain import site_scene
 from app.wechat import handlers
 from app.wechat.crypto import MessageCrypto, sign
-from app.wechat.menu import MenuKey
+from app.wechat.menu import MenuKey, default_menu
 from app.wechat.oauth import SESSION_OPENID, SESSION_USER_ID
 from app.wechat.parsing import parse_xml
 from app.wechat.sandbox import simulator
@@ -362,6 +363,37 @@ def test_the_page_shows_the_account_menu(client):
     assert "微信模拟器" in text and "扫码排查" in text and "/static/vendor/jsQR.js" in text
 
 
+def _page_config(client) -> dict:
+    html = client.get("/sandbox/").get_data(as_text=True)
+    start = html.index('<script type="application/json" id="sim-config">') + len('<script type="application/json" id="sim-config">')
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_the_page_knows_each_templates_title_and_labels(client, settings):
+    config = _page_config(client)
+
+    assigned = config["templates"][settings.wechat_template_id("hazard_assigned", "hazard")]
+    assert assigned["title"] == "隐患待您整改"
+    assert assigned["labels"] == {
+        "thing1": "通知事项", "thing2": "企业名称", "thing3": "隐患内容", "thing4": "隐患位置", "time5": "整改期限"
+    }
+    assert config["menu"] == default_menu(settings.PUBLIC_BASE_URL) and config["menu_source"] == "default"
+    assert config["account"]["original_id"] == simulator.original_id(settings.wechat_app_id)
+
+
+def test_a_template_shared_by_a_family_has_no_single_title(client, monkeypatch):
+    monkeypatch.setenv("WECHAT_TEMPLATE_HAZARD", "Tq0eyd1BKsDGe8K-ZOUj6X2PE-0qFVE_YzUJAH4xDSM")
+    shared = _page_config(client)["templates"]["Tq0eyd1BKsDGe8K-ZOUj6X2PE-0qFVE_YzUJAH4xDSM"]
+    assert shared["title"] is None and shared["labels"]["thing3"] == "隐患内容"
+
+
+def test_the_page_shows_the_pushed_menu(client, store):
+    menu = {"button": [{"type": "click", "name": "试用", "key": "TRY"}]}
+    store.set_menu(menu)
+    config = _page_config(client)
+    assert config["menu"] == menu and config["menu_source"] == "pushed"
+
+
 # --- opening H5 pages as the virtual user --------------------------------------------------
 
 
@@ -408,3 +440,13 @@ def test_open_only_opens_pages_of_this_site(client, follower, url):
 
 def test_open_refuses_a_malformed_openid(client):
     assert client.get("/sandbox/open", query_string={"openid": "x", "url": "/h5/me"}).status_code == 400
+
+
+def test_contacts_look_people_up_in_chunks(client, build, store, monkeypatch):
+    monkeypatch.setattr(simulator, "LOOKUP_CHUNK", 1)
+    enterprise = build.enterprise()
+    names = {build.member(enterprise, Role.WORKER, user=build.user(display_name=name)).openid: name for name in ("甲", "乙")}
+
+    users = client.get("/sandbox/api/contacts").json["users"]
+
+    assert {u["openid"]: u["person"]["name"] for u in users if u["openid"] in names} == names

@@ -8,6 +8,8 @@
 - Check tasks: status enum + transition table, the done / done_late / missed decision.
 - Who owes which check, and which checks can be done from which QR point.
 - Risk points (较大危险因素 sites): how often each four-colour level is checked.
+- Submissions (扫码排查): item answers, the completeness rule, how fresh a scan must be,
+  and when the next check of a schedule falls due.
 - Confined-space jobs: status transitions and the work-condition confirmation rule.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -688,6 +690,122 @@ def check_excuse_reason(reason: str) -> str:
 def is_open(status: CheckTaskStatus, period_start: date, grace_until: datetime, now: datetime) -> bool:
     """A task can be done now: pending, its period has begun (local date), grace not over."""
     return status in OPEN_TASK_STATUSES and period_start <= local_today(now) and now <= grace_until
+
+
+# --- Check submissions (扫码排查) ----------------------------------------------------------
+
+
+class ItemResult(StrEnum):
+    """The answer to one item of a check."""
+
+    OK = "ok"  # 符合
+    HAZARD = "hazard"  # 不符合: a hazard is reported for it, with a description and photos
+    NOT_APPLICABLE = "not_applicable"  # 不适用 at this point (no such equipment, no such work)
+
+
+ITEM_RESULT_LABELS = {
+    ItemResult.OK: "符合",
+    ItemResult.HAZARD: "隐患",
+    ItemResult.NOT_APPLICABLE: "不适用",
+}
+
+
+class SubmissionStatus(StrEnum):
+    ON_TIME = "on_time"  # by the due time
+    LATE = "late"  # after the due time, within the grace period
+
+
+SUBMISSION_STATUS_LABELS = {SubmissionStatus.ON_TIME: "按时完成", SubmissionStatus.LATE: "逾期完成"}
+
+MAX_RESULT_NOTE = 200  # a short description: what is wrong, where exactly
+MAX_PHOTOS_PER_ITEM = 9  # what wx.chooseImage offers at most
+# A scan shows the checker stood at the point. It vouches for a while only: a form opened
+# from a morning scan is not to be sent from the office in the evening.
+SCAN_VALID_FOR = timedelta(hours=4)
+# Phones and servers disagree by a little; a scan "from the future" within this is fine.
+CLOCK_SKEW = timedelta(minutes=5)
+SCAN_EXPIRED = "扫码已超过 4 小时，请回到现场重新扫描点位二维码后再提交（已填写的内容会保留）。"
+
+
+def submission_status(task_status: CheckTaskStatus) -> SubmissionStatus:
+    """On time or late, from the status the task was closed with."""
+    if task_status is CheckTaskStatus.DONE:
+        return SubmissionStatus.ON_TIME
+    if task_status is CheckTaskStatus.DONE_LATE:
+        return SubmissionStatus.LATE
+    raise ValueError(f"a submission does not close a task as {task_status}")
+
+
+def check_scan_fresh(scanned_at: datetime, now: datetime) -> None:
+    """The scan behind a submission must be recent. Raises ValidationFailed."""
+    if scanned_at > now + CLOCK_SKEW:
+        raise ValidationFailed.for_field("scanned_at", "扫码时间不正确，请重新扫描点位二维码")
+    if now - scanned_at > SCAN_VALID_FOR:
+        raise ValidationFailed.for_field("scanned_at", SCAN_EXPIRED)
+
+
+@dataclass(frozen=True)
+class AnswerFacts:
+    """What the completeness rule needs to know about one answer."""
+
+    result: ItemResult | None
+    note: str = ""
+    photo_count: int = 0
+
+
+def answer_problems(codes: Sequence[str], answers: Mapping[str, AnswerFacts]) -> dict[str, str]:
+    """What keeps a check from being submitted, by item code (empty: complete).
+
+    Every item of the check is answered; an item answered 隐患 has a short description and at
+    least one photo; photos belong to 隐患 items only; no answer names an item outside the
+    check (a stale form after the checklist changed)."""
+    problems: dict[str, str] = {}
+    wanted = set(codes)
+    for code in answers:
+        if code not in wanted:
+            problems[code] = "不属于本次检查的检查项，请刷新页面后重新填写"
+    for code in codes:
+        answer = answers.get(code)
+        if answer is None or answer.result is None:
+            problems[code] = "请选择“符合”“隐患”或“不适用”"
+        elif answer.result is ItemResult.HAZARD:
+            if not answer.note.strip():
+                problems[code] = "请简要描述发现的隐患"
+            elif answer.photo_count < 1:
+                problems[code] = "请至少拍摄一张隐患照片"
+            elif answer.photo_count > MAX_PHOTOS_PER_ITEM:
+                problems[code] = f"每项最多 {MAX_PHOTOS_PER_ITEM} 张照片"
+        elif answer.photo_count:
+            problems[code] = "只有判定为“隐患”的检查项需要上传照片"
+    return problems
+
+
+def next_due_period(
+    timing: Timing,
+    now: datetime,
+    closed_starts: Container[date],
+    is_workday: Callable[[date], bool] | None = None,
+    look_ahead: int = 62,
+) -> tuple[Period, datetime] | None:
+    """The first period, from the one containing today on, whose check is still to be done
+    (not closed as done, missed or excused, and its grace not over), with its due time.
+
+    Daily checks on workdays skip non-workdays by `is_workday`. None when nothing is due
+    within `look_ahead` periods."""
+    period = period_containing(timing.level, local_today(now))
+    for _ in range(look_ahead):
+        skipped = (
+            timing.workdays_only
+            and timing.level is CheckLevel.DAILY
+            and is_workday is not None
+            and not is_workday(period.start)
+        )
+        if not skipped and period.start not in closed_starts:
+            due_at, grace_until = due_window(timing, period)
+            if now <= grace_until:
+                return period, due_at
+        period = next_period(timing.level, period)
+    return None
 
 
 # --- Confined-space jobs (有限空间作业) -----------------------------------------------------

@@ -1,9 +1,11 @@
 """Tables of scheduled checks: checklists (standard and enterprise, versioned), the calendar
-overrides, site risk profiles, schedules, check tasks and confined-space jobs."""
+overrides, site risk profiles, schedules, check tasks, their submissions (扫码排查) and
+confined-space jobs."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -27,10 +30,12 @@ from app.hazard_reporting.checks.domain import (
     CheckTaskStatus,
     ItemCategory,
     ItemOrigin,
+    ItemResult,
     JobStatus,
     OnFail,
     RiskLevel,
     ScheduleKind,
+    SubmissionStatus,
 )
 
 
@@ -244,6 +249,80 @@ class CheckTask(Base):
     excused_at: Mapped[datetime | None]
 
     schedule: Mapped[CheckSchedule] = relationship(back_populates="tasks")
+
+
+class CheckSubmission(Base):
+    """A check as it was done: who scanned which point when, where they stood, and the
+    answer to every item. One per task; the ledger (台账) keeps it, so nothing it points
+    at may be deleted from under it.
+
+    `idempotency_key` is made by the phone when the form is first filled in: sending the
+    same form twice (a double tap, a retry after a lost answer) finds the first row."""
+
+    __tablename__ = "check_submissions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["checklist_id", "checklist_version"],
+            ["checklist_versions.checklist_id", "checklist_versions.version"],
+        ),
+        CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="location_both_or_neither"),
+        CheckConstraint("location_accuracy IS NULL OR location_accuracy >= 0", name="accuracy_nonnegative"),
+        # "My recent checks" and the enterprise's check ledger read by submitter / enterprise.
+        Index("ix_check_submissions_user_id_submitted_at", "user_id", "submitted_at"),
+        Index("ix_check_submissions_enterprise_id_submitted_at", "enterprise_id", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("check_tasks.id", ondelete="RESTRICT"), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"), index=True)
+    # The token as scanned: a site's token can be replaced later (a poster was lost).
+    site_token: Mapped[str] = mapped_column(String(32))
+    scanned_at: Mapped[datetime]
+    submitted_at: Mapped[datetime]
+    # Optional, as the phone reported it (WGS-84 degrees; accuracy in metres).
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    location_accuracy: Mapped[int | None]
+    checklist_id: Mapped[int]
+    checklist_version: Mapped[int]
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[SubmissionStatus] = mapped_column(str_enum(SubmissionStatus, "check_submission_status"))
+
+    task: Mapped[CheckTask] = relationship()
+    results: Mapped[list[CheckItemResult]] = relationship(
+        back_populates="submission", order_by="CheckItemResult.position", passive_deletes=True
+    )
+
+
+class CheckItemResult(Base):
+    """The answer to one item, with the item's wording as the checker saw it (the checklist
+    may be reworded later). A 隐患 answer names the hazard it reported; its photos are that
+    hazard's before-photos."""
+
+    __tablename__ = "check_item_results"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "item_code"),
+        CheckConstraint(
+            "(result = 'hazard' AND hazard_id IS NOT NULL) OR (result <> 'hazard' AND hazard_id IS NULL)",
+            name="hazard_iff_hazard_result",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("check_submissions.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    item_code: Mapped[str] = mapped_column(String(16))
+    item_text: Mapped[str] = mapped_column(Text)
+    category: Mapped[ItemCategory] = mapped_column(str_enum(ItemCategory, "check_item_result_category"))
+    result: Mapped[ItemResult] = mapped_column(str_enum(ItemResult, "check_item_result"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="RESTRICT"), index=True)
+
+    submission: Mapped[CheckSubmission] = relationship(back_populates="results")
 
 
 class ConfinedSpaceJob(TimestampMixin, Base):

@@ -1,16 +1,20 @@
 """Read side of scheduled checks: an enterprise's effective checklist, the items of a task,
-and the open tasks a member owes at a scanned site."""
+the open tasks a member owes at a scanned site, and a member's checks: owed now, done,
+missed (the H5 "my tasks" page) and one submission with its answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from app.accounts.domain import Action, Actor, EnterpriseRef
 from app.accounts.models import Membership, User
 from app.clock import local_today
-from app.enterprises.models import Site, Team
+from app.enterprises.models import Enterprise, Site, Team
+from app.errors import NotFound
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
     CheckLevel,
@@ -21,6 +25,7 @@ from app.hazard_reporting.checks.domain import (
     OverrideItem,
     ResolvedItem,
     ScheduleFacts,
+    Timing,
     checkable_at,
     owes,
     resolve_items,
@@ -31,6 +36,7 @@ from app.hazard_reporting.checks.models import (
     ChecklistVersion,
     ChecklistVersionBase,
     CheckSchedule,
+    CheckSubmission,
     CheckTask,
 )
 
@@ -117,6 +123,17 @@ def schedule_facts(schedule: CheckSchedule) -> ScheduleFacts:
     )
 
 
+def schedule_timing(schedule: CheckSchedule) -> Timing:
+    return Timing(
+        level=CheckLevel(schedule.level),
+        due_time=schedule.due_time,
+        grace_minutes=schedule.grace_minutes,
+        workdays_only=schedule.workdays_only,
+        due_weekday=schedule.due_weekday,
+        due_month_day=schedule.due_month_day,
+    )
+
+
 def member_facts(session: Session, user_id: int, enterprise_id: int) -> list[MemberFacts]:
     """The user's active memberships in the enterprise; a team leader's department is their
     team's department."""
@@ -167,3 +184,82 @@ def tasks_owed(session: Session, actor_user: User, site: Site, now: datetime) ->
         if checkable_at(facts, site.id, site.department_id) and any(owes(facts, m) for m in members):
             owed.append(task)
     return owed
+
+
+# --- a member's checks (H5) --------------------------------------------------------------
+
+
+def _member_enterprises(session: Session, user_id: int) -> dict[int, list[MemberFacts]]:
+    """The user's active memberships by enterprise."""
+    ids = session.scalars(
+        select(Membership.enterprise_id)
+        .where(Membership.user_id == user_id, Membership.active.is_(True))
+        .distinct()
+    ).all()
+    return {eid: member_facts(session, user_id, eid) for eid in sorted(ids)}
+
+
+def _owed_by(tasks: Iterable[CheckTask], members: list[MemberFacts]) -> list[CheckTask]:
+    return [t for t in tasks if any(owes(schedule_facts(t.schedule), m) for m in members)]
+
+
+def my_open_tasks(session: Session, user_id: int, now: datetime) -> list[CheckTask]:
+    """Every task the user owes now, in all their enterprises, earliest due first."""
+    owed: list[CheckTask] = []
+    for enterprise_id, members in _member_enterprises(session, user_id).items():
+        owed.extend(_owed_by(open_tasks(session, enterprise_id, now), members))
+    return sorted(owed, key=lambda t: (t.due_at, t.id))
+
+
+def my_missed_tasks(session: Session, user_id: int, since: datetime, limit: int = 30) -> list[CheckTask]:
+    """Tasks the user owes (by their roles now) that were missed, due since `since`, newest first."""
+    missed: list[CheckTask] = []
+    for enterprise_id, members in _member_enterprises(session, user_id).items():
+        rows = session.scalars(
+            select(CheckTask)
+            .join(CheckTask.schedule)
+            .options(contains_eager(CheckTask.schedule))
+            .where(
+                CheckTask.enterprise_id == enterprise_id,
+                CheckTask.status == CheckTaskStatus.MISSED,
+                CheckTask.due_at >= since,
+            )
+            .order_by(CheckTask.due_at.desc())
+        )
+        missed.extend(_owed_by(rows, members))
+    return sorted(missed, key=lambda t: (t.due_at, t.id), reverse=True)[:limit]
+
+
+def my_submissions(
+    session: Session, user_id: int, since: datetime, *, enterprise_id: int | None = None, limit: int = 30
+) -> list[CheckSubmission]:
+    """The user's own submissions since `since`, newest first, with task and schedule."""
+    query = (
+        select(CheckSubmission)
+        .where(CheckSubmission.user_id == user_id, CheckSubmission.submitted_at >= since)
+        .options(selectinload(CheckSubmission.task).selectinload(CheckTask.schedule))
+        .order_by(CheckSubmission.submitted_at.desc(), CheckSubmission.id.desc())
+        .limit(limit)
+    )
+    if enterprise_id is not None:
+        query = query.where(CheckSubmission.enterprise_id == enterprise_id)
+    return list(session.scalars(query))
+
+
+def submission_of_task(session: Session, actor: Actor, task_id: int) -> CheckSubmission:
+    """The submission of a task with its answers, if the actor may see its enterprise.
+    Raises NotFound otherwise (no existence leak) or when the task has none."""
+    submission = session.scalar(
+        select(CheckSubmission)
+        .where(CheckSubmission.task_id == task_id)
+        .options(
+            selectinload(CheckSubmission.results),
+            selectinload(CheckSubmission.task).selectinload(CheckTask.schedule),
+        )
+    )
+    enterprise = session.get(Enterprise, submission.enterprise_id) if submission is not None else None
+    if enterprise is None or not actor.can(
+        Action.VIEW_ENTERPRISE, EnterpriseRef(id=enterprise.id, town_id=enterprise.town_id)
+    ):
+        raise NotFound("检查记录不存在或您无权查看。")
+    return submission

@@ -6,6 +6,8 @@ list current, let an enterprise add / reword / disable its own lines.
 Schedules: defaults per enterprise, risk-point rounds per site, configuration.
 Tasks: generate the missing occurrences (idempotent, set-based), sweep overdue ones to
 missed, close on submission, excuse with an approver.
+Submissions (扫码排查): open a check from a scanned point, submit it (item results, one hazard
+per 隐患 item with its photos, the task closed) once, and tell when the next check is due.
 Confined-space jobs: draft → confirmed → started → finished / cancelled, start gated by a
 passed work-condition confirmation.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +28,24 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from app.accounts.domain import Action, Actor, EnterpriseRef, require
-from app.clock import local_today
+from app.accounts.models import User
+from app.accounts.queries import is_active_member
+from app.clock import local_today, to_local
 from app.database import UTCDateTime
 from app.enterprises.domain import Industry, Topic
 from app.enterprises.models import Department, Enterprise, Site, Team
+from app.enterprises.service import site_by_token
 from app.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checks.domain import (
     ENTERPRISE_CHECKLIST_NAME,
     ROUTINE_DEFAULTS,
+    AnswerFacts,
     CheckLevel,
     ChecklistKind,
     CheckTaskStatus,
     ConfirmationEntry,
     ItemOrigin,
+    ItemResult,
     ItemSpec,
     JobStatus,
     OverrideItem,
@@ -48,14 +56,18 @@ from app.hazard_reporting.checks.domain import (
     TemplateSpec,
     Timing,
     WorkCalendar,
+    answer_problems,
     check_excuse_reason,
     check_item_text,
     check_job_transition,
+    check_scan_fresh,
     check_task_transition,
     check_timing,
+    checkable_at,
     due_window,
     enterprise_signature,
     next_added_code,
+    next_due_period,
     normalize_levels,
     owes,
     parse_templates,
@@ -63,29 +75,42 @@ from app.hazard_reporting.checks.domain import (
     require_confirmation_passed,
     risk_point_plan,
     status_after_submission,
+    submission_status,
     template_applies,
+    timeliness,
 )
 from app.hazard_reporting.checks.models import (
     CalendarOverride,
+    CheckItemResult,
     Checklist,
     ChecklistItem,
     ChecklistVersion,
     ChecklistVersionBase,
     CheckSchedule,
+    CheckSubmission,
     CheckTask,
     ConfinedSpaceConfirmation,
     ConfinedSpaceJob,
     ConfinedSpaceJobEvent,
     SiteRiskProfile,
 )
-from app.hazard_reporting.checks.queries import current_enterprise_items, member_facts, schedule_facts
+from app.hazard_reporting.checks.queries import (
+    current_enterprise_items,
+    member_facts,
+    schedule_facts,
+    schedule_timing,
+    task_items,
+)
 from app.hazard_reporting.checks.schemas import (
     ChecklistItemIn,
+    CheckSubmissionIn,
     ConfinedSpaceJobIn,
     ConfirmationIn,
     RiskProfileIn,
     ScheduleUpdate,
 )
+from app.hazard_reporting.hazards import service as hazard_service
+from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.validation import parse
 
 DATA_FILE = Path(__file__).parent / "data" / "checklists.yaml"
@@ -1107,6 +1132,298 @@ def excuse_task(session: Session, actor: Actor, now: datetime, task_id: int, rea
         task.closed_at = now
     session.flush()
     return task
+
+
+# --- Submissions (扫码排查) ----------------------------------------------------------------
+
+NOT_A_MEMBER = (
+    "您不是「{enterprise}」的在册人员，不能在此点位排查。如您已入职，请联系企业管理员为您生成邀请二维码。"
+)
+TASK_HIDDEN = "检查任务不存在或您无权查看。"
+KEY_REUSED = "提交标识已被使用，请刷新页面后重新提交。"
+_CLOSED_MESSAGES = {
+    CheckTaskStatus.DONE: "该检查已完成，无需重复提交。",
+    CheckTaskStatus.DONE_LATE: "该检查已完成，无需重复提交。",
+    CheckTaskStatus.EXCUSED: "该检查已批准免检，无需提交。",
+}
+# Who does a routine check, for the message to someone who does not owe it.
+_OWNER_OF = {
+    CheckLevel.DAILY: "班组日排查由本班组的班组长完成",
+    CheckLevel.WEEKLY: "部门周排查由本部门负责人完成",
+    CheckLevel.MONTHLY: "经理月排查由企业经理完成",
+}
+_COORDINATES = Decimal("0.000001")  # Numeric(9, 6)
+
+
+@dataclass(frozen=True)
+class CheckStart:
+    """What the check form needs: the task, the scanned point and the items to go through,
+    or the actor's own earlier submission when the check is done already."""
+
+    task: CheckTask
+    site: Site
+    items: list[ResolvedItem]
+    submission: CheckSubmission | None = None
+
+
+def _local_minute(moment: datetime) -> str:
+    return to_local(moment).strftime("%m-%d %H:%M")
+
+
+def _task_at_site(session: Session, actor: Actor, task_id: int, site: Site, *, lock: bool) -> CheckTask:
+    """The task, if the actor is a member of the scanned point's enterprise and the task
+    belongs to it. Raises PermissionDenied (not a member) or NotFound."""
+    if not is_active_member(session, actor.user_id, site.enterprise_id):
+        raise PermissionDenied(NOT_A_MEMBER.format(enterprise=site.enterprise.name))
+    # The row lock serialises two submissions of the same task (a double tap, two leaders
+    # of one team): the second sees the first one's submission once it commits.
+    task = session.get(CheckTask, task_id, with_for_update=lock or None, populate_existing=lock)
+    if task is None or task.enterprise_id != site.enterprise_id:
+        raise NotFound(TASK_HIDDEN)
+    return task
+
+
+def _submission_of(session: Session, task_id: int) -> CheckSubmission | None:
+    return session.scalar(select(CheckSubmission).where(CheckSubmission.task_id == task_id))
+
+
+def _refuse_other_submission(session: Session, submission: CheckSubmission) -> Conflict:
+    who = session.get(User, submission.user_id)
+    name = who.display_name if who is not None else "他人"
+    return Conflict(f"该检查已由{name}于 {_local_minute(submission.submitted_at)} 提交，无需重复检查。")
+
+
+def _require_owed(session: Session, actor: Actor, now: datetime, task: CheckTask, site: Site) -> None:
+    """The tasks_owed rules for one task: open now, owed by one of the actor's roles in the
+    enterprise, and checkable at the scanned point. Raises Conflict / PermissionDenied."""
+    status = CheckTaskStatus(task.status)
+    if status in _CLOSED_MESSAGES:
+        raise Conflict(_CLOSED_MESSAGES[status])
+    if status is CheckTaskStatus.MISSED or now > task.grace_until:
+        raise Conflict(
+            f"该检查已超过宽限时间（{_local_minute(task.grace_until)}），记为漏检，不能再提交。"
+            "如因停产等原因未能检查，请联系上级办理免检。"
+        )
+    if task.period_start > local_today(now):
+        raise Conflict(f"该检查的周期尚未开始，{task.period_start:%m-%d} 起才能检查。")
+    facts = schedule_facts(task.schedule)
+    if not any(owes(facts, m) for m in member_facts(session, actor.user_id, site.enterprise_id)):
+        owner = _OWNER_OF.get(facts.level) if facts.kind is ScheduleKind.ROUTINE else None
+        raise PermissionDenied(
+            f"「{task.schedule.label}」不由您负责{'（' + owner + '）' if owner else ''}，不能提交。"
+        )
+    if not checkable_at(facts, site.id, site.department_id):
+        if facts.site_id is not None:
+            place = session.get(Site, facts.site_id)
+            where = f"点位「{place.name}」" if place is not None else "指定点位"
+        else:
+            where = "本部门的排查点位"
+        raise Conflict(f"「{task.schedule.label}」不能在点位「{site.name}」完成，请到{where}扫码后检查。")
+
+
+def start_check(session: Session, actor: Actor, now: datetime, task_id: int, site_token: str) -> CheckStart:
+    """Open a check from a scanned point: the same rules as `submit_check`, nothing written.
+
+    When the actor already submitted this check, `submission` is that submission (show it).
+    Raises NotFound (bad token, unknown task), PermissionDenied, Conflict."""
+    site = site_by_token(session, site_token)
+    task = _task_at_site(session, actor, task_id, site, lock=False)
+    earlier = _submission_of(session, task.id)
+    if earlier is not None:
+        if earlier.user_id != actor.user_id:
+            raise _refuse_other_submission(session, earlier)
+        return CheckStart(task, site, [], earlier)
+    _require_owed(session, actor, now, task, site)
+    return CheckStart(task, site, task_items(session, task))
+
+
+def _incomplete(items: list[ResolvedItem], problems: dict[str, str]) -> ValidationFailed:
+    """One message naming the first few items at fault (by their number on the form), and
+    every item's problem under `answers.<code>`."""
+    numbered = {r.item.code: n for n, r in enumerate(items, start=1)}
+    at_fault = sorted(problems, key=lambda code: numbered.get(code, len(numbered) + 1))
+    parts = [
+        f"第 {numbered[c]} 项：{problems[c]}" if c in numbered else f"{c}：{problems[c]}" for c in at_fault
+    ]
+    message = f"还有 {len(parts)} 项需要处理。" + "；".join(parts[:3]) + ("等。" if len(parts) > 3 else "。")
+    return ValidationFailed(message, fields={f"answers.{code}": problems[code] for code in at_fault})
+
+
+def _coordinate(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(_COORDINATES)
+
+
+def submit_check(
+    session: Session, actor: Actor, now: datetime, task_id: int, data: Any, *, media_root: str | Path
+) -> CheckSubmission:
+    """Record a check done at a scanned point, in the caller's transaction.
+
+    Checks first — the scanned token (NotFound), membership (PermissionDenied), the task is
+    open, owed by the actor and checkable at that point (Conflict, PermissionDenied), the
+    scan is recent, every item answered, each 隐患 with a description and photos
+    (ValidationFailed) — then writes the submission and its item results, reports one
+    hazard per 隐患 item (source check, level from the item's on_fail) with its photos as
+    before-photos, and closes the task as done or done_late.
+
+    Idempotent: the same idempotency key, or a second submission of a task the actor has
+    submitted, returns the first submission and writes nothing. A photo that is not an
+    image or too large raises ValidationFailed naming the item; the caller rolls back."""
+    payload = parse(CheckSubmissionIn, data)
+    earlier = session.scalar(
+        select(CheckSubmission).where(CheckSubmission.idempotency_key == payload.idempotency_key)
+    )
+    if earlier is not None:
+        if earlier.user_id == actor.user_id and earlier.task_id == task_id:
+            return earlier
+        raise Conflict(KEY_REUSED)
+    site = site_by_token(session, payload.site_token)
+    task = _task_at_site(session, actor, task_id, site, lock=True)
+    earlier = _submission_of(session, task.id)
+    if earlier is not None:
+        if earlier.user_id != actor.user_id:
+            raise _refuse_other_submission(session, earlier)
+        return earlier
+    _require_owed(session, actor, now, task, site)
+    check_scan_fresh(payload.scanned_at, now)
+    if (payload.latitude is None) != (payload.longitude is None):
+        raise ValidationFailed.for_field("latitude", "位置信息不完整，请重新获取位置或不提供位置")
+
+    items = task_items(session, task)
+    answers = {a.item_code: a for a in payload.answers}
+    problems = answer_problems(
+        [r.item.code for r in items],
+        {code: AnswerFacts(a.result, a.note, len(a.photos)) for code, a in answers.items()},
+    )
+    if problems:
+        raise _incomplete(items, problems)
+
+    status = submission_status(timeliness(now, task.due_at, task.grace_until))
+    located = payload.latitude is not None
+    accuracy = round(payload.location_accuracy) if located and payload.location_accuracy is not None else None
+    submission = CheckSubmission(
+        task_id=task.id,
+        enterprise_id=task.enterprise_id,
+        user_id=actor.user_id,
+        site_id=site.id,
+        site_token=site.token,
+        scanned_at=payload.scanned_at,
+        submitted_at=now,
+        latitude=_coordinate(payload.latitude),
+        longitude=_coordinate(payload.longitude),
+        location_accuracy=accuracy,
+        checklist_id=task.checklist_id,
+        checklist_version=task.checklist_version,
+        idempotency_key=payload.idempotency_key,
+        status=status,
+    )
+    session.add(submission)
+    session.flush()
+    for position, resolved in enumerate(items, start=1):
+        item = resolved.item
+        answer = answers[item.code]
+        hazard_id = None
+        if answer.result is ItemResult.HAZARD:
+            hazard_id = _report_item_hazard(
+                session, actor, now, task, site, item, answer.note, answer.photos, position, media_root
+            )
+        session.add(
+            CheckItemResult(
+                submission_id=submission.id,
+                position=position,
+                item_code=item.code,
+                item_text=item.text,
+                category=item.category,
+                result=answer.result,
+                note=answer.note,
+                hazard_id=hazard_id,
+            )
+        )
+    session.flush()
+    close_task(session, task, now)  # by the same rule and `now`: done ↔ on time, done_late ↔ late
+    return submission
+
+
+def _report_item_hazard(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    task: CheckTask,
+    site: Site,
+    item: ItemSpec,
+    note: str,
+    photos: Sequence[bytes],
+    position: int,
+    media_root: str | Path,
+) -> int:
+    """Report the hazard a 隐患 answer found, with its photos as before-photos; its id."""
+    hazard = hazard_service.report_hazard(
+        session,
+        actor,
+        now,
+        {
+            "enterprise_id": task.enterprise_id,
+            "source": HazardSource.CHECK.value,
+            "site_id": site.id,
+            "department_id": site.department_id or task.schedule.department_id,
+            "source_task_id": task.id,
+            "item_code": item.code,
+            "on_fail": item.on_fail.value,
+            "item_category": item.category.value,
+            "criteria_refs": list(item.refs),
+            # The checker's words first (lists show two lines); the item gives the context.
+            "description": f"{note}（检查项 {item.code}：{item.text}）",
+            "location": site.area or "",
+        },
+    )
+    for photo in photos:
+        try:
+            hazard_service.add_photo(session, actor, now, hazard.id, PhotoKind.BEFORE, photo, media_root)
+        except ValidationFailed as exc:
+            problem = exc.fields.get("photo") or exc.message
+            raise ValidationFailed(
+                f"第 {position} 项的照片：{problem}", fields={f"answers.{item.code}": f"照片：{problem}"}
+            ) from None
+    return hazard.id
+
+
+def next_checks_due(
+    session: Session, user_id: int, site: Site, now: datetime
+) -> list[tuple[CheckSchedule, datetime]]:
+    """The checks the user owes at this point that fall due next: for each active schedule
+    they owe that can be done here, its first period still to be done, with the due time;
+    earliest first. For the page that says "nothing to do here now"."""
+    members = member_facts(session, user_id, site.enterprise_id)
+    if not members:
+        return []
+    schedules = [
+        s
+        for s in session.scalars(
+            select(CheckSchedule).where(
+                CheckSchedule.enterprise_id == site.enterprise_id, CheckSchedule.active.is_(True)
+            )
+        )
+        if checkable_at(schedule_facts(s), site.id, site.department_id)
+        and any(owes(schedule_facts(s), m) for m in members)
+    ]
+    if not schedules:
+        return []
+    today = local_today(now)
+    closed: dict[int, set[date]] = {s.id: set() for s in schedules}
+    for schedule_id, period_start in session.execute(
+        select(CheckTask.schedule_id, CheckTask.period_start).where(
+            CheckTask.schedule_id.in_(closed),
+            CheckTask.status != CheckTaskStatus.PENDING,
+            CheckTask.period_end >= today,
+        )
+    ):
+        closed[schedule_id].add(period_start)
+    calendar_ = work_calendar(session, today, today + timedelta(days=62))
+    due: list[tuple[CheckSchedule, datetime]] = []
+    for schedule in schedules:
+        found = next_due_period(schedule_timing(schedule), now, closed[schedule.id], calendar_.is_workday)
+        if found is not None and schedule.starts_on <= found[0].end:
+            due.append((schedule, found[1]))
+    return sorted(due, key=lambda pair: (pair[1], pair[0].id))
 
 
 # --- Confined-space jobs -----------------------------------------------------------------

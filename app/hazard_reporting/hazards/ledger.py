@@ -1,10 +1,16 @@
-"""The hazard ledger (隐患排查治理台账) of one enterprise and month, as an .xlsx workbook.
+"""The ledgers (台账) of one enterprise and month, as one .xlsx workbook of two sheets.
 
-One row per hazard found in the month (by its report time in Asia/Shanghai), with the
-columns Chinese ledgers use. Major hazards take their measures, responsible person and
+隐患台账: one row per hazard found in the month (by its report time in Asia/Shanghai), with
+the columns Chinese ledgers use. Major hazards take their measures, responsible person and
 funds from the 五到位 plan; general ones from the assignee and the note given when the fix
-was submitted. Times are written as Excel date-times in Asia/Shanghai wall-clock time
-(Excel has no time zones), so the sheet sorts and filters by date.
+was submitted.
+
+排查记录: one row per scheduled check (班组日/部门周/经理月排查) due in the month whose period
+has begun: who checked where and when, how many items, how many hazards found, and whether
+it was done on time, late, not at all, or excused.
+
+Times are written as Excel date-times in Asia/Shanghai wall-clock time (Excel has no time
+zones), so the sheets sort and filter by date.
 
 Read only: takes (session, actor, now) like a service, checks EXPORT_LEDGER, never writes.
 """
@@ -21,7 +27,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import Action, Actor, EnterpriseRef, require
@@ -29,6 +35,8 @@ from app.accounts.models import User
 from app.clock import LOCAL_TZ, to_local
 from app.enterprises.models import Enterprise, Site
 from app.errors import NotFound, ValidationFailed
+from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS, CheckTaskStatus, ItemResult
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
@@ -61,12 +69,29 @@ HAZARD_COLUMNS: tuple[tuple[str, int], ...] = (
     ("验收人", 12),
     ("状态", 14),
 )
+CHECK_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("序号", 6),
+    ("排查时间", 17),
+    ("排查人", 10),
+    ("排查类型", 14),
+    ("点位", 20),
+    ("检查项数", 10),
+    ("发现隐患数", 11),
+    ("应完成时间", 17),
+    ("状态", 24),
+)
 LEDGER_TITLE = "隐患排查治理台账"
+CHECKS_TITLE = "隐患排查记录台账"
+CHECK_STATUS_TEXT = {
+    CheckTaskStatus.DONE: "按时",
+    CheckTaskStatus.DONE_LATE: "逾期",
+    CheckTaskStatus.MISSED: "未完成",
+}
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 MONEY_FORMAT = "#,##0.00"
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\r\n\t]+')
-_WRAPPED = {"隐患部位", "隐患描述", "整改措施", "状态"}
+_WRAPPED = {"隐患部位", "隐患描述", "整改措施", "状态", "点位"}
 
 
 @dataclass(frozen=True)
@@ -198,6 +223,81 @@ def hazard_rows(
     return rows
 
 
+def _check_status(task: CheckTask, now: datetime) -> str:
+    if task.status is CheckTaskStatus.EXCUSED:
+        return f"免检：{task.excuse_reason}" if task.excuse_reason else "免检"
+    if task.status is CheckTaskStatus.PENDING:
+        # Not swept yet: past its grace it is missed all the same.
+        return "未完成" if now > task.grace_until else "待完成"
+    return CHECK_STATUS_TEXT[task.status]
+
+
+def check_rows(
+    session: Session, enterprise: Enterprise, year: int, month: int, now: datetime
+) -> list[list[Any]]:
+    """The check-record rows (CHECK_COLUMNS order) of the enterprise's scheduled checks due
+    in the local month whose period has begun by `now`, by due time."""
+    start, end = month_bounds(year, month)
+    today = to_local(now).date()
+    tasks = session.execute(
+        select(CheckTask, CheckSchedule, CheckSubmission)
+        .join(CheckSchedule, CheckSchedule.id == CheckTask.schedule_id)
+        .outerjoin(CheckSubmission, CheckSubmission.task_id == CheckTask.id)
+        .where(
+            CheckTask.enterprise_id == enterprise.id,
+            CheckTask.due_at >= start,
+            CheckTask.due_at < end,
+            CheckTask.period_start <= today,
+        )
+        .order_by(CheckTask.due_at, CheckTask.id)
+    ).all()
+    submission_ids = [sub.id for _, _, sub in tasks if sub is not None]
+    tallies: dict[int, tuple[int, int]] = {}
+    if submission_ids:
+        found = func.sum(case((CheckItemResult.result == ItemResult.HAZARD, 1), else_=0))
+        for submission_id, items, hazards in session.execute(
+            select(CheckItemResult.submission_id, func.count(), found)
+            .where(CheckItemResult.submission_id.in_(submission_ids))
+            .group_by(CheckItemResult.submission_id)
+        ):
+            tallies[submission_id] = (int(items), int(hazards or 0))
+    site_ids = {sub.site_id for _, _, sub in tasks if sub is not None} | {
+        schedule.site_id for _, schedule, _ in tasks if schedule.site_id
+    }
+    user_ids = {sub.user_id for _, _, sub in tasks if sub is not None}
+    sites = (
+        dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all())
+        if site_ids
+        else {}
+    )
+    names = (
+        dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+
+    rows = []
+    for number, (task, schedule, submission) in enumerate(tasks, start=1):
+        level = CHECK_LEVEL_LABELS[schedule.level]
+        kind = level if schedule.label in ("", level) else f"{level}（{schedule.label}）"
+        items, hazards = tallies.get(submission.id, (0, 0)) if submission else (None, None)
+        site_id = submission.site_id if submission else schedule.site_id
+        rows.append(
+            [
+                number,
+                _wall_clock(submission.submitted_at) if submission else None,
+                names.get(submission.user_id, "") if submission else "",
+                kind,
+                sites.get(site_id, "") if site_id else "",
+                items,
+                hazards,
+                _wall_clock(task.due_at),
+                _check_status(task, now),
+            ]
+        )
+    return rows
+
+
 def _write_sheet(
     sheet: Any, title: str, columns: tuple[tuple[str, int], ...], rows: list[list[Any]], empty: str
 ) -> None:
@@ -256,18 +356,27 @@ def safe_filename(name: str) -> str:
 def hazard_ledger(
     session: Session, actor: Actor, now: datetime, enterprise_id: int, year: int, month: int
 ) -> LedgerFile:
-    """The month's hazard ledger of the enterprise. Raises NotFound (not visible),
-    PermissionDenied (no EXPORT_LEDGER)."""
+    """The month's ledgers of the enterprise (hazards, then check records). Raises NotFound
+    (not visible), PermissionDenied (no EXPORT_LEDGER)."""
     enterprise = _enterprise(session, actor, enterprise_id)
     rows = hazard_rows(session, enterprise, year, month, now)
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "隐患台账"
+    hazards_sheet = workbook.active
+    hazards_sheet.title = "隐患台账"
     title = f"{enterprise.name} {year}年{month}月 {LEDGER_TITLE}"
-    _write_sheet(sheet, title, HAZARD_COLUMNS, rows, "本月未登记隐患")
+    _write_sheet(hazards_sheet, title, HAZARD_COLUMNS, rows, "本月未登记隐患")
+    checks_sheet = workbook.create_sheet("排查记录")
+    _write_sheet(
+        checks_sheet,
+        f"{enterprise.name} {year}年{month}月 {CHECKS_TITLE}",
+        CHECK_COLUMNS,
+        check_rows(session, enterprise, year, month, now),
+        "本月没有应完成的排查任务",
+    )
     exported = to_local(now).strftime("%Y-%m-%d %H:%M")
-    sheet.oddFooter.left.text = f"导出人：{actor.display_name}  导出时间：{exported}"
-    sheet.oddFooter.right.text = "第 &P 页，共 &N 页"
+    for sheet in (hazards_sheet, checks_sheet):
+        sheet.oddFooter.left.text = f"导出人：{actor.display_name}  导出时间：{exported}"
+        sheet.oddFooter.right.text = "第 &P 页，共 &N 页"
     workbook.properties.title = title
     workbook.properties.creator = "安查 隐患排查治理"
     buffer = io.BytesIO()

@@ -173,6 +173,16 @@ DECISIONS = frozenset(
         HazardAction.DECIDE_EXTENSION,
     }
 )
+# Side actions never open by themselves: the page opens the first of the others (the
+# thing this person came to do), so a worker sees one form, not five.
+_SIDE_ACTIONS = frozenset(
+    {
+        HazardAction.ADD_BEFORE_PHOTO,
+        HazardAction.REQUEST_EXTENSION,
+        HazardAction.UPGRADE_TO_MAJOR,
+        HazardAction.REJECT,
+    }
+)
 _DECISION_STATUSES = frozenset(
     {
         HazardStatus.REPORTED,
@@ -214,6 +224,16 @@ def available_actions(
             continue
         actions.append(action)
     return actions
+
+
+def primary_action(hazard: Hazard, actions: list[HazardAction]) -> HazardAction | None:
+    """The action a page opens for its viewer: the first that is not a side action
+    (re-assigning an assigned hazard is one too)."""
+    for action in actions:
+        if action in _SIDE_ACTIONS or (action is HazardAction.ASSIGN and hazard.assignee_id is not None):
+            continue
+        return action
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -745,6 +765,7 @@ def detail_context(session: Session, actor: Actor, hazard_id: int, now: datetime
         "after_photos": [p for p in hazard.photos if p.kind is PhotoKind.AFTER],
         "pending": pending,
         "actions": actions,
+        "primary": primary_action(hazard, actions),
         "members": _members(session, enterprise.id) if HazardAction.ASSIGN in actions else [],
         "overdue": is_overdue(hazard, now),
         "five": _five_in_place(hazard),
@@ -1189,7 +1210,7 @@ def hazard_detail(hazard_id: int):
 def hazard_action(hazard_id: int, slug: str):
     """Take one action on the hazard from its H5 page."""
     actor = _h5_actor()
-    return _act(actor, hazard_id, slug, PhotoStage(actor.user_id), "hazards_h5", "hazards/h5_detail.html")
+    return _act(actor, hazard_id, slug, PhotoStage(actor.user_id), "hazards_h5.hazard_detail", "hazards/h5_detail.html")
 
 
 @h5_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")
@@ -1231,10 +1252,7 @@ def _act(actor: Actor, hazard_id: int, slug: str, stage: PhotoStage | None, endp
         )
     if stage is not None:
         stage.discard(used)
-    return redirect(
-        url_for(f"{endpoint}.hazard_detail", hazard_id=hazard_id, done=done) + "#top",
-        code=303,
-    )
+    return redirect(url_for(endpoint, hazard_id=hazard_id, done=done), code=303)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1357,7 +1375,7 @@ def console_detail(hazard_id: int):
 @console_bp.post("/hazards/<int:hazard_id>/actions/<slug>")
 @login_required
 def console_action(hazard_id: int, slug: str):
-    return _act(_console_actor(), hazard_id, slug, None, "hazards_console", "hazards/console_detail.html")
+    return _act(_console_actor(), hazard_id, slug, None, "hazards_console.console_detail", "hazards/console_detail.html")
 
 
 @console_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")

@@ -88,21 +88,27 @@ class TipBroadcastEvent(Base):
     from_status: Mapped[BroadcastStatus | None] = mapped_column(
         str_enum(BroadcastStatus, "tip_broadcast_event_from_status")
     )
-    to_status: Mapped[BroadcastStatus] = mapped_column(str_enum(BroadcastStatus, "tip_broadcast_event_to_status"))
+    to_status: Mapped[BroadcastStatus] = mapped_column(
+        str_enum(BroadcastStatus, "tip_broadcast_event_to_status")
+    )
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class TipReceipt(Base):
     """One recipient of one broadcast: written with their outbox message, then read (the H5
-    page opened), acknowledged (我已阅读并知晓) and reminded at most once."""
+    page opened), acknowledged (我已阅读并知晓) and reminded at most once.
+
+    No foreign keys, on purpose: a broadcast writes one receipt per recipient (100 000 for
+    the whole district) and each foreign key would add a referential-integrity trigger call
+    per row — about a second per key and 100 000 rows. Receipts are written only by the
+    fan-out, from the broadcast row it holds locked and user ids it has just selected, in
+    one transaction; broadcasts and users are never deleted (users are deactivated)."""
 
     __tablename__ = "tip_receipts"
 
-    broadcast_id: Mapped[int] = mapped_column(
-        ForeignKey("tip_broadcasts.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    broadcast_id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(primary_key=True, index=True)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]

@@ -25,7 +25,9 @@ from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, 
 
 def reachable_users() -> Select[tuple[int]]:
     """Ids of users a message can reach: active, bound to a WeChat openid, subscribed."""
-    return select(User.id).where(User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True))
+    return select(User.id).where(
+        User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True)
+    )
 
 
 def audience_user_ids(audience: Audience) -> Select[tuple[int]]:
@@ -42,7 +44,9 @@ def audience_user_ids(audience: Audience) -> Select[tuple[int]]:
         members = members.where(Enterprise.industry.in_(sorted(audience.industries)))
     if audience.topics:
         # Topic values are the names of the enterprise's flag columns.
-        members = members.where(or_(*(getattr(Enterprise, t.value).is_(True) for t in sorted(audience.topics))))
+        members = members.where(
+            or_(*(getattr(Enterprise, t.value).is_(True) for t in sorted(audience.topics)))
+        )
     if audience.roles:
         members = members.where(Membership.role.in_(sorted(audience.roles)))
     return reachable_users().where(User.id.in_(members))
@@ -102,7 +106,9 @@ def broadcast_counts(session: Session, broadcast_ids: Iterable[int]) -> dict[int
     for bid, recipients, read, acknowledged, reminded in receipts:
         fields[bid].update(recipients=recipients, read=read, acknowledged=acknowledged, reminded=reminded)
     # `tip:<broadcast>:<user>` built per receipt, so the join probes the unique dedupe_key index.
-    prefix = literal(f"{BROADCAST_KEY}:", String) + cast(TipReceipt.broadcast_id, String) + literal(":", String)
+    prefix = (
+        literal(f"{BROADCAST_KEY}:", String) + cast(TipReceipt.broadcast_id, String) + literal(":", String)
+    )
     statuses = session.execute(
         select(TipReceipt.broadcast_id, OutboxMessage.status, func.count())
         .join(OutboxMessage, OutboxMessage.dedupe_key == prefix + cast(TipReceipt.user_id, String))
@@ -123,7 +129,9 @@ class BroadcastLists:
     cancelled: list[TipBroadcast]
 
 
-def list_broadcasts(session: Session, *, released_limit: int = 50, cancelled_limit: int = 20) -> BroadcastLists:
+def list_broadcasts(
+    session: Session, *, released_limit: int = 50, cancelled_limit: int = 20
+) -> BroadcastLists:
     """The console's overview: drafts and scheduled ones by send time, the latest released
     and cancelled ones newest first."""
 
@@ -142,10 +150,16 @@ def list_broadcasts(session: Session, *, released_limit: int = 50, cancelled_lim
         drafts=of(BroadcastStatus.DRAFT, TipBroadcast.send_at, TipBroadcast.id),
         scheduled=of(BroadcastStatus.SCHEDULED, TipBroadcast.send_at, TipBroadcast.id),
         released=of(
-            BroadcastStatus.RELEASED, TipBroadcast.released_at.desc(), TipBroadcast.id.desc(), limit=released_limit
+            BroadcastStatus.RELEASED,
+            TipBroadcast.released_at.desc(),
+            TipBroadcast.id.desc(),
+            limit=released_limit,
         ),
         cancelled=of(
-            BroadcastStatus.CANCELLED, TipBroadcast.updated_at.desc(), TipBroadcast.id.desc(), limit=cancelled_limit
+            BroadcastStatus.CANCELLED,
+            TipBroadcast.updated_at.desc(),
+            TipBroadcast.id.desc(),
+            limit=cancelled_limit,
         ),
     )
 
@@ -170,7 +184,7 @@ def library(session: Session) -> list[Tip]:
 
 
 def town_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Town.id, Town.name)).tuples().all())
+    return {town_id: name for town_id, name in session.execute(select(Town.id, Town.name))}
 
 
 def all_towns(session: Session) -> list[Town]:

@@ -103,7 +103,9 @@ def load_tip_library(session: Session, path: Path | None = None) -> LoadResult:
     result = LoadResult()
     existing = {
         tip.code: tip
-        for tip in session.scalars(select(Tip).where(Tip.code.is_not(None)).order_by(Tip.id).with_for_update())
+        for tip in session.scalars(
+            select(Tip).where(Tip.code.is_not(None)).order_by(Tip.id).with_for_update()
+        )
     }
     for position, spec in enumerate(specs):
         signature = spec.signature()
@@ -112,7 +114,8 @@ def load_tip_library(session: Session, path: Path | None = None) -> LoadResult:
             tip = Tip(code=spec.code, kind=spec.kind)
             session.add(tip)
             result.created.append(spec.code)
-        elif tip.signature == signature and tip.active and tip.position == position:
+        elif tip.signature == signature and tip.active:
+            tip.position = position  # the order alone is no change of content
             result.unchanged.append(spec.code)
             continue
         else:
@@ -186,7 +189,6 @@ def create_broadcast(session: Session, actor: Actor, now: datetime, data: Mappin
     unknown or retired library tip."""
     require(actor, Action.BROADCAST_TIP)
     form = parse(BroadcastIn, data)
-    audience = _checked_audience(session, actor, form, now)
     if form.tip_id is None and not (form.title and form.body):
         raise ValidationFailed(
             "请选择提示库中的条目，或填写新提示的标题和正文。",
@@ -197,6 +199,7 @@ def create_broadcast(session: Session, actor: Actor, now: datetime, data: Mappin
             "选择了提示库条目时，不能再填写新提示的标题和正文。",
             fields={"tip_id": "只能二选一"},
         )
+    audience = _checked_audience(session, actor, form, now)
     if form.tip_id is not None:
         tip = session.get(Tip, form.tip_id)
         if tip is None or tip.kind is TipKind.CUSTOM or not tip.active:
@@ -357,16 +360,19 @@ def _enqueue_receipts(
     now: datetime,
 ) -> int:
     """One outbox row per receipt of the broadcast matching `conditions`, in one INSERT …
-    SELECT. Writes what
-    `notifications.service.enqueue` writes for one recipient (queued, due now, dedupe key
-    `key_prefix + user id`) and, like it, skips keys that exist (ON CONFLICT DO NOTHING), so
-    re-running writes nothing new. Returns the number of rows written."""
+    SELECT. Writes what `notifications.service.enqueue` writes for one recipient (queued, due
+    now, urgency by the kind's rule, dedupe key `key_prefix + user id`) and, like it, skips
+    keys that exist (ON CONFLICT DO NOTHING), so re-running writes nothing new. One statement
+    instead of a round trip per recipient: 100 000 recipients in seconds. Returns the number
+    of rows written. Raises KeyError for a kind the dispatcher does not know."""
+    urgent = is_urgent(get_kind(kind), payload)
     source = select(
         literal(kind, String),
         TipReceipt.user_id,
         literal(payload, JSON),
         literal(key_prefix, String) + cast(TipReceipt.user_id, String),
         literal(OutboxStatus.QUEUED.value, String),
+        literal(urgent, Boolean),
         literal(0, Integer),
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
@@ -422,7 +428,12 @@ def release_broadcast(session: Session, broadcast_id: int, now: datetime) -> Rel
     )
     tip = broadcast.tip
     payload = broadcast_payload(
-        broadcast_id=broadcast.id, tip_id=tip.id, tip_code=tip.code, title=tip.title, summary=tip.summary, at=now
+        broadcast_id=broadcast.id,
+        tip_id=tip.id,
+        tip_code=tip.code,
+        title=tip.title,
+        summary=tip.summary,
+        at=now,
     )
     enqueued = _enqueue_receipts(
         session,
@@ -498,7 +509,15 @@ def send_reminders(session: Session, actor: Actor, now: datetime, broadcast_id: 
         .execution_options(synchronize_session=False)
     )
     if reminded:
-        _record(session, broadcast, actor.user_id, now, BroadcastAction.REMIND, broadcast.status, data={"reminded": reminded})
+        _record(
+            session,
+            broadcast,
+            actor.user_id,
+            now,
+            BroadcastAction.REMIND,
+            broadcast.status,
+            data={"reminded": reminded},
+        )
     session.flush()
     return reminded
 

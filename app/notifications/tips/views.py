@@ -121,7 +121,10 @@ def library_tip(tip_id: int):
     if tip is None:
         abort(404)
     return render_template(
-        "tips/console_tip.html", tip=tip, blocks=article_blocks(tip.body), audience=Audience.from_json(tip.audience)
+        "tips/console_tip.html",
+        tip=tip,
+        blocks=article_blocks(tip.body),
+        audience=Audience.from_json(tip.audience),
     )
 
 

@@ -39,6 +39,12 @@
         window.AnchaUploader.toptips("照片还在上传，请稍候再提交。");
         return;
       }
+      var needsPhoto = form.querySelector("[data-needs-photo]");
+      if (needsPhoto && uploader && uploader.tokens().length === 0) {
+        event.preventDefault();
+        window.AnchaUploader.toptips(needsPhoto.getAttribute("data-needs-photo"));
+        return;
+      }
       if (form.getAttribute("data-sent")) {
         event.preventDefault();
         return;

@@ -13,11 +13,12 @@
   var URLS = config.urls;
   var POLL_MS = 2000;
   var KEEP_ITEMS = 300;
+  var MAX_LISTED = 200; // contacts rendered at once (benchmarks fill the sandbox with thousands)
   var STORE_PREFIX = "ancha-sim:v1:";
   var TIME_GAP_SECONDS = 5 * 60;
   var AVATAR_COLORS = ["#f5a623", "#4a90e2", "#7ed321", "#bd10e0", "#50b7c1", "#e86a5c", "#9b8afb", "#5a9e6f", "#d9826b", "#6c7fd8"];
-  // WeChat's template keyword kinds, shown as labels (the sandbox does not know the titles
-  // of the template library, so rows are named after the kind of their key).
+  // Labels for keywords of templates the service does not describe (config.templates has
+  // the title and labels of every template it uses): named after the key's kind.
   var KEY_LABELS = {
     thing: "事项", time: "时间", date: "日期", character_string: "编号", phrase: "状态", name: "姓名",
     number: "数量", amount: "金额", car_number: "车牌", phone_number: "电话", letter: "字母",
@@ -239,7 +240,7 @@
       list.appendChild(el("div", { className: "cell cell--empty", text: query ? "没有匹配的用户" : "还没有虚拟用户。导入演示数据（flask demo seed）或新建一个。" }));
       return;
     }
-    users.forEach(function (user) {
+    users.slice(0, MAX_LISTED).forEach(function (user) {
       list.appendChild(el("button", {
         type: "button", className: "cell contact", "data-openid": user.openid,
         onclick: function () { openChat(user); }
@@ -254,6 +255,9 @@
         ])
       ]));
     });
+    if (users.length > MAX_LISTED) {
+      list.appendChild(el("div", { className: "cell cell--empty", text: "只显示最新的 " + MAX_LISTED + " 位，其余请用上方搜索查找" }));
+    }
   }
 
   function createUser() {
@@ -466,11 +470,11 @@
     return match ? Number(match[1]) : Number.MAX_SAFE_INTEGER;
   }
 
-  function keyLabels(keys) {
+  function keyLabels(keys, known) {
     var counts = {};
     var labels = keys.map(function (key) {
       var kind = key.replace(/\d+$/, "").replace(/\.DATA$/i, "");
-      var label = KEY_LABELS[kind] || key;
+      var label = known[key] || KEY_LABELS[kind] || key;
       counts[label] = (counts[label] || 0) + 1;
       return label;
     });
@@ -483,18 +487,19 @@
   }
 
   function templateCard(body, at) {
+    var template = (config.templates || {})[body.template_id] || {};
     var data = body.data || {};
     // Since May 2023 WeChat shows neither `first` nor `remark`.
     var keys = Object.keys(data)
       .filter(function (key) { return key !== "first" && key !== "remark"; })
       .sort(function (a, b) { return keyNumber(a) - keyNumber(b) || (a < b ? -1 : a > b ? 1 : 0); });
-    var labels = keyLabels(keys);
+    var labels = keyLabels(keys, template.labels || {});
     var rows = el("dl", { className: "card__rows" });
     keys.forEach(function (key, index) {
       rows.append(el("dt", { text: labels[index] }), el("dd", { text: String((data[key] || {}).value || "") }));
     });
     var card = el("div", { className: "card card--template" }, [
-      el("div", { className: "card__hd", text: "模板消息" }),
+      el("div", { className: "card__hd", text: template.title || "模板消息" }),
       el("div", { className: "card__time", text: formatTime(at) }),
       rows
     ]);
@@ -594,13 +599,15 @@
         });
         renderIdentity();
         renderBottom();
+        renderMessages(); // the account's profile goes once the user follows
         // A scan may have bound the openid to a person: refresh who this user is.
         loadContacts().catch(function () {});
         return poll().then(function () { return data; });
       })
       .catch(function (error) {
-        if (error.code === "not_following" && state.user) {
-          state.user.subscribed = false;
+        // Another tab (or the API) changed the follow state: show the real one.
+        if ((error.code === "not_following" || error.code === "already_following") && state.user) {
+          state.user.subscribed = error.code === "already_following";
           renderIdentity();
           renderBottom();
           renderMessages();

@@ -17,6 +17,11 @@ QR codes are scanned the way WeChat resolves them: a site's permanent parametric
 H5 links open in an in-phone webview as the current virtual user: `/sandbox/open` forgets
 another user's H5 session and leaves the openid in a sandbox-only cookie that the fake
 authorize page honours, so the page signs in through the real OAuth path.
+
+Routes: `GET /sandbox/` (the page), `POST /sandbox/api/send`, `GET /sandbox/api/contacts`
+(virtual users with the person bound to each openid), `GET /sandbox/api/codes` (QR codes to
+scan), `POST /sandbox/api/media` + `GET /sandbox/api/media/<id>` (photos), `GET
+/sandbox/open?openid=&url=`. Registered only while the sandbox is on.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from app.clock import to_local, utcnow
 from app.enterprises.domain import site_scene
 from app.enterprises.models import Site
 from app.extensions import db, redis_client
+from app.notifications.kinds import KINDS
 from app.wechat.client import WeChatAPIError, get_wechat_client
 from app.wechat.crypto import CallbackAuthError, MessageCrypto, sign
 from app.wechat.menu import default_menu
@@ -76,6 +82,7 @@ SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 MAX_TEXT_CHARS = 2000
 MAX_LISTED_SITES = 300
 MAX_LISTED_INVITES = 50
+LOOKUP_CHUNK = 500
 MENU_SCAN_EVENTS = frozenset({"scancode_push", "scancode_waitmsg"})
 MENU_PHOTO_EVENTS = frozenset({"pic_sysphoto", "pic_photo_or_album", "pic_weixin"})
 SEND_TYPES = frozenset(
@@ -125,6 +132,7 @@ def simulator():
         "menu": pushed or default_menu(settings.PUBLIC_BASE_URL),
         "menu_source": "pushed" if pushed else "default",
         "safe_mode": bool(settings.WECHAT_ENCODING_AES_KEY),
+        "templates": template_catalog(settings),
         "urls": {
             "users": url_for("sandbox_api.create_user"),
             "contacts": url_for("sandbox_simulator.contacts"),
@@ -136,6 +144,27 @@ def simulator():
         },
     }
     return render_template("sandbox/simulator.html", config=config, account_name=ACCOUNT_NAME)
+
+
+def template_catalog(settings: Settings) -> dict[str, dict[str, Any]]:
+    """What WeChat shows of each template the service uses, by template id: its title and
+    the label of each keyword (WeChat takes both from the template, the message carries
+    only values). A template shared by a family of kinds has no single title (None)."""
+    catalog: dict[str, dict[str, Any]] = {}
+    for kind in KINDS.values():
+        template_id = settings.wechat_template_id(kind.name, kind.family.value)
+        if not template_id:
+            continue
+        entry = catalog.setdefault(template_id, {"titles": set(), "labels": {}})
+        entry["titles"].add(kind.title)
+        entry["labels"].update({field.key: field.label for field in kind.fields})
+    return {
+        template_id: {
+            "title": next(iter(entry["titles"])) if len(entry["titles"]) == 1 else None,
+            "labels": entry["labels"],
+        }
+        for template_id, entry in catalog.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,8 +181,15 @@ def contacts():
 
 
 def _people_by_openid(openids: list[str]) -> dict[str, dict[str, Any]]:
-    if not openids:
-        return {}
+    people: dict[str, dict[str, Any]] = {}
+    # In chunks: a sandbox filled by the benchmarks holds thousands of virtual users, more
+    # than SQLite accepts as bound parameters in one statement.
+    for start in range(0, len(openids), LOOKUP_CHUNK):
+        people.update(_people_chunk(openids[start : start + LOOKUP_CHUNK]))
+    return people
+
+
+def _people_chunk(openids: list[str]) -> dict[str, dict[str, Any]]:
     users = db.session.scalars(
         select(User)
         .where(User.openid.in_(openids))

@@ -1,0 +1,622 @@
+"""H5 pages of scan-to-check (扫码排查), inside WeChat.
+
+- `/h5/scan/<token>`: where a site's QR lands. Names the point, signs the member in
+  (WeChat OAuth), remembers when this browser scanned which point, and offers the checks the
+  member owes there now (team leader → 班组日排查, department head → 部门周排查, manager →
+  经理月排查), or says when the next one is due.
+- `/h5/checks/<task_id>?site=<token>`: the check form, only after a scan of a point where
+  the check can be done. Items by category, each 符合 / 隐患 / 不适用; a 隐患 needs a short
+  description and a photo. Photos are staged one by one as they are picked (`…/photos`),
+  so a half-filled form survives a reload (check-form.js keeps the draft) and the submit
+  is small. `POST` submits: the service records everything in one transaction.
+- `/h5/checks/<task_id>/result`: the submitted check and the hazards it reported.
+- `/h5/tasks`: my checks — owed now, recently done, missed.
+
+Views stay thin: the service decides and flushes; a view commits, or rolls back and shows
+the Chinese message. The scan is kept in the signed session cookie (token → time): the
+submission records that scan, not whatever the page claims.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.accounts.domain import Actor
+from app.accounts.models import User
+from app.accounts.queries import is_active_member
+from app.clock import local_today, to_local, utcnow
+from app.enterprises.models import Department, Site
+from app.enterprises.service import site_by_token
+from app.errors import DomainError, NotFound, PermissionDenied, ValidationFailed, wants_json
+from app.extensions import db, redis_client
+from app.hazard_reporting.checks import queries, service
+from app.hazard_reporting.checks.domain import (
+    CHECK_TASK_STATUS_LABELS,
+    ITEM_CATEGORY_LABELS,
+    ITEM_RESULT_LABELS,
+    MAX_PHOTOS_PER_ITEM,
+    MAX_RESULT_NOTE,
+    SCAN_EXPIRED,
+    SCAN_VALID_FOR,
+    SUBMISSION_STATUS_LABELS,
+    CheckLevel,
+    CheckTaskStatus,
+    ItemCategory,
+    ItemResult,
+    OnFail,
+    ResolvedItem,
+    SubmissionStatus,
+)
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
+from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
+from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.hazards.photos import MAX_BYTES, prepare_photo
+from app.wechat.client import WeChatAPIError, get_wechat_client
+from app.wechat.oauth import current_h5_actor, current_h5_user, h5_login_required, start_oauth
+
+bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
+
+SESSION_SCANS = "h5_scans"
+MAX_REMEMBERED_SCANS = 5
+PHOTO_TTL_SECONDS = 3 * 24 * 3600  # as long as WeChat keeps uploaded media
+RECENT_DAYS = 14
+MISSED_DAYS = 30
+WEEKDAYS = "一二三四五六日"
+
+SCAN_FIRST = "请在现场扫描点位二维码后再开始检查。"
+PHOTO_EXPIRED = "有照片已过期（超过 3 天未提交），请删除后重新拍摄。"
+MEDIA_EXPIRED = "无法从微信获取这张照片（可能已过期），请重新拍摄。"
+WECHAT_DOWN = "暂时无法从微信获取照片，请稍后重试。"
+NO_PHOTO = "请选择照片"
+
+
+# ---------------------------------------------------------------------------------------
+# The scan, remembered in the signed session cookie
+# ---------------------------------------------------------------------------------------
+
+
+def remember_scan(token: str, now: datetime) -> None:
+    """Note that this browser scanned `token` at `now` (the newest few points are kept)."""
+    scans = {t: at for t, at in (session.get(SESSION_SCANS) or {}).items() if t != token}
+    scans[token] = now.timestamp()
+    newest = sorted(scans.items(), key=lambda item: item[1])[-MAX_REMEMBERED_SCANS:]
+    session[SESSION_SCANS] = dict(newest)
+
+
+def scanned_at(token: str) -> datetime | None:
+    """When this browser last scanned `token`, if it did."""
+    at = (session.get(SESSION_SCANS) or {}).get(token)
+    return datetime.fromtimestamp(float(at), UTC) if at is not None else None
+
+
+def _fresh_scan(token: str, now: datetime) -> datetime | None:
+    at = scanned_at(token)
+    return at if at is not None and now - at <= SCAN_VALID_FOR else None
+
+
+# ---------------------------------------------------------------------------------------
+# Photos picked for a check form, before it is submitted (Redis)
+# ---------------------------------------------------------------------------------------
+
+
+class StagedPhotos:
+    """Photos picked for the 隐患 items of one check form: per user and task, for three
+    days, already cleaned (upright, no EXIF/GPS) with a preview thumbnail. A bad file is
+    refused at once, while the checker still stands at the point."""
+
+    def __init__(self, user_id: int, task_id: int):
+        self.redis = redis_client()
+        self.prefix = f"ancha:h5:check-photo:{user_id}:{task_id}:"
+
+    @staticmethod
+    def _valid(token: str) -> bool:
+        return 16 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
+
+    def put(self, data: bytes) -> str:
+        """Stage an upload; returns its token. Raises ValidationFailed for a bad image."""
+        photo, thumb, _, _ = prepare_photo(data)
+        token = secrets.token_urlsafe(18)
+        pipe = self.redis.pipeline()
+        pipe.hset(self.prefix + token, mapping={"photo": photo, "thumb": thumb})
+        pipe.expire(self.prefix + token, PHOTO_TTL_SECONDS)
+        pipe.execute()
+        return token
+
+    def put_media(self, media_id: str) -> str:
+        """Fetch a JS-SDK uploadImage serverId with media/get and stage it."""
+        media_id = media_id.strip()
+        if not media_id or len(media_id) > 256:
+            raise ValidationFailed.for_field("photo", MEDIA_EXPIRED)
+        try:
+            response = get_wechat_client().media.download(media_id)
+        except WeChatAPIError as exc:
+            raise ValidationFailed.for_field(
+                "photo", WECHAT_DOWN if exc.retryable else MEDIA_EXPIRED
+            ) from None
+        return self.put(getattr(response, "content", b""))
+
+    def photo(self, token: str) -> bytes | None:
+        return self.redis.hget(self.prefix + token, "photo") if self._valid(token) else None
+
+    def thumb(self, token: str) -> bytes | None:
+        return self.redis.hget(self.prefix + token, "thumb") if self._valid(token) else None
+
+    def alive(self, tokens: Iterable[str]) -> list[str]:
+        return [t for t in dict.fromkeys(tokens) if self._valid(t) and self.redis.exists(self.prefix + t)]
+
+    def discard(self, tokens: Iterable[str]) -> None:
+        keys = [self.prefix + t for t in tokens if self._valid(t)]
+        if keys:
+            self.redis.delete(*keys)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _actor() -> Actor:
+    actor = current_h5_actor()
+    if actor is None:  # h5_login_required ran first
+        abort(401)
+    return actor
+
+
+def _notice(status: int, title: str, lines: list[str], *, icon: str = "warn", retry_url: str | None = None):
+    return (
+        render_template("wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=retry_url),
+        status,
+    )
+
+
+def _message(exc: DomainError) -> str:
+    """The message as a person should read it (without pydantic's field names)."""
+    if isinstance(exc, ValidationFailed) and len(exc.fields) == 1:
+        name, problem = next(iter(exc.fields.items()))
+        if exc.message == f"{name}: {problem}":  # ValidationFailed.for_field
+            return problem
+    return exc.message
+
+
+def _item_problems(exc: ValidationFailed) -> dict[str, str]:
+    """Per-item problems of a refused submission, by item code."""
+    return {name.removeprefix("answers."): p for name, p in exc.fields.items() if name.startswith("answers.")}
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    db.rollback_request_session()
+    if wants_json():
+        return jsonify({**exc.to_dict(), "message": _message(exc)}), exc.http_status
+    title = {404: "内容不存在", 403: "不能进行此操作", 409: "无需检查"}.get(exc.http_status, "操作未完成")
+    return _notice(exc.http_status, title, [_message(exc)])
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge):
+    db.rollback_request_session()
+    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    message = (
+        f"上传内容太大（一次最多 {limit} MB，每张照片不超过 {MAX_BYTES // (1024 * 1024)} MB），请压缩后重试。"
+    )
+    if wants_json():
+        return jsonify({"error": "too_large", "message": message}), 413
+    return _notice(413, "照片太大", [message])
+
+
+def _local_day_label(moment: datetime, now: datetime) -> str:
+    """今天 / 明天 / 11-27 周五 — the local date of `moment`, as a person says it."""
+    day = to_local(moment).date()
+    today = local_today(now)
+    if day == today:
+        return "今天"
+    if day == today + timedelta(days=1):
+        return "明天"
+    if day == today - timedelta(days=1):
+        return "昨天"
+    return f"{day:%m-%d} 周{WEEKDAYS[day.weekday()]}"
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    return f"{_local_day_label(moment, now)} {to_local(moment):%H:%M}"
+
+
+def _where_to_check(session: Any, task: CheckTask) -> str:
+    """Where a task's check can be done, for the list of what is owed."""
+    schedule = task.schedule
+    if schedule.site_id is not None:
+        site = session.get(Site, schedule.site_id)
+        return f"在点位「{site.name}」扫码检查" if site is not None else "在指定点位扫码检查"
+    if schedule.department_id is not None and schedule.level is not CheckLevel.MONTHLY:
+        department = session.get(Department, schedule.department_id)
+        if department is not None:
+            return f"在「{department.name}」的任一排查点位扫码检查"
+    return "在本企业任一排查点位扫码检查"
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    number: int
+    item: ResolvedItem
+    major: bool  # a failure here matches a major-hazard criterion
+    review: bool  # a failure here is reviewed by the safety officer
+
+
+def _groups(items: list[ResolvedItem]) -> list[tuple[str, list[ItemRow]]]:
+    """Items numbered in checklist order, grouped by category (场所环境, 设备设施, …)."""
+    rows = [
+        ItemRow(n, r, r.item.on_fail is OnFail.MAJOR, r.item.on_fail is OnFail.REVIEW)
+        for n, r in enumerate(items, start=1)
+    ]
+    groups = []
+    for category in ItemCategory:
+        members = [row for row in rows if row.item.item.category is category]
+        if members:
+            groups.append((ITEM_CATEGORY_LABELS[category], members))
+    return groups
+
+
+def _form_values(
+    form: MultiDict, items: list[ResolvedItem], stage: StagedPhotos
+) -> dict[str, dict[str, Any]]:
+    """The answers of a posted form, to show it again as it was filled in."""
+    values = {}
+    for resolved in items:
+        code = resolved.item.code
+        values[code] = {
+            "result": form.get(f"result-{code}", ""),
+            "note": form.get(f"note-{code}", ""),
+            "photos": stage.alive(form.getlist(f"photo-{code}")),
+        }
+    return values
+
+
+def _form_page(
+    start: service.CheckStart,
+    *,
+    key: str,
+    values: dict[str, dict[str, Any]] | None = None,
+    error: str | None = None,
+    problems: dict[str, str] | None = None,
+    status: int = 200,
+):
+    task, site = start.task, start.site
+    user = current_h5_user()
+    now = utcnow()
+    return (
+        render_template(
+            "checks/h5_form.html",
+            task=task,
+            site=site,
+            enterprise=site.enterprise,
+            groups=_groups(start.items),
+            total=len(start.items),
+            values=values or {},
+            problems=problems or {},
+            error=error,
+            key=key,
+            user_id=user.id if user else 0,
+            due=_when(task.due_at, now),
+            overdue=now > task.due_at,
+            grace=_when(task.grace_until, now),
+            MAX_PHOTOS=MAX_PHOTOS_PER_ITEM,
+            MAX_NOTE=MAX_RESULT_NOTE,
+            MAX_PHOTO_MB=MAX_BYTES // (1024 * 1024),
+            ItemResult=ItemResult,
+            RESULT_LABELS=ITEM_RESULT_LABELS,
+        ),
+        status,
+    )
+
+
+def _location(form: MultiDict) -> dict[str, float | None]:
+    """Latitude, longitude and accuracy as the phone reported them; anything unreadable is
+    left out (the location is optional and must never block a check)."""
+
+    def number(name: str) -> float | None:
+        try:
+            value = float(form.get(name, ""))
+        except ValueError:
+            return None
+        return value if value == value and abs(value) != float("inf") else None  # not NaN / inf
+
+    latitude, longitude = number("latitude"), number("longitude")
+    if latitude is None or longitude is None:
+        return {"latitude": None, "longitude": None, "location_accuracy": None}
+    accuracy = number("location_accuracy")
+    return {"latitude": latitude, "longitude": longitude, "location_accuracy": accuracy}
+
+
+def _answers(
+    form: MultiDict, files: MultiDict, items: list[ResolvedItem], stage: StagedPhotos
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The answers of a posted form for `submit_check`, and the staged photos they use.
+
+    Photos and descriptions count for 隐患 answers only (a photo picked before the answer
+    was changed to 符合 is left out, not refused). Raises ValidationFailed for a photo whose
+    staging expired."""
+    answers: list[dict[str, Any]] = []
+    used: list[str] = []
+    for resolved in items:
+        code = resolved.item.code
+        result = form.get(f"result-{code}", "")
+        if not result:
+            continue  # the service names every unanswered item
+        answer: dict[str, Any] = {"item_code": code, "result": result}
+        if result == ItemResult.HAZARD.value:
+            photos: list[bytes] = []
+            for token in dict.fromkeys(t for t in form.getlist(f"photo-{code}") if t):
+                data = stage.photo(token)
+                if data is None:
+                    raise ValidationFailed(PHOTO_EXPIRED, fields={f"answers.{code}": PHOTO_EXPIRED})
+                photos.append(data)
+                used.append(token)
+            for upload in files.getlist(f"file-{code}"):
+                data = upload.read()
+                if data or upload.filename:
+                    photos.append(data)
+            answer |= {"note": form.get(f"note-{code}", ""), "photos": photos}
+        answers.append(answer)
+    return answers, used
+
+
+def _done(submission: CheckSubmission, *, again: bool):
+    url = url_for("checks_h5.result", task_id=submission.task_id, **({"again": 1} if again else {}))
+    if wants_json():
+        return jsonify({"submission_id": submission.id, "url": url})
+    return redirect(url, code=303)
+
+
+# ---------------------------------------------------------------------------------------
+# Pages
+# ---------------------------------------------------------------------------------------
+
+
+@bp.get("/scan/<token>")
+def scan(token: str):
+    """A scanned point: the checks its visitor owes there now."""
+    session_ = db.session
+    site = site_by_token(session_, token)  # a revoked or unknown code says so before any login
+    user = current_h5_user()
+    if user is None:
+        return redirect(start_oauth(request.full_path.rstrip("?")))
+    now = utcnow()
+    remember_scan(site.token, now)
+    enterprise = site.enterprise
+    if not is_active_member(session_, user.id, site.enterprise_id):
+        raise PermissionDenied(service.NOT_A_MEMBER.format(enterprise=enterprise.name))
+    owed = queries.tasks_owed(session_, user, site, now)
+    today = local_today(now)
+    done_here = [
+        s
+        for s in queries.my_submissions(
+            session_, user.id, now - timedelta(days=31), enterprise_id=enterprise.id
+        )
+        if s.task.period_end >= today
+    ]
+    next_due = [] if owed else service.next_checks_due(session_, user.id, site, now)[:3]
+    return render_template(
+        "checks/h5_scan.html",
+        site=site,
+        enterprise=enterprise,
+        owed=[
+            {
+                "task": t,
+                "items": len(queries.task_items(session_, t)),
+                "due": _when(t.due_at, now),
+                "overdue": now > t.due_at,
+                "grace": _when(t.grace_until, now),
+            }
+            for t in owed
+        ],
+        done_here=[
+            {"submission": s, "label": s.task.schedule.label, "at": _when(s.submitted_at, now)}
+            for s in done_here
+        ],
+        next_due=[{"label": s.label, "due": _when(at, now)} for s, at in next_due],
+        STATUS_LABELS=SUBMISSION_STATUS_LABELS,
+        LATE=SubmissionStatus.LATE,
+    )
+
+
+@bp.get("/checks/<int:task_id>")
+@h5_login_required
+def check_form(task_id: int):
+    """The check form, after a scan of a point where the check can be done."""
+    actor = _actor()
+    token = request.args.get("site", "")
+    if not token:
+        return _notice(400, "请先扫码", [SCAN_FIRST, "检查须在现场进行：扫描张贴在点位的二维码即可开始。"])
+    now = utcnow()
+    start = service.start_check(db.session, actor, now, task_id, token)
+    if start.submission is not None:
+        return redirect(url_for("checks_h5.result", task_id=task_id))
+    if _fresh_scan(start.site.token, now) is None:
+        lines = [SCAN_EXPIRED] if scanned_at(start.site.token) is not None else [SCAN_FIRST]
+        return _notice(403, "请先扫码", [*lines, f"点位：{start.site.name}"])
+    return _form_page(start, key=secrets.token_urlsafe(18))
+
+
+@bp.post("/checks/<int:task_id>")
+@h5_login_required
+def submit(task_id: int):
+    """Submit the check; the same idempotency key (or the task submitted already) shows the
+    first submission."""
+    actor = _actor()
+    session_ = db.session
+    form, files = request.form, request.files  # parsing here raises 413 before anything else
+    key = form.get("idempotency_key", "")
+    now = utcnow()
+    start = service.start_check(session_, actor, now, task_id, form.get("site_token", ""))
+    if start.submission is not None:
+        return _done(start.submission, again=start.submission.idempotency_key != key)
+    stage = StagedPhotos(actor.user_id, task_id)
+    try:
+        at = _fresh_scan(start.site.token, now)
+        if at is None:
+            problem = SCAN_EXPIRED if scanned_at(start.site.token) is not None else SCAN_FIRST
+            raise ValidationFailed.for_field("scanned_at", problem)
+        answers, used = _answers(form, files, start.items, stage)
+        data = {
+            "site_token": start.site.token,
+            "scanned_at": at,
+            "idempotency_key": key,
+            "answers": answers,
+            **_location(form),
+        }
+        media_root = current_app.config["SETTINGS"].MEDIA_ROOT
+        submission = service.submit_check(session_, actor, now, task_id, data, media_root=media_root)
+        session_.commit()
+    except ValidationFailed as exc:
+        session_.rollback()
+        if wants_json():
+            return jsonify({**exc.to_dict(), "message": _message(exc)}), exc.http_status
+        return _form_page(
+            start,
+            key=key,
+            values=_form_values(form, start.items, stage),
+            error=_message(exc),
+            problems=_item_problems(exc),
+            status=exc.http_status,
+        )
+    except IntegrityError:
+        # Two submissions of one task raced past the lock (SQLite has none): the first won.
+        session_.rollback()
+        first = session_.scalar(select(CheckSubmission).where(CheckSubmission.task_id == task_id))
+        if first is None or first.user_id != actor.user_id:
+            raise
+        return _done(first, again=True)
+    stage.discard(used)
+    return _done(submission, again=submission.idempotency_key != key)
+
+
+@bp.post("/checks/<int:task_id>/photos")
+@h5_login_required
+def stage_photo(task_id: int):
+    """Stage one photo of the form: a posted file (`photo`) or WeChat media (`media_id`, the
+    serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""
+    actor = _actor()
+    stage = StagedPhotos(actor.user_id, task_id)
+    upload = request.files.get("photo")
+    if upload is not None:
+        token = stage.put(upload.read())
+    elif request.form.get("media_id"):
+        token = stage.put_media(request.form["media_id"])
+    else:
+        raise ValidationFailed.for_field("photo", NO_PHOTO)
+    thumb = url_for("checks_h5.staged_thumb", task_id=task_id, token=token)
+    return jsonify({"token": token, "thumb_url": thumb}), 201
+
+
+@bp.get("/checks/<int:task_id>/photos/<token>.jpg")
+@h5_login_required
+def staged_thumb(task_id: int, token: str):
+    """The preview of a photo this user staged for this check (nobody else's)."""
+    thumb = StagedPhotos(_actor().user_id, task_id).thumb(token)
+    if thumb is None:
+        raise NotFound("照片已过期，请重新拍摄。")
+    response = Response(thumb, mimetype="image/jpeg")
+    response.cache_control.private = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@bp.get("/checks/<int:task_id>/result")
+@h5_login_required
+def result(task_id: int):
+    """A submitted check: when, where, by whom, and the hazards it reported."""
+    actor = _actor()
+    session_ = db.session
+    submission = queries.submission_of_task(session_, actor, task_id)
+    task = submission.task
+    hazard_ids = [r.hazard_id for r in submission.results if r.hazard_id is not None]
+    hazards = (
+        {h.id: h for h in session_.scalars(select(Hazard).where(Hazard.id.in_(hazard_ids)))}
+        if hazard_ids
+        else {}
+    )
+    rows = [
+        {"result": r, "hazard": hazards.get(r.hazard_id) if r.hazard_id else None} for r in submission.results
+    ]
+    counts = {result: sum(1 for r in submission.results if r.result is result) for result in ItemResult}
+    groups = []
+    for category in ItemCategory:
+        members = [row for row in rows if row["result"].category is category]
+        if members:
+            groups.append((ITEM_CATEGORY_LABELS[category], members))
+    now = utcnow()
+    return render_template(
+        "checks/h5_result.html",
+        submission=submission,
+        task=task,
+        site=session_.get(Site, submission.site_id),
+        checker=session_.get(User, submission.user_id),
+        hazard_rows=[row for row in rows if row["hazard"] is not None],
+        groups=groups,
+        counts=counts,
+        again=request.args.get("again") == "1",
+        submitted=_when(submission.submitted_at, now),
+        scanned=_when(submission.scanned_at, now),
+        STATUS_LABELS=SUBMISSION_STATUS_LABELS,
+        RESULT_LABELS=ITEM_RESULT_LABELS,
+        HAZARD_STATUS_LABELS=STATUS_LABELS,
+        LEVEL_LABELS=LEVEL_LABELS,
+        ItemResult=ItemResult,
+        SubmissionStatus=SubmissionStatus,
+        HazardLevel=HazardLevel,
+    )
+
+
+@bp.get("/tasks")
+@h5_login_required
+def my_tasks():
+    """My checks: owed now (overdue ones in red), recently done, missed."""
+    actor = _actor()
+    session_ = db.session
+    now = utcnow()
+    owed = queries.my_open_tasks(session_, actor.user_id, now)
+    done = queries.my_submissions(session_, actor.user_id, now - timedelta(days=RECENT_DAYS))
+    missed = queries.my_missed_tasks(session_, actor.user_id, now - timedelta(days=MISSED_DAYS))
+    return render_template(
+        "checks/h5_tasks.html",
+        owed=[
+            {
+                "task": t,
+                "due": _when(t.due_at, now),
+                "grace": _when(t.grace_until, now),
+                "overdue": now > t.due_at,
+                "where": _where_to_check(session_, t),
+            }
+            for t in owed
+        ],
+        done=[
+            {"submission": s, "label": s.task.schedule.label, "at": _when(s.submitted_at, now)} for s in done
+        ],
+        missed=[{"task": t, "label": t.schedule.label, "due": _when(t.due_at, now)} for t in missed],
+        member=bool(actor.roles),
+        STATUS_LABELS=SUBMISSION_STATUS_LABELS,
+        TASK_STATUS_LABELS=CHECK_TASK_STATUS_LABELS,
+        LATE=SubmissionStatus.LATE,
+        MISSED=CheckTaskStatus.MISSED,
+    )

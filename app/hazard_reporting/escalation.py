@@ -1,0 +1,414 @@
+"""The escalation job (逾期升级提醒): mark overdue checks missed and write the notices of
+the escalation ladder (escalation_domain) to the outbox, in the caller's transaction.
+
+Set-based, because it runs every few minutes over every open task of the district (up to
+200 000): overdue checks are found, matched with the people of each level and filtered
+against the notices already written by a handful of SQL statements — the outbox's unique
+dedupe key is what remembers who has been told (no extra table, no status change). Overdue
+hazards are far fewer; their audience is computed here with the pure rules.
+
+Idempotent and late-safe: every notice has a dedupe key (one per item, level and person) and
+is inserted with ON CONFLICT DO NOTHING, so running twice writes nothing new and a run after
+downtime writes every level due by then — within the policy's lookback.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, literal, not_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from app.accounts.domain import Role
+from app.accounts.models import Membership, User
+from app.enterprises.models import Department, Enterprise, Team
+from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
+from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
+from app.hazard_reporting.checks.service import sweep_overdue
+from app.hazard_reporting.escalation_domain import (
+    DEFAULT_POLICY,
+    HAZARD_KINDS,
+    TASK_KINDS,
+    TASK_LEVEL_ROLES,
+    EscalationPolicy,
+    HazardFacts,
+    Staff,
+    hazard_audience,
+    hazard_dedupe_key,
+    hazard_notices_due,
+    responsible_label,
+    task_dedupe_key,
+)
+from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
+from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.hazards.service import SUMMARY_LENGTH
+from app.notifications.domain import OutboxStatus
+from app.notifications.kinds import get_kind, is_urgent
+from app.notifications.models import OutboxMessage
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_BATCH = 5000  # outbox rows per INSERT
+_IN_CHUNK = 500  # values per IN list
+# Tasks that still owe their check: pending (past the due time, maybe still in grace) or
+# missed. Done, done late and excused tasks never escalate.
+_ESCALATING = (CheckTaskStatus.PENDING, CheckTaskStatus.MISSED)
+# The roles a check's owner can hold (domain.owes).
+_OWNER_ROLES = (Role.TEAM_LEADER, Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER)
+_HAZARD_STAFF_ROLES = (Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER)
+
+
+@dataclass(frozen=True)
+class EscalationResult:
+    """What one run did: tasks swept to missed, and notices written by kind."""
+
+    missed_tasks: int
+    notices: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_notices(self) -> int:
+        return sum(self.notices.values())
+
+
+def run_escalations(session: Session, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY) -> EscalationResult:
+    """The scheduler job: sweep overdue tasks to missed (checks.service.sweep_overdue), then
+    write every escalation notice due by `now` and not yet written — overdue checks to their
+    owners, department heads and managers; hazards due soon or overdue to their owners,
+    department heads and managers (major ones also to managers and safety officers from the
+    first notice). Flushes, never commits: the caller owns the transaction.
+
+    Raises ValueError for a naive `now`."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    session.flush()
+    missed = sweep_overdue(session, now)
+    written: Counter[str] = Counter()
+    for level in range(1, len(policy.task_delays) + 1):
+        written[TASK_KINDS[level]] += escalate_tasks(session, now, level, policy)
+    written.update(escalate_hazards(session, now, policy))
+    return EscalationResult(len(missed), {kind: n for kind, n in sorted(written.items()) if n})
+
+
+# --- overdue checks ------------------------------------------------------------------------
+
+
+def _sql_true(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`clause`, with SQL's unknown (a comparison with NULL) read as false, so that NOT of
+    it means "is not" rather than "unknown"."""
+    return func.coalesce(clause, false())
+
+
+def owner_clause(schedule: Any, member: Any, member_department: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL form of checks.domain.owes: does `member` (a Membership alias) owe checks of
+    `schedule` (CheckSchedule)? `member_department` is the membership's department, a team
+    leader's being their team's. Kept in step with `owes` by tests/integration/test_escalation.py."""
+    routine = schedule.kind == ScheduleKind.ROUTINE
+    risk_point = schedule.kind == ScheduleKind.RISK_POINT
+    return _sql_true(
+        or_(
+            and_(
+                routine,
+                schedule.level == CheckLevel.DAILY,
+                member.role == Role.TEAM_LEADER,
+                member.team_id == schedule.team_id,
+            ),
+            and_(
+                routine,
+                schedule.level == CheckLevel.WEEKLY,
+                member.role == Role.DEPARTMENT_HEAD,
+                member_department == schedule.department_id,
+            ),
+            and_(routine, schedule.level == CheckLevel.MONTHLY, member.role == Role.MANAGER),
+            and_(
+                risk_point,
+                schedule.team_id.is_not(None),
+                member.role == Role.TEAM_LEADER,
+                member.team_id == schedule.team_id,
+            ),
+            and_(
+                risk_point,
+                schedule.team_id.is_(None),
+                schedule.department_id.is_not(None),
+                member_department == schedule.department_id,
+                or_(
+                    member.role == Role.DEPARTMENT_HEAD,
+                    and_(member.role == Role.TEAM_LEADER, schedule.level == CheckLevel.DAILY),
+                ),
+            ),
+            and_(
+                risk_point,
+                schedule.team_id.is_(None),
+                schedule.department_id.is_(None),
+                member.role.in_([Role.SAFETY_OFFICER, Role.MANAGER]),
+            ),
+        )
+    )
+
+
+def task_audience_query(now: datetime, level: int, policy: EscalationPolicy = DEFAULT_POLICY) -> Any:
+    """One SELECT of every (task, recipient) pair whose level-`level` notice is due by `now`
+    and not written yet, with what the notice shows.
+
+    Due: the task still owes its check (pending or missed), its due time + the level's delay
+    has come, and it is not older than the lookback. Recipients: escalation_domain.
+    task_audience in SQL — owners at level 1; at level 2 the department's heads and at
+    level 3 the managers who do not owe the check themselves. Not written: no outbox row
+    with the notice's dedupe key (a probe of the key's unique index per pair)."""
+    delay = policy.task_delays[level - 1]
+    oldest = now - policy.lookback
+    schedule = CheckSchedule
+    member = aliased(Membership, name="member")
+    member_team = aliased(Team, name="member_team")
+    schedule_team = aliased(Team, name="schedule_team")
+    schedule_department = aliased(Department, name="schedule_department")
+    member_department = func.coalesce(member_team.department_id, member.department_id)
+    owns = owner_clause(schedule, member, member_department)
+    if level == 1:
+        roles: Sequence[Role] = _OWNER_ROLES
+        audience = owns
+    else:
+        roles = (TASK_LEVEL_ROLES[level],)
+        audience = not_(owns)
+        if level == 2:
+            audience = and_(audience, schedule.department_id.is_not(None), member_department == schedule.department_id)
+    # escalation_domain.task_dedupe_key, computed by the database.
+    key = (
+        literal("esc:task:", String)
+        + cast(CheckTask.id, String)
+        + literal(f":L{level}:", String)
+        + cast(member.user_id, String)
+    )
+    return (
+        select(
+            CheckTask.id.label("task_id"),
+            CheckTask.enterprise_id,
+            CheckTask.period_start,
+            CheckTask.due_at,
+            CheckTask.status,
+            schedule.kind,
+            schedule.level,
+            schedule.label,
+            Enterprise.name.label("enterprise_name"),
+            schedule_team.name.label("team_name"),
+            schedule_department.name.label("department_name"),
+            member.user_id,
+        )
+        .join(schedule, schedule.id == CheckTask.schedule_id)
+        .join(Enterprise, Enterprise.id == CheckTask.enterprise_id)
+        .join(
+            member,
+            and_(
+                member.enterprise_id == CheckTask.enterprise_id,
+                member.active.is_(True),
+                member.role.in_(list(roles)),
+            ),
+        )
+        .join(User, and_(User.id == member.user_id, User.is_active.is_(True)))
+        .outerjoin(member_team, member_team.id == member.team_id)
+        .outerjoin(schedule_team, schedule_team.id == schedule.team_id)
+        .outerjoin(schedule_department, schedule_department.id == schedule.department_id)
+        .where(
+            CheckTask.status.in_(list(_ESCALATING)),
+            CheckTask.due_at <= now - delay,
+            CheckTask.due_at > oldest,
+            # Implied by the line above (grace ends at or after the due time); stated so the
+            # (status, grace_until) index can bound the scan.
+            CheckTask.grace_until > oldest,
+            audience,
+            ~exists().where(OutboxMessage.dedupe_key == key),
+        )
+    )
+
+
+def escalate_tasks(session: Session, now: datetime, level: int, policy: EscalationPolicy = DEFAULT_POLICY) -> int:
+    """Write the level-`level` notices of overdue checks due by `now` and not yet written;
+    returns how many were written. Raises KeyError for a level the policy does not have."""
+    if not 1 <= level <= len(policy.task_delays):
+        raise KeyError(f"the policy has no escalation level {level}")
+    kind = TASK_KINDS[level]
+    rows = session.execute(task_audience_query(now, level, policy)).all()
+    notices: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = task_dedupe_key(row.task_id, level, row.user_id)
+        payload = {
+            "task_id": row.task_id,
+            "enterprise_id": row.enterprise_id,
+            "enterprise_name": row.enterprise_name,
+            "schedule_name": row.label,
+            "level": CheckLevel(row.level).value,
+            "period_start": row.period_start.isoformat(),
+            "due_at": row.due_at.isoformat(),
+            "responsible": responsible_label(
+                ScheduleKind(row.kind), CheckLevel(row.level), row.team_name, row.department_name
+            ),
+            "status": CheckTaskStatus(row.status).value,
+            "escalation_level": level,
+        }
+        # A person holding two qualifying memberships appears twice: one notice.
+        notices[key] = _outbox_row(kind, row.user_id, payload, key, now)
+    return insert_notices(session, notices.values())
+
+
+# --- overdue hazards -----------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _enterprise_people(
+    session: Session, enterprise_ids: Sequence[int]
+) -> tuple[dict[int, list[Staff]], dict[tuple[int, int], int]]:
+    """Per enterprise: its active staff in the roles escalation reaches; and the department
+    of every active member (enterprise, user) → department, a team's department first."""
+    staff: dict[int, list[Staff]] = defaultdict(list)
+    department_of: dict[tuple[int, int], int] = {}
+    team = aliased(Team)
+    for chunk in _chunks(sorted(enterprise_ids)):
+        rows = session.execute(
+            select(
+                Membership.enterprise_id,
+                Membership.user_id,
+                Membership.role,
+                func.coalesce(team.department_id, Membership.department_id).label("department_id"),
+            )
+            .join(User, User.id == Membership.user_id)
+            .outerjoin(team, team.id == Membership.team_id)
+            .where(
+                Membership.enterprise_id.in_(chunk),
+                Membership.active.is_(True),
+                User.is_active.is_(True),
+            )
+            .order_by(Membership.enterprise_id, Membership.user_id, Membership.id)
+        )
+        for enterprise_id, user_id, role, department_id in rows:
+            if role in _HAZARD_STAFF_ROLES:
+                staff[enterprise_id].append(Staff(user_id, Role(role), department_id))
+            if department_id is not None:
+                department_of.setdefault((enterprise_id, user_id), department_id)
+    return staff, department_of
+
+
+def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY) -> Counter[str]:
+    """Write the due-soon and overdue notices of open hazards due by `now` and not yet
+    written; returns how many were written, by kind.
+
+    Open: neither closed nor rejected — rectified ones too (their verification is what is
+    late). The hazard's department for level 2: its own, else its assignee's, else its
+    reporter's."""
+    rows = session.execute(
+        select(
+            Hazard.id,
+            Hazard.enterprise_id,
+            Enterprise.name.label("enterprise_name"),
+            Hazard.level,
+            Hazard.status,
+            Hazard.reporter_id,
+            Hazard.assignee_id,
+            Hazard.department_id,
+            Hazard.deadline,
+            Hazard.description,
+            Hazard.location,
+        )
+        .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        .where(
+            Hazard.status.in_(sorted(OPEN_STATUSES)),
+            Hazard.deadline.is_not(None),
+            Hazard.deadline <= now + policy.due_soon_lead,
+            Hazard.deadline > now - policy.lookback,
+        )
+        .order_by(Hazard.id)
+    ).all()
+    due = [(row, notices) for row in rows if (notices := hazard_notices_due(row.deadline, now, policy))]
+    if not due:
+        return Counter()
+    staff, department_of = _enterprise_people(session, list({row.enterprise_id for row, _ in due}))
+    candidates: dict[str, dict[str, Any]] = {}
+    for row, notices in due:
+        department_id = (
+            row.department_id
+            or department_of.get((row.enterprise_id, row.assignee_id or 0))
+            or department_of.get((row.enterprise_id, row.reporter_id))
+        )
+        facts = HazardFacts(
+            level=HazardLevel(row.level),
+            status=HazardStatus(row.status),
+            assignee_id=row.assignee_id,
+            department_id=department_id,
+            staff=tuple(staff.get(row.enterprise_id, ())),
+        )
+        payload = {
+            "hazard_id": row.id,
+            "enterprise_id": row.enterprise_id,
+            "enterprise_name": row.enterprise_name,
+            "level": facts.level.value,
+            "status": facts.status.value,
+            "description": row.description[:SUMMARY_LENGTH],
+            "location": row.location,
+            "deadline": row.deadline.isoformat(),
+            "at": now.isoformat(),
+        }
+        for notice in notices:
+            kind = HAZARD_KINDS[notice]
+            notice_payload = {**payload, "notice": notice.value}
+            for user_id in sorted(hazard_audience(notice, facts)):
+                key = hazard_dedupe_key(row.id, row.deadline, notice, user_id)
+                candidates[key] = _outbox_row(kind, user_id, notice_payload, key, now)
+    existing: set[str] = set()
+    for chunk in _chunks(list(candidates)):
+        existing.update(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))))
+    fresh = [row for key, row in candidates.items() if key not in existing]
+    insert_notices(session, fresh)
+    return Counter(row["kind"] for row in fresh)
+
+
+# --- writing the outbox ----------------------------------------------------------------------
+
+
+def _outbox_row(kind: str, user_id: int, payload: dict[str, Any], dedupe_key: str, now: datetime) -> dict[str, Any]:
+    """An outbox row as notifications.service.enqueue writes it: queued, due now, urgent by
+    the kind's rule (anything about a major hazard)."""
+    return {
+        "kind": kind,
+        "recipient_user_id": user_id,
+        "recipient_openid": None,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.QUEUED,
+        "urgent": is_urgent(get_kind(kind), payload),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def insert_notices(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert outbox rows in batches, skipping any whose dedupe key exists (ON CONFLICT DO
+    NOTHING: a concurrent run cannot write a notice twice, nor fail on one). The bulk form
+    of notifications.service.enqueue, for the thousands of notices a catch-up can owe.
+    Returns how many rows were inserted. Raises RuntimeError on an unsupported database."""
+    batch = list(rows)
+    if not batch:
+        return 0
+    dialect = session.get_bind().dialect.name
+    try:
+        insert = _INSERTS[dialect]
+    except KeyError:
+        raise RuntimeError(f"escalation does not support the {dialect} dialect") from None
+    session.flush()
+    # A Core statement on the table: executemany with a plain rowcount (the ORM's bulk path
+    # would hand back no count).
+    statement = (
+        insert(OutboxMessage.__table__)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .execution_options(preserve_rowcount=True)
+    )
+    written = 0
+    for start in range(0, len(batch), _BATCH):
+        written += session.execute(statement, batch[start : start + _BATCH]).rowcount
+    return written
