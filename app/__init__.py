@@ -65,7 +65,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api.views import register_api
     from app.enterprises.views import bp as enterprises_bp
-    from app.enterprises.views import h5_bp as h5_sites_bp
+    from app.hazard_reporting.checks.views import bp as checks_h5_bp
     from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
     from app.health import bp as health_bp
@@ -77,12 +77,12 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(enterprises_bp)
-    app.register_blueprint(h5_sites_bp)
     app.register_blueprint(wechat_callback_bp)
     app.register_blueprint(h5_identity_bp)
     app.register_blueprint(tips_console_bp)
     app.register_blueprint(tips_h5_bp)
     app.register_blueprint(hazards_h5_bp)
+    app.register_blueprint(checks_h5_bp)
     app.register_blueprint(hazards_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.

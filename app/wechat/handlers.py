@@ -24,6 +24,7 @@ from app.errors import DomainError, PermissionDenied
 from app.notifications.service import record_template_result
 from app.wechat import records
 from app.wechat.menu import MenuKey
+from app.wechat.qrcodes import scene_of_temporary_qr
 from app.wechat.router import HandlerContext, Router
 from app.wechat.scenes import Scene, SceneKind, parse_scene, scene_from_scan_result
 
@@ -159,10 +160,11 @@ def on_menu_scan(ctx: HandlerContext, message: Any) -> str:
     result = result.strip() if isinstance(result, str) else None
     scene = scene_from_scan_result(result)
     if scene is None and result:
-        # A poster's main code is WeChat's own QR URL (http://weixin.qq.com/q/…); the scanner
-        # inside the menu hands us that URL rather than a scene, so find the site printing it.
+        # Parametric QRs carry WeChat's own URL (http://weixin.qq.com/q/…), and the menu's
+        # scanner hands us that URL rather than the scene: a poster's code is stored on its
+        # site, an invite's temporary code in Redis.
         token = ctx.session.scalar(select(Site.token).where(Site.wx_qr_url == result))
-        scene = Scene(SceneKind.SITE, token) if token else None
+        scene = Scene(SceneKind.SITE, token) if token else parse_scene(scene_of_temporary_qr(ctx.redis, result))
     return scene_reply(ctx, scene)
 
 

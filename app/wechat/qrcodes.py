@@ -235,4 +235,16 @@ def temporary_qr_url(client: QrCodeClient, redis: Any, scene: str, expires_at: d
         }
     )
     redis.set(key, result["url"], ex=seconds)
+    # The menu's scanner reports the QR's URL, not its scene: keep the way back.
+    redis.set(temporary_qr_scene_key(result["url"]), scene, ex=seconds)
     return result["url"]
+
+
+def temporary_qr_scene_key(url: str) -> str:
+    return f"qr:scene-of:{url}"
+
+
+def scene_of_temporary_qr(redis: Any, url: str) -> str | None:
+    """The scene of a temporary QR this service issued, from its URL (None when unknown or expired)."""
+    scene = redis.get(temporary_qr_scene_key(url))
+    return scene.decode() if isinstance(scene, bytes) else scene

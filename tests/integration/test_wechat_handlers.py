@@ -151,6 +151,17 @@ def test_menu_scan_of_a_posters_wechat_code(send, plant):
     assert f"{BASE}/h5/scan/{site.token}" in outcome.reply
 
 
+def test_menu_scan_of_an_invite_qr(send, build, db_session, plant, redis):
+    from app.wechat.qrcodes import temporary_qr_url
+    from tests.fixtures.fake_wechat_api import FakeWeChatClient
+
+    invite, newcomer = invite_for(build, db_session, plant[0])
+    url = temporary_qr_url(FakeWeChatClient(), redis, f"bind:{invite.token}", invite.expires_at, NOW)
+    info = f"<ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult>{url}</ScanResult></ScanCodeInfo>"
+    outcome = send(STRANGER, "event", info, Event="scancode_waitmsg", EventKey="SCAN_CHECK")
+    assert "绑定成功" in outcome.reply
+
+
 def test_menu_scan_of_a_barcode(send, plant):
     info = "<ScanCodeInfo><ScanType>barcode</ScanType><ScanResult>EAN_13,6901234567892</ScanResult></ScanCodeInfo>"
     outcome = send(plant[2].openid, "event", info, Event="scancode_waitmsg", EventKey="SCAN_CHECK")
