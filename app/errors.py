@@ -86,11 +86,20 @@ def _rollback() -> None:
     db.rollback_request_session()
 
 
+H5_TITLES = {401: "请重新打开", 403: "没有权限", 404: "内容不存在", 413: "上传内容太大", 429: "操作过于频繁"}
+
+
 def _render(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
-    from flask import jsonify, render_template
+    from flask import jsonify, render_template, request
 
     if wants_json():
         return jsonify(payload), status
+    if request.path.startswith("/h5/"):
+        # Pages opened inside WeChat get the phone layout, not the console's.
+        title = H5_TITLES.get(status, "出错了" if status >= 500 else "操作未完成")
+        icon = "error" if status >= 500 else "warn"
+        page = render_template("wechat/h5_notice.html", title=title, lines=[payload["message"]], icon=icon)
+        return page, status
     return render_template("error.html", status=status, payload=payload), status
 
 
@@ -100,7 +109,7 @@ HTTP_MESSAGES_ZH = {
     403: "您没有权限进行此操作。",
     404: "页面不存在，请检查链接是否正确。",
     405: "不支持该请求方式。",
-    413: "上传内容过大。",
+    413: "上传的内容太大，请压缩照片后再上传，或分几次上传。",
     429: "操作过于频繁，请稍后再试。",
 }
 

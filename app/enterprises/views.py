@@ -71,13 +71,3 @@ def enterprise_detail(enterprise_id: int):
         site_scene=site_scene,
         can_invite=actor.can(Action.MANAGE_MEMBERS, service.enterprise_ref(enterprise)),
     )
-
-
-h5_bp = Blueprint("h5_sites", __name__, url_prefix="/h5")
-
-
-@h5_bp.get("/scan/<token>")
-def site_entry(token: str):
-    """Where a printed plain-URL site QR lands: names the enterprise and the point."""
-    site = service.site_by_token(db.session, token)
-    return render_template("enterprises/site_entry.html", site=site, enterprise=site.enterprise)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, literal, not_, or_, select
@@ -54,6 +54,7 @@ from app.notifications.models import OutboxMessage
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _BATCH = 5000  # outbox rows per INSERT
 _IN_CHUNK = 500  # values per IN list
+_TASK_CHUNK = 500  # overdue tasks per audience statement
 # Tasks that still owe their check: pending (past the due time, maybe still in grace) or
 # missed. Done, done late and excused tasks never escalate.
 _ESCALATING = (CheckTaskStatus.PENDING, CheckTaskStatus.MISSED)
@@ -87,8 +88,9 @@ def run_escalations(session: Session, now: datetime, policy: EscalationPolicy = 
     session.flush()
     missed = sweep_overdue(session, now)
     written: Counter[str] = Counter()
+    candidates = overdue_task_ids(session, now, policy)
     for level in range(1, len(policy.task_delays) + 1):
-        written[TASK_KINDS[level]] += escalate_tasks(session, now, level, policy)
+        written[TASK_KINDS[level]] += escalate_tasks(session, now, level, policy, candidates)
     written.update(escalate_hazards(session, now, policy))
     return EscalationResult(len(missed), {kind: n for kind, n in sorted(written.items()) if n})
 
@@ -102,10 +104,10 @@ def _sql_true(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     return func.coalesce(clause, false())
 
 
-def owner_clause(schedule: Any, member: Any, member_department: ColumnElement[Any]) -> ColumnElement[bool]:
-    """SQL form of checks.domain.owes: does `member` (a Membership alias) owe checks of
-    `schedule` (CheckSchedule)? `member_department` is the membership's department, a team
-    leader's being their team's. Kept in step with `owes` by tests/integration/test_escalation.py."""
+def owner_clause(schedule: Any, member: Any) -> ColumnElement[bool]:
+    """SQL form of checks.domain.owes: does `member` (columns role, team_id and
+    department_id — a team leader's department being their team's) owe checks of `schedule`
+    (CheckSchedule)? Kept in step with `owes` by tests/integration/test_escalation.py."""
     routine = schedule.kind == ScheduleKind.ROUTINE
     risk_point = schedule.kind == ScheduleKind.RISK_POINT
     return _sql_true(
@@ -120,7 +122,7 @@ def owner_clause(schedule: Any, member: Any, member_department: ColumnElement[An
                 routine,
                 schedule.level == CheckLevel.WEEKLY,
                 member.role == Role.DEPARTMENT_HEAD,
-                member_department == schedule.department_id,
+                member.department_id == schedule.department_id,
             ),
             and_(routine, schedule.level == CheckLevel.MONTHLY, member.role == Role.MANAGER),
             and_(
@@ -133,7 +135,7 @@ def owner_clause(schedule: Any, member: Any, member_department: ColumnElement[An
                 risk_point,
                 schedule.team_id.is_(None),
                 schedule.department_id.is_not(None),
-                member_department == schedule.department_id,
+                member.department_id == schedule.department_id,
                 or_(
                     member.role == Role.DEPARTMENT_HEAD,
                     and_(member.role == Role.TEAM_LEADER, schedule.level == CheckLevel.DAILY),
@@ -149,32 +151,110 @@ def owner_clause(schedule: Any, member: Any, member_department: ColumnElement[An
     )
 
 
-def task_audience_query(now: datetime, level: int, policy: EscalationPolicy = DEFAULT_POLICY) -> Any:
+@dataclass(frozen=True)
+class _MemberColumns:
+    """The columns of a membership the audience rules read."""
+
+    user_id: Any
+    role: Any
+    team_id: Any
+    department_id: Any  # a team leader's: their team's department (as member_facts)
+
+
+def _member_department(membership: Any) -> ColumnElement[Any]:
+    # A subquery rather than a join: it is evaluated only for the memberships whose role
+    # already matched, not for every member of the enterprise.
+    team_department = select(Team.department_id).where(Team.id == membership.team_id).scalar_subquery()
+    return func.coalesce(team_department, membership.department_id)
+
+
+def audience_clause(level: int, schedule: Any, member: Any) -> ColumnElement[bool]:
+    """SQL form of escalation_domain.task_audience for one level."""
+    owns = owner_clause(schedule, member)
+    if level == 1:
+        return owns
+    clause = not_(owns)
+    if level == 2:
+        clause = and_(clause, schedule.department_id.is_not(None), member.department_id == schedule.department_id)
+    return clause
+
+
+def _recipients(level: int, lateral: bool) -> tuple[Any, ColumnElement[bool] | None]:
+    """The members who get the level's notice, as a FROM item joined to the task and its
+    schedule, and the condition the outer query still has to apply (None when the FROM item
+    applies it itself).
+
+    PostgreSQL: a LATERAL subquery per overdue task — the task's enterprise's memberships
+    through their index, filtered by the audience rule before anyone's user row is read;
+    OFFSET 0 keeps the planner from flattening it into hashes of every membership, user and
+    team of the district. SQLite (no LATERAL): the members as a subquery, the rule outside."""
+    roles = list(_OWNER_ROLES if level == 1 else (TASK_LEVEL_ROLES[level],))
+    member = aliased(Membership, name="m")
+    columns = _MemberColumns(member.user_id, member.role, member.team_id, _member_department(member))
+    query = (
+        select(member.enterprise_id, member.user_id)
+        .join(User, and_(User.id == member.user_id, User.is_active.is_(True)))
+        .where(member.active.is_(True), member.role.in_(roles))
+    )
+    if lateral:
+        query = query.where(
+            member.enterprise_id == CheckTask.enterprise_id, audience_clause(level, CheckSchedule, columns)
+        )
+        return query.offset(0).lateral("member"), None
+    flat = query.add_columns(
+        member.role, member.team_id, columns.department_id.label("department_id")
+    ).subquery("member")
+    outer = _MemberColumns(flat.c.user_id, flat.c.role, flat.c.team_id, flat.c.department_id)
+    return flat, audience_clause(level, CheckSchedule, outer)
+
+
+def _still_owing(now: datetime, delay: timedelta, policy: EscalationPolicy) -> list[ColumnElement[bool]]:
+    """Tasks that still owe their check (pending or missed) and were due at least `delay`
+    before `now`, but not longer than the lookback."""
+    oldest = now - policy.lookback
+    return [
+        CheckTask.status.in_(list(_ESCALATING)),
+        CheckTask.due_at <= now - delay,
+        CheckTask.due_at > oldest,
+        # Implied by the line above (grace ends at or after the due time); stated so the
+        # (status, grace_until) index can bound the scan.
+        CheckTask.grace_until > oldest,
+    ]
+
+
+def overdue_task_ids(session: Session, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY) -> list[int]:
+    """The tasks any level may be due for: one scan of the tasks table. Done separately
+    from the audience, because the planner cannot see how few these are (pending tasks past
+    their due time are rare, but it estimates them from status and due time apart) and
+    would otherwise plan the audience for a hundred times as many."""
+    return list(
+        session.scalars(
+            select(CheckTask.id).where(*_still_owing(now, policy.task_delays[0], policy)).order_by(CheckTask.id)
+        )
+    )
+
+
+def task_audience_query(
+    now: datetime,
+    level: int,
+    policy: EscalationPolicy = DEFAULT_POLICY,
+    *,
+    task_ids: Sequence[int] | None = None,
+    dialect: str,
+) -> Any:
     """One SELECT of every (task, recipient) pair whose level-`level` notice is due by `now`
-    and not written yet, with what the notice shows.
+    and not written yet, with what the notice shows — among `task_ids` when given.
 
     Due: the task still owes its check (pending or missed), its due time + the level's delay
     has come, and it is not older than the lookback. Recipients: escalation_domain.
     task_audience in SQL — owners at level 1; at level 2 the department's heads and at
     level 3 the managers who do not owe the check themselves. Not written: no outbox row
-    with the notice's dedupe key (a probe of the key's unique index per pair)."""
-    delay = policy.task_delays[level - 1]
-    oldest = now - policy.lookback
+    with the notice's dedupe key (a probe of the key's unique index per pair). The names
+    shown are subqueries of the select list, so they are looked up for written notices only.
+    `dialect`: the session's ("postgresql" or "sqlite"), see `_recipients`."""
     schedule = CheckSchedule
-    member = aliased(Membership, name="member")
-    member_team = aliased(Team, name="member_team")
-    schedule_team = aliased(Team, name="schedule_team")
-    schedule_department = aliased(Department, name="schedule_department")
-    member_department = func.coalesce(member_team.department_id, member.department_id)
-    owns = owner_clause(schedule, member, member_department)
-    if level == 1:
-        roles: Sequence[Role] = _OWNER_ROLES
-        audience = owns
-    else:
-        roles = (TASK_LEVEL_ROLES[level],)
-        audience = not_(owns)
-        if level == 2:
-            audience = and_(audience, schedule.department_id.is_not(None), member_department == schedule.department_id)
+    members, audience = _recipients(level, lateral=dialect == "postgresql")
+    member = members.c
     # escalation_domain.task_dedupe_key, computed by the database.
     key = (
         literal("esc:task:", String)
@@ -182,7 +262,7 @@ def task_audience_query(now: datetime, level: int, policy: EscalationPolicy = DE
         + literal(f":L{level}:", String)
         + cast(member.user_id, String)
     )
-    return (
+    query = (
         select(
             CheckTask.id.label("task_id"),
             CheckTask.enterprise_id,
@@ -192,73 +272,77 @@ def task_audience_query(now: datetime, level: int, policy: EscalationPolicy = DE
             schedule.kind,
             schedule.level,
             schedule.label,
-            Enterprise.name.label("enterprise_name"),
-            schedule_team.name.label("team_name"),
-            schedule_department.name.label("department_name"),
+            select(Enterprise.name).where(Enterprise.id == CheckTask.enterprise_id).scalar_subquery().label(
+                "enterprise_name"
+            ),
+            select(Team.name).where(Team.id == schedule.team_id).scalar_subquery().label("team_name"),
+            select(Department.name).where(Department.id == schedule.department_id).scalar_subquery().label(
+                "department_name"
+            ),
             member.user_id,
         )
         .join(schedule, schedule.id == CheckTask.schedule_id)
-        .join(Enterprise, Enterprise.id == CheckTask.enterprise_id)
-        .join(
-            member,
-            and_(
-                member.enterprise_id == CheckTask.enterprise_id,
-                member.active.is_(True),
-                member.role.in_(list(roles)),
-            ),
-        )
-        .join(User, and_(User.id == member.user_id, User.is_active.is_(True)))
-        .outerjoin(member_team, member_team.id == member.team_id)
-        .outerjoin(schedule_team, schedule_team.id == schedule.team_id)
-        .outerjoin(schedule_department, schedule_department.id == schedule.department_id)
+        .join(members, member.enterprise_id == CheckTask.enterprise_id)
         .where(
-            CheckTask.status.in_(list(_ESCALATING)),
-            CheckTask.due_at <= now - delay,
-            CheckTask.due_at > oldest,
-            # Implied by the line above (grace ends at or after the due time); stated so the
-            # (status, grace_until) index can bound the scan.
-            CheckTask.grace_until > oldest,
-            audience,
+            *_still_owing(now, policy.task_delays[level - 1], policy),
             ~exists().where(OutboxMessage.dedupe_key == key),
         )
     )
+    if audience is not None:
+        query = query.where(audience)
+    if task_ids is not None:
+        query = query.where(CheckTask.id.in_(list(task_ids)))
+    return query
 
 
-def escalate_tasks(session: Session, now: datetime, level: int, policy: EscalationPolicy = DEFAULT_POLICY) -> int:
+def escalate_tasks(
+    session: Session,
+    now: datetime,
+    level: int,
+    policy: EscalationPolicy = DEFAULT_POLICY,
+    task_ids: Sequence[int] | None = None,
+) -> int:
     """Write the level-`level` notices of overdue checks due by `now` and not yet written;
-    returns how many were written. Raises KeyError for a level the policy does not have."""
+    returns how many were written. `task_ids`: the candidates (default: overdue_task_ids),
+    taken a chunk at a time so each statement is planned for the few rows it touches.
+    Raises KeyError for a level the policy does not have."""
     if not 1 <= level <= len(policy.task_delays):
         raise KeyError(f"the policy has no escalation level {level}")
     kind = TASK_KINDS[level]
-    rows = session.execute(task_audience_query(now, level, policy)).all()
-    notices: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        key = task_dedupe_key(row.task_id, level, row.user_id)
-        payload = {
-            "task_id": row.task_id,
-            "enterprise_id": row.enterprise_id,
-            "enterprise_name": row.enterprise_name,
-            "schedule_name": row.label,
-            "level": CheckLevel(row.level).value,
-            "period_start": row.period_start.isoformat(),
-            "due_at": row.due_at.isoformat(),
-            "responsible": responsible_label(
-                ScheduleKind(row.kind), CheckLevel(row.level), row.team_name, row.department_name
-            ),
-            "status": CheckTaskStatus(row.status).value,
-            "escalation_level": level,
-        }
-        # A person holding two qualifying memberships appears twice: one notice.
-        notices[key] = _outbox_row(kind, row.user_id, payload, key, now)
-    return insert_notices(session, notices.values())
-
-
-# --- overdue hazards -----------------------------------------------------------------------
+    dialect = session.get_bind().dialect.name
+    candidates = overdue_task_ids(session, now, policy) if task_ids is None else list(task_ids)
+    written = 0
+    for chunk in _chunks(candidates, _TASK_CHUNK):
+        notices: dict[str, dict[str, Any]] = {}
+        query = task_audience_query(now, level, policy, task_ids=chunk, dialect=dialect)
+        for row in session.execute(query):
+            key = task_dedupe_key(row.task_id, level, row.user_id)
+            payload = {
+                "task_id": row.task_id,
+                "enterprise_id": row.enterprise_id,
+                "enterprise_name": row.enterprise_name,
+                "schedule_name": row.label,
+                "level": CheckLevel(row.level).value,
+                "period_start": row.period_start.isoformat(),
+                "due_at": row.due_at.isoformat(),
+                "responsible": responsible_label(
+                    ScheduleKind(row.kind), CheckLevel(row.level), row.team_name, row.department_name
+                ),
+                "status": CheckTaskStatus(row.status).value,
+                "escalation_level": level,
+            }
+            # A person holding two qualifying memberships appears twice: one notice.
+            notices[key] = _outbox_row(kind, row.user_id, payload, key, now)
+        written += insert_notices(session, notices.values())
+    return written
 
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+# --- overdue hazards -----------------------------------------------------------------------
 
 
 def _enterprise_people(

@@ -49,13 +49,16 @@ def note_interaction(redis: redis_lib.Redis, openid: str, msg_type: str, event: 
     if not openid:
         return
     at = now.timestamp()
-    redis.set(_LAST_INTERACTION + openid, f"{at:.3f}", ex=LAST_INTERACTION_TTL)
     length = service_window(msg_type, event)
+    key = _WINDOW + openid
+    # One round trip for the usual case (the callback is on WeChat's 5-second clock).
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.set(_LAST_INTERACTION + openid, f"{at:.3f}", ex=LAST_INTERACTION_TTL)
+        pipe.get(key)
+        _, current = pipe.execute()
     if length is None:
         return
     until = at + length.total_seconds()
-    key = _WINDOW + openid
-    current = redis.get(key)
     if current is not None and float(current) >= until:
         return
     redis.set(key, f"{until:.3f}", ex=max(int(length.total_seconds()), 1))

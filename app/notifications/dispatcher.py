@@ -304,13 +304,19 @@ class Dispatcher:
             return stats
         results: list[Result] = []
         jobs: list[SendJob] = []
-        for claimed in batch:
-            prepared = self._prepare(claimed, recipients, now, stats)
-            if isinstance(prepared, Result):
-                results.append(prepared)
-            else:
-                jobs.append(prepared)
-        admitted, waiting = self._admit(self._route(jobs, now), now, stats)
+        try:
+            for claimed in batch:
+                prepared = self._prepare(claimed, recipients, now, stats)
+                if isinstance(prepared, Result):
+                    results.append(prepared)
+                else:
+                    jobs.append(prepared)
+            admitted, waiting = self._admit(self._route(jobs, now), now, stats)
+        except Exception:
+            # Nothing was sent yet (Redis down, say): give the rows back at once rather than
+            # leave them to a lease that would make their next send look like a duplicate.
+            self._record([self._later(c, now, hold=False) for c in batch], now, DispatchStats())
+            raise
         results.extend(waiting)
         for job, outcome in self._send_all(admitted):
             results.append(self._judge(job, outcome, now, stats))

@@ -247,7 +247,6 @@ KINDS: dict[str, Kind] = {
         _hazard("major_hazard_accepted", "重大隐患验收确认", urgent=True),
         # --- deadline reminders (scheduler); payload as the hazard notices ---
         _hazard("hazard_due_soon", "隐患整改即将到期"),
-        _hazard("hazard_overdue", "隐患整改已逾期"),
         # --- overdue hazards, one kind per escalation level (app/hazard_reporting/escalation.py):
         # L1 to whoever must act, L2 to their department head, L3 to the managers. Payload as
         # the hazard notices plus `notice` ("L1"…). ---

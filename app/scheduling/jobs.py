@@ -87,8 +87,10 @@ JOBS: tuple[JobSpec, ...] = (
     ),
     JobSpec(
         id="checks.sweep_overdue",
-        description="将超过宽限期的排查任务标记为逾期",
-        service="app.hazard_reporting.checks.service:sweep_overdue",
+        description="标记逾期排查任务并发送逾期升级提醒（排查、隐患）",
+        # Sweeps overdue tasks to missed (checks.service.sweep_overdue), then writes the
+        # escalation notices of overdue checks and hazards due soon or overdue.
+        service="app.hazard_reporting.escalation:run_escalations",
         trigger=Interval(5 * MINUTE),
         misfire_grace=timedelta(minutes=5),
     ),

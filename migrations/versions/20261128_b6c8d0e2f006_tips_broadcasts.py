@@ -12,7 +12,8 @@ constraint names follow the metadata's naming convention. `tip_broadcasts` is un
 NOTHING — and has a partial index on send_at over scheduled rows (the release job's query).
 `tip_receipts` is keyed by (broadcast_id, user_id) — the fan-out inserts with ON CONFLICT DO
 NOTHING on it — and has no foreign keys on purpose (one trigger call per recipient and key
-would double the time of a 100 000-recipient fan-out; see the model).
+would double the time of a 100 000-recipient fan-out; see the model) and no index besides its
+primary key, which serves both a broadcast's receipts and a member's.
 """
 
 from __future__ import annotations
@@ -157,8 +158,6 @@ def upgrade() -> None:
         # No foreign keys: see the model (one RI trigger call per recipient and key).
         sa.PrimaryKeyConstraint("broadcast_id", "user_id", name=op.f("pk_tip_receipts")),
     )
-    with op.batch_alter_table("tip_receipts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_tip_receipts_user_id"), ["user_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -22,6 +22,7 @@ from app.hazard_reporting.checks.domain import (
     CheckTaskStatus,
     ItemResult,
     SubmissionStatus,
+    in_form_order,
 )
 from app.hazard_reporting.checks.models import CheckItemResult, Checklist, CheckSubmission, CheckTask
 from app.hazard_reporting.checks.queries import (
@@ -64,6 +65,11 @@ def submit(db_session, org, who, task, site, now, media_root, **extra):
     return service.submit_check(db_session, org.actor(who), now, task.id, data, media_root=media_root)
 
 
+def number(db_session, task, code) -> int:
+    """The number of an item on the form: categories first (场所环境 before 设备设施 …)."""
+    return [r.item.code for r in in_form_order(task_items(db_session, task))].index(code) + 1
+
+
 def labels(tasks) -> list[str]:
     return [t.schedule.label for t in tasks]
 
@@ -83,8 +89,10 @@ def test_each_role_is_offered_its_own_check_at_a_point(db_session, org):
     start = service.start_check(db_session, org.actor(org.leader), MONDAY, org.daily().id, org.s1.token)
     assert start.submission is None and start.site.id == org.s1.id
     codes = [r.item.code for r in start.items]
-    # The daily list: the general items marked D plus the dust items marked D, in order.
-    assert codes[:3] == ["GEN-01", "GEN-02", "GEN-03"] and "DUST-09" in codes and "GEN-09" not in codes
+    # The daily list: the general items marked D plus the dust items marked D, numbered by
+    # category on the form (场所环境 first), checklist order within.
+    assert codes[:4] == ["GEN-01", "GEN-03", "DUST-10", "DUST-11"] and codes[4] == "GEN-02"
+    assert "DUST-09" in codes and "GEN-09" not in codes
 
 
 def test_next_check_due_when_nothing_is_owed_now(db_session, org, media_root):
@@ -137,7 +145,7 @@ def test_all_ok_on_time_closes_the_task_as_done(db_session, org, media_root):
         task.checklist_id,
         task.checklist_version,
     )
-    items = task_items(db_session, task)
+    items = in_form_order(task_items(db_session, task))
     results = db_session.scalars(
         select(CheckItemResult)
         .where(CheckItemResult.submission_id == submission.id)
@@ -251,7 +259,9 @@ def test_a_hazard_needs_a_description_and_a_photo_and_nothing_is_stored_without(
             db_session, org, org.leader, task, org.s1, MONDAY, media_root, hazards={"GEN-04": (note, photos)}
         )
     assert refused.value.fields == {"answers.GEN-04": problem}
-    assert refused.value.message == f"还有 1 项需要处理。第 4 项：{problem}。"
+    assert (
+        refused.value.message == f"还有 1 项需要处理。第 {number(db_session, task, 'GEN-04')} 项：{problem}。"
+    )
     assert counts(db_session) == (0, 0, 0, 0) and task.status is CheckTaskStatus.PENDING
 
 
@@ -295,7 +305,8 @@ def test_a_bad_photo_names_its_item(db_session, org, media_root, photo, message)
             media_root,
             hazards={"GEN-02": ("灭火器压力不足", [jpeg()]), "GEN-04": ("防护罩缺失", [jpeg(), photo])},
         )
-    assert refused.value.message.startswith("第 4 项的照片：") and message in refused.value.message
+    assert refused.value.message.startswith(f"第 {number(db_session, task, 'GEN-04')} 项的照片：")
+    assert message in refused.value.message
     assert message in refused.value.fields["answers.GEN-04"]
     # The caller rolls back: the whole check goes, hazard of GEN-02 included.
     db_session.rollback()

@@ -291,6 +291,24 @@ def test_a_result_recorded_after_the_lease_ran_out_yields_to_the_newer_claim(app
     assert "slow" in message.last_error and len(bodies) == 2
 
 
+def test_a_failure_before_any_send_gives_the_rows_back_at_once(app, db_session, store, worker):
+    import redis as redis_lib
+
+    class BrokenQuota:
+        def acquire(self, channel, count=1):
+            raise redis_lib.ConnectionError("redis is down")
+
+    row_id = notice(db_session, worker, NOW)
+    with pytest.raises(redis_lib.ConnectionError):
+        make_dispatcher(app, quota=BrokenQuota()).dispatch_batch(NOW)
+    message = row(db_session, row_id)
+    assert message.status is OutboxStatus.QUEUED and message.attempts == 0
+    assert message.claimed_by is None and message.next_attempt_at == NOW
+    assert sent_to(store, worker.openid) == []
+    stats = make_dispatcher(app).dispatch_batch(NOW)
+    assert (stats.sent, stats.possible_duplicates) == (1, 0)
+
+
 def test_wechat_refusing_a_repeated_client_msg_id_counts_as_sent(dispatcher, db_session, store, worker):
     row_id = notice(db_session, worker, NOW)
     store.add_fault(path=TEMPLATE_SEND, errcode=45065, count=1)
@@ -465,3 +483,19 @@ def test_enqueue_marks_major_notices_urgent(db_session, worker):
     with pytest.raises(ValueError, match="unknown notification kind"):
         enqueue(db_session, kind="hazard_exploded", recipient_user_id=worker.id, payload={}, dedupe_key="x", now=NOW)
 
+
+
+def test_the_http_connection_pool_fits_the_concurrency(app, redis):
+    from requests.adapters import HTTPAdapter
+
+    from app.notifications.dispatcher import fit_connection_pool
+    from app.wechat.client import WeChatAPIClient, get_wechat_client
+
+    remote = WeChatAPIClient("wx-pool-test", "secret", base_url="http://127.0.0.1:9/sandbox/wx", redis=redis)
+    fit_connection_pool(remote, 32)
+    adapter = remote._http.get_adapter("http://127.0.0.1:9/sandbox/wx/cgi-bin/message/template/send")
+    assert isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize == 32
+    in_process = get_wechat_client(app)  # the test app's sandbox is served in-process
+    before = in_process._http.get_adapter(f"{in_process.base_url}/")
+    fit_connection_pool(in_process, 32)
+    assert in_process._http.get_adapter(f"{in_process.base_url}/") is before

@@ -391,7 +391,9 @@ def test_the_tip_jobs_give_the_same_result_when_run_twice(db_session, build):
     assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
 
 
-def test_task_generation_and_the_sweep_give_the_same_result_when_run_twice(db_session, build):
+def test_task_generation_and_the_sweep_with_escalations_give_the_same_result_when_run_twice(
+    db_session, build
+):
     from app.hazard_reporting.checks import service as checks
     from app.hazard_reporting.checks.models import CheckTask
 
@@ -410,7 +412,11 @@ def test_task_generation_and_the_sweep_give_the_same_result_when_run_twice(db_se
     assert db_session.scalar(select(func.count()).select_from(CheckTask)) == tasks
     later = monday + timedelta(days=40)
     swept = run_job(jobs["checks.sweep_overdue"], later)
-    assert run_job(jobs["checks.sweep_overdue"], later).result == [] and len(swept.result) == tasks
+    notices = db_session.scalar(select(func.count()).select_from(OutboxMessage))
+    again = run_job(jobs["checks.sweep_overdue"], later)
+    assert swept.result.missed_tasks == tasks and notices == swept.result.total_notices
+    assert again.result.missed_tasks == 0 and again.result.total_notices == 0
+    assert db_session.scalar(select(func.count()).select_from(OutboxMessage)) == notices
 
 
 def test_the_embedded_scheduler_runs_in_a_background_thread(app, redis, key):

@@ -12,7 +12,6 @@ from app.notifications.domain import Channel
 from app.notifications.kinds import (
     ELLIPSIS,
     KINDS,
-    MAX_TEXT_BYTES,
     MISSING,
     Family,
     get_kind,
@@ -71,11 +70,19 @@ def test_the_tip_broadcasts_kind_is_registered():
 
 
 def test_the_brief_s_kinds_exist_with_one_kind_per_check_escalation_level():
-    for name in ("hazard_assigned", "hazard_due_soon", "hazard_overdue", "major_hazard_registered",
-                 "hazard_rectified", "tip_broadcast", "daily_digest"):
+    for name in ("hazard_assigned", "hazard_due_soon", "major_hazard_registered", "hazard_rectified",
+                 "tip_broadcast", "daily_digest"):
         assert name in KINDS
     levels = [name for name in KINDS if name.startswith("check_overdue_")]
     assert len(levels) >= 3 and all(KINDS[name].family is Family.CHECK for name in levels)
+    overdue = [name for name in KINDS if name.startswith("hazard_overdue_")]
+    assert len(overdue) >= 3 and all(KINDS[name].family is Family.HAZARD for name in overdue)
+
+
+def test_every_kind_the_escalation_job_enqueues_is_registered():
+    from app.hazard_reporting.escalation_domain import HAZARD_KINDS, TASK_KINDS
+
+    assert set(TASK_KINDS.values()) | set(HAZARD_KINDS.values()) <= set(KINDS)
 
 
 def test_an_unknown_kind_is_refused_with_a_hint():
@@ -161,7 +168,7 @@ def test_customer_service_text_carries_the_whole_facts_and_the_link_within_2048_
     assert short.startswith("【隐患已复查销号】\n") and "隐患内容：防护罩缺失" in short
     assert short.endswith('<a href="http://ancha.test/h5/hazards/42">查看详情</a>')
     huge = render(get_kind("hazard_verified"), {**HAZARD_PAYLOAD, "description": "很长" * 2000}, BASE).text
-    assert len(huge.encode()) <= MAX_TEXT_BYTES and huge.endswith("查看详情</a>")
+    assert len(huge.encode()) <= 2048 and huge.endswith("查看详情</a>")  # WeChat's limit (§2.6)
 
 
 def test_major_hazards_are_urgent_whatever_the_kind():

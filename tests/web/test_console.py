@@ -63,14 +63,6 @@ def test_logout(client, people):
     assert client.get("/console/").status_code == 302
 
 
-def test_site_entry_page_and_unknown_token(client, build):
-    site = build.site(build.enterprise(name="扫码测试有限公司"), name="锅炉房")
-    page = client.get(f"/h5/scan/{site.token}")
-    assert page.status_code == 200 and "锅炉房" in page.get_data(as_text=True)
-    missing = client.get("/h5/scan/not-a-token")
-    assert missing.status_code == 404 and "二维码无效" in missing.get_data(as_text=True)
-
-
 def test_unknown_page_is_a_chinese_404(client):
     response = client.get("/console/nothing-here")
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)

@@ -107,6 +107,12 @@ def test_pages_need_a_wechat_login(client):
     assert post.status_code == 401 and "登录已失效" in text(post)
 
 
+def test_errors_on_h5_pages_use_the_phone_layout(client):
+    page = client.get("/h5/no-such-page")
+    assert page.status_code == 404
+    assert "vendor/weui.min.css" in text(page) and "页面不存在" in text(page)
+
+
 # --- 随手拍 -----------------------------------------------------------------------------------
 
 
@@ -165,6 +171,17 @@ def test_the_same_key_twice_gives_the_same_hazard(client, db_session, cast):
     other_key = post_report(client, cast, idempotency_key="z" * 24)
     assert other_key.headers["Location"] != first.headers["Location"]
     assert hazard_count(db_session) == 2
+
+
+def test_a_repeat_while_the_first_is_still_being_stored_is_told_to_wait(client, db_session, cast, redis):
+    h5_login(client, cast.worker)
+    redis.set(f"ancha:h5:report:{cast.worker.id}:{KEY}", b"pending:another-request")
+    busy = post_report(client, cast)
+    assert busy.status_code == 409 and "上一次提交仍在处理中" in text(busy)
+    assert hazard_count(db_session) == 0
+    assert (
+        redis.get(f"ancha:h5:report:{cast.worker.id}:{KEY}") == b"pending:another-request"
+    )  # not ours to free
 
 
 def test_a_report_without_a_photo_is_refused_and_the_key_can_be_used_again(client, db_session, cast):
@@ -355,6 +372,35 @@ def test_my_hazards_tabs(client, db_session, cast, reported):
     assert f"/h5/hazards/{hazard.id}" not in text(
         client.get("/h5/hazards?tab=todo")
     )  # assigned: nothing to decide
+
+
+def test_the_bureau_waits_only_for_what_it_decides(client, db_session, cast, reported):
+    general = reported()
+    major = reported(level="major")
+    now = utcnow()
+    officer, manager = cast.build.actor(cast.officer), cast.build.actor(cast.manager)
+    service.assess(
+        db_session, officer, now, major.id, {"criteria_code": "M23-FC-3", "assessor": "王", "opinion": "属实"}
+    )
+    service.register(db_session, officer, now, major.id)
+    plan = {
+        "measures": "加装泄爆片",
+        "owner_org": "设备部",
+        "owner_person": "赵师傅",
+        "fund_amount": "1000",
+        "fund_source": "安全生产费用",
+        "deadline": "2099-01-31",
+        "contingency": "停用除尘系统",
+    }
+    service.save_plan(db_session, officer, now, major.id, plan)
+    service.approve_plan(db_session, manager, now, major.id)
+    db_session.flush()
+    h5_login(client, cast.bureau)
+    todo = text(client.get("/h5/hazards"))
+    assert f"/h5/hazards/{major.id}" in todo and f"/h5/hazards/{general.id}" not in todo
+    assert "随手拍" not in todo.split("</section>")[-1]  # no report button without a membership
+    h5_login(client, cast.outsider)
+    assert f"/h5/hazards/{major.id}" not in text(client.get("/h5/hazards?tab=todo"))
 
 
 # --- one hazard: who sees which actions --------------------------------------------------------

@@ -780,6 +780,13 @@ def answer_problems(codes: Sequence[str], answers: Mapping[str, AnswerFacts]) ->
     return problems
 
 
+def in_form_order(items: Sequence[ResolvedItem]) -> list[ResolvedItem]:
+    """Items as a check form lists and numbers them: by category (场所环境, 设备设施, 作业行为,
+    基础管理, 应急管理), in checklist order within each. Messages say "第 N 项" by this order."""
+    rank = {category: n for n, category in enumerate(ItemCategory)}
+    return sorted(items, key=lambda resolved: rank[resolved.item.category])
+
+
 def next_due_period(
     timing: Timing,
     now: datetime,

@@ -66,6 +66,7 @@ from app.hazard_reporting.checks.domain import (
     checkable_at,
     due_window,
     enterprise_signature,
+    in_form_order,
     next_added_code,
     next_due_period,
     normalize_levels,
@@ -1157,8 +1158,8 @@ _COORDINATES = Decimal("0.000001")  # Numeric(9, 6)
 
 @dataclass(frozen=True)
 class CheckStart:
-    """What the check form needs: the task, the scanned point and the items to go through,
-    or the actor's own earlier submission when the check is done already."""
+    """What the check form needs: the task, the scanned point and the items to go through
+    (in form order), or the actor's own earlier submission when the check is done already."""
 
     task: CheckTask
     site: Site
@@ -1234,7 +1235,7 @@ def start_check(session: Session, actor: Actor, now: datetime, task_id: int, sit
             raise _refuse_other_submission(session, earlier)
         return CheckStart(task, site, [], earlier)
     _require_owed(session, actor, now, task, site)
-    return CheckStart(task, site, task_items(session, task))
+    return CheckStart(task, site, in_form_order(task_items(session, task)))
 
 
 def _incomplete(items: list[ResolvedItem], problems: dict[str, str]) -> ValidationFailed:
@@ -1288,7 +1289,7 @@ def submit_check(
     if (payload.latitude is None) != (payload.longitude is None):
         raise ValidationFailed.for_field("latitude", "位置信息不完整，请重新获取位置或不提供位置")
 
-    items = task_items(session, task)
+    items = in_form_order(task_items(session, task))
     answers = {a.item_code: a for a in payload.answers}
     problems = answer_problems(
         [r.item.code for r in items],

@@ -38,19 +38,27 @@ from flask import (
     send_file,
     url_for,
 )
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.security import safe_join
 
-from app.accounts.domain import ROLE_LABELS, Action, Actor, EnterpriseRef, Role
+from app.accounts.domain import (
+    BUREAU_PERMISSIONS,
+    ENTERPRISE_PERMISSIONS,
+    ROLE_LABELS,
+    Action,
+    Actor,
+    EnterpriseRef,
+    Role,
+)
 from app.accounts.models import Membership, User
 from app.accounts.queries import visible_enterprises
 from app.accounts.views import current_actor, login_required
 from app.clock import to_local, utcnow
 from app.enterprises.models import Enterprise, Site
-from app.errors import DomainError, NotFound, ValidationFailed, wants_json
+from app.errors import Conflict, DomainError, NotFound, ValidationFailed, wants_json
 from app.extensions import db, redis_client
 from app.hazard_reporting.hazards import ledger, queries, service
 from app.hazard_reporting.hazards.domain import (
@@ -58,6 +66,7 @@ from app.hazard_reporting.hazards.domain import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
     OPEN_STATUSES,
+    RULES,
     SOURCE_LABELS,
     STATUS_LABELS,
     TRANSITIONS,
@@ -183,15 +192,6 @@ _SIDE_ACTIONS = frozenset(
         HazardAction.REJECT,
     }
 )
-_DECISION_STATUSES = frozenset(
-    {
-        HazardStatus.REPORTED,
-        HazardStatus.ASSESSED,
-        HazardStatus.REGISTERED,
-        HazardStatus.PLAN_APPROVED,
-        HazardStatus.RECTIFIED,
-    }
-)
 
 
 def enterprise_ref(enterprise: Enterprise) -> EnterpriseRef:
@@ -261,7 +261,7 @@ STAGE_TTL_SECONDS = 24 * 3600
 REPORT_KEY_TTL_SECONDS = 7 * 24 * 3600
 # How long a submission may hold its key before a repeat is allowed to try again.
 REPORT_CLAIM_SECONDS = 120
-_PENDING = b"pending"
+_PENDING = b"pending:"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -358,39 +358,43 @@ def _uploads(form: MultiDict, files: MultiDict, stage: PhotoStage | None) -> tup
 
 @dataclass
 class ReportClaim:
-    """The idempotency key of one 随手拍 submission: claimed while it is being stored,
-    then remembering the hazard it created, so a repeat returns that hazard."""
+    """The idempotency key of one 随手拍 submission (per user, in Redis): held while the
+    submission is being stored, then remembering the hazard it created, so a repeat — a
+    double tap, a retry after a lost answer, a reload — returns that hazard."""
 
     name: str
+    mark: bytes = b""
 
     @classmethod
     def of(cls, user_id: int, key: str) -> ReportClaim:
         if not _TOKEN_RE.match(key or ""):
             raise ValidationFailed.for_field("idempotency_key", "页面已过期，请刷新后重新提交")
-        return cls(f"ancha:h5:report:{user_id}:{key}")
+        return cls(f"ancha:h5:report:{user_id}:{key}", _PENDING + secrets.token_hex(8).encode())
 
     def claim(self, wait_seconds: float = 2.0) -> int | None:
-        """None: this request now owns the key. An int: the hazard an earlier submission
-        with this key created. Raises Conflict-like DomainError when another submission with
-        the key is still being stored after `wait_seconds`."""
+        """None: this request now holds the key. An int: the hazard an earlier submission
+        with this key created. Raises Conflict when another submission with the key is
+        still being stored after `wait_seconds`."""
         redis = redis_client()
         deadline = time.monotonic() + wait_seconds
         while True:
-            if redis.set(self.name, _PENDING, nx=True, ex=REPORT_CLAIM_SECONDS):
+            if redis.set(self.name, self.mark, nx=True, ex=REPORT_CLAIM_SECONDS):
                 return None
             value = redis.get(self.name)
-            if value is not None and value != _PENDING:
+            if value is not None and not value.startswith(_PENDING):
                 return int(value)
             if time.monotonic() >= deadline:
-                raise DomainError(REPORT_BUSY, http_status=409)
+                raise Conflict(REPORT_BUSY)
             time.sleep(0.2)
 
     def done(self, hazard_id: int) -> None:
         redis_client().set(self.name, str(hazard_id), ex=REPORT_KEY_TTL_SECONDS)
 
     def release(self) -> None:
+        """Let the key be used again after a refused submission (only if still ours: a
+        claim that outlived REPORT_CLAIM_SECONDS may belong to another request by now)."""
         redis = redis_client()
-        if redis.get(self.name) == _PENDING:
+        if redis.get(self.name) == self.mark:
             redis.delete(self.name)
 
 
@@ -517,7 +521,7 @@ def perform(
     elif action is A.DECIDE_EXTENSION:
         pending = _pending(session, hazard)
         if pending is None:
-            raise DomainError("该隐患没有待审批的延期申请。", http_status=409)
+            raise Conflict("该隐患没有待审批的延期申请。")
         decided = service.decide_extension(session, actor, now, pending.id, _fields(form, "approved", "note"))
         return (
             "extension_approved" if decided.status is ExtensionStatus.APPROVED else "extension_refused"
@@ -858,9 +862,10 @@ def _h5_too_large(_exc: RequestEntityTooLarge):
     db.rollback_request_session()
     if wants_json():
         return jsonify({"error": "too_large", "message": too_large_message()}), 413
-    return _h5_notice(
-        413, "照片太大", [too_large_message()], back=request.referrer or url_for("hazards_h5.report")
-    )
+    # Back to the page the upload came from, when it is one of ours.
+    referrer = request.referrer or ""
+    back = referrer if referrer.startswith(request.host_url) else url_for("hazards_h5.report")
+    return _h5_notice(413, "照片太大", [too_large_message()], back=back)
 
 
 @console_bp.errorhandler(RequestEntityTooLarge)
@@ -1100,15 +1105,44 @@ def _refs(session: Session, hazards: list[Hazard]) -> dict[int, Enterprise]:
     return {e.id: e for e in session.scalars(select(Enterprise).where(Enterprise.id.in_(ids)))}
 
 
+def _possible_permissions(actor: Actor) -> frozenset[Action]:
+    """Every permission the actor holds on some enterprise (which one is checked per hazard)."""
+    permissions: set[Action] = set()
+    for roles in actor.roles.values():
+        for role in roles:
+            permissions |= ENTERPRISE_PERMISSIONS[role]
+    if actor.bureau_role is not None:
+        permissions |= BUREAU_PERMISSIONS[actor.bureau_role][0]
+    return frozenset(permissions)
+
+
 def waiting_for(session: Session, actor: Actor, limit: int = LIST_LIMIT) -> list[Hazard]:
     """Open hazards waiting for a decision `actor` may take now (assign, verify, accept,
     the major-hazard duties, an extension request), most urgent first."""
     pending = {e.hazard_id: e for e in queries.pending_extensions(session, actor)}
+    # Narrow in SQL to the (level, status) pairs of the decisions the actor's permissions
+    # allow somewhere (a bureau admin must not wade through every general hazard of the
+    # district); the exact check per hazard and enterprise follows in Python.
+    permissions = _possible_permissions(actor)
+    wanted = []
+    for rule in RULES:
+        if rule.action not in DECISIONS or rule.action is HazardAction.DECIDE_EXTENSION:
+            continue
+        if not rule.permissions & permissions:
+            continue
+        condition = and_(Hazard.level.in_(sorted(rule.levels)), Hazard.status.in_(sorted(rule.sources)))
+        if rule.action is HazardAction.ASSIGN:  # only naming the first fixer is waited for
+            condition = and_(condition, Hazard.assignee_id.is_(None))
+        wanted.append(condition)
+    if pending:
+        wanted.append(Hazard.id.in_(list(pending)))
+    if not wanted:
+        return []
     query = (
         queries.visible_hazards(actor)
-        .where((Hazard.status.in_(sorted(_DECISION_STATUSES))) | (Hazard.id.in_(list(pending))))
+        .where(or_(*wanted))
         .order_by(Hazard.deadline.is_(None), Hazard.deadline, Hazard.created_at)
-        .limit(limit * 4)
+        .limit(limit * 2)
     )
     candidates = list(session.scalars(query))
     enterprises = _refs(session, candidates)
@@ -1210,7 +1244,14 @@ def hazard_detail(hazard_id: int):
 def hazard_action(hazard_id: int, slug: str):
     """Take one action on the hazard from its H5 page."""
     actor = _h5_actor()
-    return _act(actor, hazard_id, slug, PhotoStage(actor.user_id), "hazards_h5.hazard_detail", "hazards/h5_detail.html")
+    return _act(
+        actor,
+        hazard_id,
+        slug,
+        PhotoStage(actor.user_id),
+        "hazards_h5.hazard_detail",
+        "hazards/h5_detail.html",
+    )
 
 
 @h5_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")
@@ -1375,7 +1416,14 @@ def console_detail(hazard_id: int):
 @console_bp.post("/hazards/<int:hazard_id>/actions/<slug>")
 @login_required
 def console_action(hazard_id: int, slug: str):
-    return _act(_console_actor(), hazard_id, slug, None, "hazards_console.console_detail", "hazards/console_detail.html")
+    return _act(
+        _console_actor(),
+        hazard_id,
+        slug,
+        None,
+        "hazards_console.console_detail",
+        "hazards/console_detail.html",
+    )
 
 
 @console_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")

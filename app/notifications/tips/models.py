@@ -107,8 +107,11 @@ class TipReceipt(Base):
 
     __tablename__ = "tip_receipts"
 
+    # The primary key (broadcast_id, user_id) serves every lookup: a broadcast's receipts by
+    # its prefix; a member's by probing it once per released broadcast (few per month), so
+    # no second index has to be written 100 000 times per broadcast.
     broadcast_id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(primary_key=True, index=True)
+    user_id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, String, cast, func, literal, or_, select
+from sqlalchemy import Select, String, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import Membership, User
@@ -205,7 +205,8 @@ class ReceivedTip:
 
 
 def received_tips(session: Session, user_id: int, limit: int = 100) -> list[ReceivedTip]:
-    """What the member received, newest first."""
+    """What the member received, newest first. Driven from the released broadcasts (a few a
+    month), each probing the receipts' primary key (broadcast_id, user_id) once."""
     rows = session.execute(
         select(
             Tip.id,
@@ -216,9 +217,10 @@ def received_tips(session: Session, user_id: int, limit: int = 100) -> list[Rece
             TipReceipt.read_at,
             TipReceipt.acknowledged_at,
         )
-        .join(TipBroadcast, TipBroadcast.id == TipReceipt.broadcast_id)
+        .select_from(TipBroadcast)
+        .join(TipReceipt, and_(TipReceipt.broadcast_id == TipBroadcast.id, TipReceipt.user_id == user_id))
         .join(Tip, Tip.id == TipBroadcast.tip_id)
-        .where(TipReceipt.user_id == user_id, TipBroadcast.status == BroadcastStatus.RELEASED)
+        .where(TipBroadcast.status == BroadcastStatus.RELEASED)
         .order_by(TipBroadcast.released_at.desc(), TipBroadcast.id.desc())
         .limit(limit)
     )

@@ -1,0 +1,385 @@
+"""Scan-to-check in headless Chromium on a phone-sized WeChat webview, against a live server.
+
+A team leader scans a point's QR (/h5/scan/<token>), is signed in through the sandbox's
+WeChat OAuth, opens the daily check they owe there, marks one item 隐患 with a description
+and a photo, reloads (the draft survives), marks the rest 符合 and submits: the check is
+recorded once and the hazard exists with its photo. Then the hazard goes its way on the
+hazard pages: the department head assigns it to the leader, the leader fixes it with an
+after-photo, the safety officer verifies it and it is closed (销号).
+
+The server is the real app on a werkzeug thread with its own SQLite file (migrated by
+Alembic, seeded with the demo) and its own in-process Redis — the suite's database fixtures
+hold one uncommitted connection per test, which a server thread cannot see. The clock is
+real, so the set-up moves the leader's task of today into a window open now.
+
+Screenshots go to a temporary directory, or to $ANCHA_SCREENSHOT_DIR (e.g.
+`docs/screenshots`) to refresh the ones in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import fakeredis
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app.accounts.domain import Role
+from app.accounts.models import Membership, User
+from app.clock import local_today, utcnow
+from app.demo import data as demo_data
+from app.demo.seed import virtual_openid
+from app.enterprises.models import Enterprise, Site, Team
+from app.hazard_reporting.checks import service as check_service
+from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
+from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, CheckTask
+from app.hazard_reporting.hazards.domain import HazardSource, HazardStatus, PhotoKind
+from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
+from app.wechat.sandbox.authorize import SIMULATOR_OPENID_COOKIE
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
+)
+SECRET = "browser-test-secret-key-that-is-long-enough-0123"
+HAZARD_ITEM = "GEN-04"
+HAZARD_NOTE = "1号中频炉冷却水泵联轴器防护罩缺失"
+MAX_SCREENSHOT_BYTES = 300 * 1024
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}"),
+]
+
+
+@dataclass(frozen=True)
+class Live:
+    base_url: str
+    site_token: str
+    site_name: str
+    task_id: int
+    leader: str  # openids
+    head: str
+    officer: str
+    leader_name: str
+
+
+def _seed(session) -> Live:
+    """The demo district, its first enterprise's standard checklists and schedules, and the
+    first team leader's daily check of today open for the next hours."""
+    from app.demo.seed import seed_demo
+
+    now = utcnow()
+    seed_demo(session, now, SECRET)
+    spec = demo_data.ENTERPRISES[0]
+    enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc.startswith(spec["uscc17"])))
+    check_service.load_standard_checklists(session, now)
+    schedules = check_service.ensure_default_schedules(session, now, enterprise.id)
+    for schedule in schedules:
+        # A weekend or holiday must not leave the test without a daily check today.
+        schedule.workdays_only = False
+    session.flush()
+    check_service.generate_tasks(session, now)
+
+    leader = session.scalar(select(User).where(User.openid == virtual_openid(f"{spec['key']}:leader0")))
+    team = session.scalar(
+        select(Team).join(Membership, Membership.team_id == Team.id).where(Membership.user_id == leader.id)
+    )
+    head = session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.role == Role.DEPARTMENT_HEAD, Membership.department_id == team.department_id)
+    )
+    site = session.scalar(
+        select(Site)
+        .where(Site.enterprise_id == enterprise.id, Site.department_id == team.department_id)
+        .order_by(Site.id)
+    )
+    task = session.scalar(
+        select(CheckTask)
+        .join(CheckSchedule)
+        .where(
+            CheckSchedule.team_id == team.id,
+            CheckSchedule.level == CheckLevel.DAILY,
+            CheckTask.period_start == local_today(now),
+        )
+    )
+    # Real time: whatever the hour the suite runs at, today's check is due later today.
+    task.due_at = now + timedelta(hours=3)
+    task.grace_until = now + timedelta(hours=5)
+    session.commit()
+    return Live(
+        base_url="",
+        site_token=site.token,
+        site_name=site.name,
+        task_id=task.id,
+        leader=leader.openid,
+        head=head.openid,
+        officer=virtual_openid(f"{spec['key']}:safety"),
+        leader_name=leader.display_name,
+    )
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[Live]:
+    from alembic import command
+
+    from app import create_app
+    from app.cli import alembic_config
+    from app.extensions import db, redis_client
+
+    # The extensions are process singletons shared with the rest of the suite: point them
+    # at this server's database and Redis for the module, and back afterwards.
+    saved_engine, saved_redis = db.engine, redis_client.client
+    folder = tmp_path_factory.mktemp("scan-to-check")
+    url = f"sqlite:///{folder / 'ancha.db'}"
+    holder = {}
+    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        holder["app"] = create_app(
+            {
+                "ANCHA_ENV": "testing",
+                "SECRET_KEY": SECRET,
+                "DATABASE_URL": url,
+                "REDIS_URL": "",
+                "PUBLIC_BASE_URL": base_url,
+                "MEDIA_ROOT": str(folder / "media"),
+                "WECHAT_SANDBOX": "1",
+            }
+        )
+        redis_client.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        command.upgrade(alembic_config(url), "head")
+        with db.new_session() as session:
+            seeded = _seed(session)
+        thread = threading.Thread(target=server.serve_forever, name="scan-to-check-server", daemon=True)
+        thread.start()
+        yield Live(**{**seeded.__dict__, "base_url": base_url})
+    finally:
+        server.shutdown()
+        server.server_close()
+        if db.engine is not None and db.engine is not saved_engine:
+            db.engine.dispose()
+        db.engine = saved_engine
+        if saved_engine is not None:
+            db.session_factory.configure(bind=saved_engine)
+        redis_client.client = saved_redis
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    folder = Path(os.environ.get("ANCHA_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _phone(browser, live: Live, openid: str):
+    """A phone in WeChat whose web authorisation answers as `openid` (the sandbox's cookie).
+    The JS-SDK script cannot load here (no Internet): the pages use their browser fallbacks."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        user_agent=WECHAT_UA,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
+    context.route("https://res.wx.qq.com/**", lambda route: route.abort())
+    context.add_cookies([{"name": SIMULATOR_OPENID_COOKIE, "value": openid, "url": live.base_url}])
+    return context
+
+
+def _photo(path: Path, colour: tuple[int, int, int]) -> Path:
+    """A stand-in for a phone photo: a machine housing with an opening where a guard belongs."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), (96, 104, 112))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 360, 640, 480), fill=(70, 66, 60))
+    draw.rectangle((120, 120, 520, 380), fill=colour, outline=(30, 30, 30), width=6)
+    draw.ellipse((250, 190, 390, 330), fill=(40, 40, 40))
+    draw.line((320, 260, 560, 200), fill=(20, 20, 20), width=14)
+    image.save(path, "JPEG", quality=85)
+    return path
+
+
+def _shot(page, path: Path) -> None:
+    page.screenshot(path=str(path), animations="disabled")
+    assert 10_000 < path.stat().st_size < MAX_SCREENSHOT_BYTES, path
+
+
+def _db():
+    from app.extensions import db
+
+    return db.new_session()
+
+
+def test_a_team_leader_scans_checks_and_the_hazard_is_fixed_and_closed(browser, live, screenshots, tmp_path):
+    from playwright.sync_api import expect
+
+    leader = _phone(browser, live, live.leader)
+    try:
+        page = leader.new_page()
+        # The point's code: WeChat's authorisation (sandbox) and back to the point.
+        page.goto(f"{live.base_url}/h5/scan/{live.site_token}")
+        expect(page.locator("h1")).to_have_text(live.site_name)
+        card = page.locator(f'.ck-card[data-task="{live.task_id}"]')
+        expect(card).to_contain_text("班组日排查")
+        _shot(page, screenshots / "check-scan.png")
+        card.get_by_text("开始检查").click()
+
+        expect(page.locator("h1")).to_have_text("班组日排查")
+        items = page.locator("section.ck-item")
+        total = items.count()
+        assert total > 10
+        expect(page.locator("[data-done]")).to_have_text("0")
+
+        # One item is a hazard: a short description and a photo (staged at once).
+        item = page.locator(f"#item-{HAZARD_ITEM}")
+        item.locator('label[data-v="hazard"]').click()
+        expect(item.locator("textarea")).to_be_visible()
+        item.locator("textarea").fill(HAZARD_NOTE)
+        item.locator("input[type=file]").set_input_files(_photo(tmp_path / "before.jpg", (214, 160, 52)))
+        expect(item.locator("li.ck-photo[data-token]")).to_have_count(1)
+        page.locator("#item-GEN-01 label[data-v='ok']").click()
+        expect(page.locator("[data-done]")).to_have_text("2")
+
+        # A reload keeps the draft: the answer, the words and the photo.
+        page.reload()
+        expect(item.locator(".ck-radio[value=hazard]")).to_be_checked()
+        expect(item.locator("textarea")).to_have_value(HAZARD_NOTE)
+        expect(item.locator("li.ck-photo[data-token]")).to_have_count(1)
+        expect(page.locator("[data-done]")).to_have_text("2")
+
+        # Submitting with items left open marks them instead of sending.
+        page.locator("[data-submit]").click()
+        expect(page.locator("[data-error]")).to_contain_text(f"还有 {total - 2} 项需要处理")
+        expect(page.locator("section.ck-item--problem")).to_have_count(total - 2)
+
+        page.get_by_role("button", name="其余全部符合").click()
+        expect(page.locator("[data-done]")).to_have_text(str(total))
+        expect(page.locator("section.ck-item--problem")).to_have_count(0)
+        # The shot: the hazard item open with its description and photo, answers around it.
+        page.evaluate(f"document.getElementById('item-{HAZARD_ITEM}').scrollIntoView({{block: 'start'}})")
+        page.evaluate("window.scrollBy(0, -190)")
+        _shot(page, screenshots / "check-form.png")
+
+        # A double tap sends once.
+        page.locator("[data-submit]").dblclick()
+        page.wait_for_url(f"**/h5/checks/{live.task_id}/result")
+        expect(page.locator(".h5-msg h2")).to_have_text("班组日排查已提交")
+        expect(page.locator(".h5-msg")).to_contain_text("按时完成")
+        hazard_link = page.locator("a[data-hazard]")
+        expect(hazard_link).to_have_count(1)
+        expect(hazard_link).to_contain_text(HAZARD_NOTE)
+        page.evaluate("window.scrollTo(0, 0)")
+        _shot(page, screenshots / "check-result.png")
+        hazard_id = int(hazard_link.get_attribute("data-hazard"))
+        assert hazard_link.get_attribute("href") == f"/h5/hazards/{hazard_id}"
+        # The draft is gone with the submission.
+        assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ancha.check.draft'))") == []
+
+        with _db() as session:
+            submissions = session.scalars(
+                select(CheckSubmission).where(CheckSubmission.task_id == live.task_id)
+            ).all()
+            assert len(submissions) == 1 and submissions[0].status is SubmissionStatus.ON_TIME
+            assert submissions[0].site_token == live.site_token
+            assert session.get(CheckTask, live.task_id).status is CheckTaskStatus.DONE
+            hazard = session.get(Hazard, hazard_id)
+            assert hazard.source is HazardSource.CHECK and hazard.item_code == HAZARD_ITEM
+            assert hazard.status is HazardStatus.REPORTED
+            assert (
+                session.scalar(
+                    select(func.count())
+                    .select_from(HazardPhoto)
+                    .where(HazardPhoto.hazard_id == hazard_id, HazardPhoto.kind == PhotoKind.BEFORE)
+                )
+                == 1
+            )
+
+        # The department head assigns the fix to the leader.
+        head = _phone(browser, live, live.head)
+        try:
+            head_page = head.new_page()
+            head_page.goto(f"{live.base_url}/h5/hazards/{hazard_id}")
+            expect(head_page.locator(".h5-hero__title")).to_contain_text(HAZARD_NOTE)
+            assign = head_page.locator("#action-assign")
+            if not assign.evaluate("el => el.open"):
+                assign.locator("summary").click()
+            assign.locator("select[name=assignee_id]").select_option(
+                label=assign.locator("option", has_text=live.leader_name).first.inner_text()
+            )
+            assign.get_by_role("button", name="指派").click()
+            expect(head_page.locator(".h5-kv")).to_contain_text(live.leader_name)
+        finally:
+            head.close()
+
+        # The leader starts, fixes it and sends the after-photo.
+        page.goto(f"{live.base_url}/h5/hazards/{hazard_id}")
+        start = page.locator("#action-start_rectification")
+        if not start.evaluate("el => el.open"):
+            start.locator("summary").click()
+        start.get_by_role("button", name="开始整改").click()
+        expect(page.locator(".h5-hero")).to_contain_text("整改中")
+        fix = page.locator("#action-submit_rectification")
+        if not fix.evaluate("el => el.open"):
+            fix.locator("summary").click()
+        fix.locator("input[type=file]").first.set_input_files(_photo(tmp_path / "after.jpg", (60, 150, 90)))
+        expect(fix.locator("li[data-token]")).to_have_count(1)
+        fix.locator("textarea[name=note]").fill("已加装联轴器防护罩并紧固")
+        fix.get_by_role("button", name="提交整改结果").click()
+        expect(page.locator(".h5-hero")).to_contain_text("待复查验收")
+    finally:
+        leader.close()
+
+    # The safety officer verifies: closed.
+    officer = _phone(browser, live, live.officer)
+    try:
+        officer_page = officer.new_page()
+        officer_page.goto(f"{live.base_url}/h5/hazards/{hazard_id}")
+        verify = officer_page.locator("#action-verify")
+        if not verify.evaluate("el => el.open"):
+            verify.locator("summary").click()
+        verify.get_by_role("button", name="复查通过，销号").click()
+        expect(officer_page.locator(".h5-hero")).to_contain_text("已销号")
+    finally:
+        officer.close()
+
+    with _db() as session:
+        hazard = session.get(Hazard, hazard_id)
+        assert hazard.status is HazardStatus.CLOSED and hazard.closed_at is not None
+        kinds = sorted(
+            p.kind.value
+            for p in session.scalars(select(HazardPhoto).where(HazardPhoto.hazard_id == hazard_id))
+        )
+        assert kinds == ["after", "before"]
+        assert session.scalar(select(func.count()).select_from(CheckSubmission)) == 1
