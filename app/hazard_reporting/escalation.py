@@ -15,12 +15,26 @@ downtime writes every level due by then — within the policy's lookback.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -88,9 +102,7 @@ def run_escalations(session: Session, now: datetime, policy: EscalationPolicy = 
     session.flush()
     missed = sweep_overdue(session, now)
     written: Counter[str] = Counter()
-    candidates = overdue_task_ids(session, now, policy)
-    for level in range(1, len(policy.task_delays) + 1):
-        written[TASK_KINDS[level]] += escalate_tasks(session, now, level, policy, candidates)
+    written.update(escalate_tasks(session, now, policy))
     written.update(escalate_hazards(session, now, policy))
     return EscalationResult(len(missed), {kind: n for kind, n in sorted(written.items()) if n})
 
@@ -155,7 +167,6 @@ def owner_clause(schedule: Any, member: Any) -> ColumnElement[bool]:
 class _MemberColumns:
     """The columns of a membership the audience rules read."""
 
-    user_id: Any
     role: Any
     team_id: Any
     department_id: Any  # a team leader's: their team's department (as member_facts)
@@ -168,44 +179,54 @@ def _member_department(membership: Any) -> ColumnElement[Any]:
     return func.coalesce(team_department, membership.department_id)
 
 
-def audience_clause(level: int, schedule: Any, member: Any) -> ColumnElement[bool]:
-    """SQL form of escalation_domain.task_audience for one level."""
-    owns = owner_clause(schedule, member)
-    if level == 1:
-        return owns
-    clause = not_(owns)
-    if level == 2:
-        clause = and_(clause, schedule.department_id.is_not(None), member.department_id == schedule.department_id)
-    return clause
+def notice_level(schedule: Any, member: Any) -> ColumnElement[Any]:
+    """SQL form of escalation_domain.task_audience: the level whose notice `member` gets
+    about a task of `schedule` — 1 when they owe the check, else 2 for a head of the
+    schedule's department, else 3 for a manager — or NULL. A membership gets at most one
+    level; a person with two memberships may get two."""
+    return case(
+        (owner_clause(schedule, member), 1),
+        (
+            and_(
+                member.role == TASK_LEVEL_ROLES[2],
+                schedule.department_id.is_not(None),
+                member.department_id == schedule.department_id,
+            ),
+            2,
+        ),
+        (member.role == TASK_LEVEL_ROLES[3], 3),
+        else_=None,
+    )
 
 
-def _recipients(level: int, lateral: bool) -> tuple[Any, ColumnElement[bool] | None]:
-    """The members who get the level's notice, as a FROM item joined to the task and its
-    schedule, and the condition the outer query still has to apply (None when the FROM item
-    applies it itself).
+def _recipients(lateral: bool) -> tuple[Any, ColumnElement[Any]]:
+    """The members who get a notice about the outer task, as a FROM item joined to the task
+    and its schedule, with the level column of each.
 
     PostgreSQL: a LATERAL subquery per overdue task — the task's enterprise's memberships
-    through their index, filtered by the audience rule before anyone's user row is read;
-    OFFSET 0 keeps the planner from flattening it into hashes of every membership, user and
-    team of the district. SQLite (no LATERAL): the members as a subquery, the rule outside."""
-    roles = list(_OWNER_ROLES if level == 1 else (TASK_LEVEL_ROLES[level],))
+    through their index, their level computed before anyone's user row is read; OFFSET 0
+    keeps the planner from flattening it into hashes of every membership, user and team of
+    the district. SQLite (no LATERAL): the members as a subquery, the level outside."""
+    roles = sorted({*_OWNER_ROLES, *TASK_LEVEL_ROLES.values()})
     member = aliased(Membership, name="m")
-    columns = _MemberColumns(member.user_id, member.role, member.team_id, _member_department(member))
     query = (
         select(member.enterprise_id, member.user_id)
         .join(User, and_(User.id == member.user_id, User.is_active.is_(True)))
         .where(member.active.is_(True), member.role.in_(roles))
     )
     if lateral:
-        query = query.where(
-            member.enterprise_id == CheckTask.enterprise_id, audience_clause(level, CheckSchedule, columns)
+        level = notice_level(CheckSchedule, _MemberColumns(member.role, member.team_id, _member_department(member)))
+        recipients = (
+            query.add_columns(level.label("level"))
+            .where(member.enterprise_id == CheckTask.enterprise_id, level.is_not(None))
+            .offset(0)
+            .lateral("member")
         )
-        return query.offset(0).lateral("member"), None
+        return recipients, recipients.c.level
     flat = query.add_columns(
-        member.role, member.team_id, columns.department_id.label("department_id")
+        member.role, member.team_id, _member_department(member).label("department_id")
     ).subquery("member")
-    outer = _MemberColumns(flat.c.user_id, flat.c.role, flat.c.team_id, flat.c.department_id)
-    return flat, audience_clause(level, CheckSchedule, outer)
+    return flat, notice_level(CheckSchedule, _MemberColumns(flat.c.role, flat.c.team_id, flat.c.department_id))
 
 
 def _still_owing(now: datetime, delay: timedelta, policy: EscalationPolicy) -> list[ColumnElement[bool]]:
@@ -223,44 +244,42 @@ def _still_owing(now: datetime, delay: timedelta, policy: EscalationPolicy) -> l
 
 
 def overdue_task_ids(session: Session, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY) -> list[int]:
-    """The tasks any level may be due for: one scan of the tasks table. Done separately
-    from the audience, because the planner cannot see how few these are (pending tasks past
-    their due time are rare, but it estimates them from status and due time apart) and
-    would otherwise plan the audience for a hundred times as many."""
-    return list(
-        session.scalars(
-            select(CheckTask.id).where(*_still_owing(now, policy.task_delays[0], policy)).order_by(CheckTask.id)
-        )
-    )
+    """The tasks any level may be due for: one scan of the tasks table. Kept apart from the
+    audience because the planner cannot see how few these are (pending tasks past their due
+    time are rare; it estimates status and due time independently) and would plan the
+    audience for a hundred times as many."""
+    first = policy.task_delays[0]
+    return list(session.scalars(select(CheckTask.id).where(*_still_owing(now, first, policy)).order_by(CheckTask.id)))
 
 
-def task_audience_query(
+def task_notice_query(
     now: datetime,
-    level: int,
     policy: EscalationPolicy = DEFAULT_POLICY,
     *,
     task_ids: Sequence[int] | None = None,
     dialect: str,
 ) -> Any:
-    """One SELECT of every (task, recipient) pair whose level-`level` notice is due by `now`
-    and not written yet, with what the notice shows — among `task_ids` when given.
+    """One SELECT of every (task, recipient, level) whose notice is due by `now` and not
+    written yet, with what the notice shows — among `task_ids` when given.
 
     Due: the task still owes its check (pending or missed), its due time + the level's delay
-    has come, and it is not older than the lookback. Recipients: escalation_domain.
-    task_audience in SQL — owners at level 1; at level 2 the department's heads and at
-    level 3 the managers who do not owe the check themselves. Not written: no outbox row
-    with the notice's dedupe key (a probe of the key's unique index per pair). The names
-    shown are subqueries of the select list, so they are looked up for written notices only.
-    `dialect`: the session's ("postgresql" or "sqlite"), see `_recipients`."""
+    has come, and it is not older than the lookback. Recipients and levels: `notice_level`.
+    Not written: no outbox row with the notice's dedupe key (a probe of the key's unique
+    index). The names shown are subqueries of the select list, so they are looked up for
+    new notices only. `dialect`: the session's ("postgresql" or "sqlite"), see _recipients."""
     schedule = CheckSchedule
-    members, audience = _recipients(level, lateral=dialect == "postgresql")
-    member = members.c
+    members, level = _recipients(lateral=dialect == "postgresql")
     # escalation_domain.task_dedupe_key, computed by the database.
     key = (
         literal("esc:task:", String)
         + cast(CheckTask.id, String)
-        + literal(f":L{level}:", String)
-        + cast(member.user_id, String)
+        + literal(":L", String)
+        + cast(level, String)
+        + literal(":", String)
+        + cast(members.c.user_id, String)
+    )
+    due = or_(
+        *(and_(level == n, CheckTask.due_at <= now - delay) for n, delay in enumerate(policy.task_delays, start=1))
     )
     query = (
         select(
@@ -270,7 +289,7 @@ def task_audience_query(
             CheckTask.due_at,
             CheckTask.status,
             schedule.kind,
-            schedule.level,
+            schedule.level.label("check_level"),
             schedule.label,
             select(Enterprise.name).where(Enterprise.id == CheckTask.enterprise_id).scalar_subquery().label(
                 "enterprise_name"
@@ -279,62 +298,87 @@ def task_audience_query(
             select(Department.name).where(Department.id == schedule.department_id).scalar_subquery().label(
                 "department_name"
             ),
-            member.user_id,
+            members.c.user_id,
+            level.label("level"),
         )
         .join(schedule, schedule.id == CheckTask.schedule_id)
-        .join(members, member.enterprise_id == CheckTask.enterprise_id)
+        .join(members, members.c.enterprise_id == CheckTask.enterprise_id)
         .where(
-            *_still_owing(now, policy.task_delays[level - 1], policy),
+            *_still_owing(now, policy.task_delays[0], policy),
+            level.is_not(None),
+            due,
             ~exists().where(OutboxMessage.dedupe_key == key),
         )
     )
-    if audience is not None:
-        query = query.where(audience)
     if task_ids is not None:
         query = query.where(CheckTask.id.in_(list(task_ids)))
     return query
 
 
 def escalate_tasks(
-    session: Session,
-    now: datetime,
-    level: int,
-    policy: EscalationPolicy = DEFAULT_POLICY,
-    task_ids: Sequence[int] | None = None,
-) -> int:
-    """Write the level-`level` notices of overdue checks due by `now` and not yet written;
-    returns how many were written. `task_ids`: the candidates (default: overdue_task_ids),
-    taken a chunk at a time so each statement is planned for the few rows it touches.
-    Raises KeyError for a level the policy does not have."""
-    if not 1 <= level <= len(policy.task_delays):
-        raise KeyError(f"the policy has no escalation level {level}")
-    kind = TASK_KINDS[level]
+    session: Session, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY, task_ids: Sequence[int] | None = None
+) -> Counter[str]:
+    """Write the notices of overdue checks due by `now` and not yet written; returns how
+    many were written, by kind. `task_ids`: the candidates (default: overdue_task_ids),
+    taken a chunk at a time so each statement is planned for the few rows it touches."""
     dialect = session.get_bind().dialect.name
     candidates = overdue_task_ids(session, now, policy) if task_ids is None else list(task_ids)
-    written = 0
+    written: Counter[str] = Counter()
+    with _without_jit(session):
+        _escalate_chunks(session, now, policy, candidates, dialect, written)
+    return written
+
+
+@contextmanager
+def _without_jit(session: Session) -> Iterator[None]:
+    """Switch PostgreSQL's JIT compilation off for the statements inside, then back to what
+    it was. The planner prices each audience statement above the JIT threshold (it cannot
+    tell that each membership lookup returns a row or two), and compiling then takes longer
+    than running them: half of each statement's time on the benchmark."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    previous = session.scalar(text("SELECT current_setting('jit')"))
+    session.execute(text("SET LOCAL jit = off"))
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config('jit', :value, true)"), {"value": previous})
+
+
+def _escalate_chunks(
+    session: Session,
+    now: datetime,
+    policy: EscalationPolicy,
+    candidates: Sequence[int],
+    dialect: str,
+    written: Counter[str],
+) -> None:
     for chunk in _chunks(candidates, _TASK_CHUNK):
         notices: dict[str, dict[str, Any]] = {}
-        query = task_audience_query(now, level, policy, task_ids=chunk, dialect=dialect)
-        for row in session.execute(query):
-            key = task_dedupe_key(row.task_id, level, row.user_id)
+        for row in session.execute(task_notice_query(now, policy, task_ids=chunk, dialect=dialect)):
+            key = task_dedupe_key(row.task_id, row.level, row.user_id)
+            check_level = CheckLevel(row.check_level)
             payload = {
                 "task_id": row.task_id,
                 "enterprise_id": row.enterprise_id,
                 "enterprise_name": row.enterprise_name,
                 "schedule_name": row.label,
-                "level": CheckLevel(row.level).value,
+                "level": check_level.value,
                 "period_start": row.period_start.isoformat(),
                 "due_at": row.due_at.isoformat(),
-                "responsible": responsible_label(
-                    ScheduleKind(row.kind), CheckLevel(row.level), row.team_name, row.department_name
-                ),
+                "responsible": responsible_label(ScheduleKind(row.kind), check_level, row.team_name, row.department_name),
                 "status": CheckTaskStatus(row.status).value,
-                "escalation_level": level,
+                "escalation_level": row.level,
             }
-            # A person holding two qualifying memberships appears twice: one notice.
-            notices[key] = _outbox_row(kind, row.user_id, payload, key, now)
-        written += insert_notices(session, notices.values())
-    return written
+            # A person holding two memberships of one level appears twice: one notice.
+            notices[key] = _outbox_row(TASK_KINDS[row.level], row.user_id, payload, key, now)
+        by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for notice in notices.values():
+            by_kind[notice["kind"]].append(notice)
+        for kind, rows in by_kind.items():
+            # Counted from the insert itself: a concurrent run may have written some first.
+            written[kind] += insert_notices(session, rows)
 
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -446,9 +490,11 @@ def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy =
     existing: set[str] = set()
     for chunk in _chunks(list(candidates)):
         existing.update(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))))
-    fresh = [row for key, row in candidates.items() if key not in existing]
-    insert_notices(session, fresh)
-    return Counter(row["kind"] for row in fresh)
+    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for key, notice in candidates.items():
+        if key not in existing:
+            by_kind[notice["kind"]].append(notice)
+    return Counter({kind: insert_notices(session, rows) for kind, rows in by_kind.items()})
 
 
 # --- writing the outbox ----------------------------------------------------------------------

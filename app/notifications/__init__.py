@@ -1,1 +1,2 @@
-"""Notifications: the outbox every side effect leaves through, and (later) its dispatcher."""
+"""Notifications: the outbox every side effect leaves through, its dispatcher, message kinds,
+daily digests and (tips/) the bureau's safety-tip broadcasts."""

@@ -116,12 +116,10 @@ def record_template_result(session: Session, msg_id: int | str, report: str, now
     return bool(result.rowcount)
 
 
-def mark_unfollowed(
-    session: Session, now: datetime, *, user_id: int | None, openid: str | None, keep_claimed_by: str | None = None
-) -> int:
+def mark_unfollowed(session: Session, now: datetime, *, user_id: int | None, openid: str | None) -> int:
     """WeChat said 43004: the user no longer follows the account. Mark them unsubscribed and
-    give up their queued messages (failed, with the reason), except rows another dispatcher
-    holds a live claim on (or `keep_claimed_by`'s own claims): those finish by themselves.
+    give up their queued messages (failed, with the reason), except rows a dispatcher holds a
+    live claim on: those are being sent and finish by themselves.
     They get messages again once they follow again (the subscribe handler marks them).
     Returns how many queued rows were failed."""
     recipient = []
@@ -134,10 +132,6 @@ def mark_unfollowed(
     if not recipient:
         return 0
     claim_free = or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now)
-    if keep_claimed_by is not None:
-        claim_free = claim_free & or_(
-            OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_by != keep_claimed_by
-        )
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.QUEUED, or_(*recipient), claim_free)

@@ -10,10 +10,11 @@
 Channel choice (docs/PERFORMANCE.md "Tip fan-out"): every broadcast is written as one outbox
 row per recipient, so each person's delivery, reading and acknowledgement is tracked and the
 audience can be any cut of enterprises and roles. WeChat's mass send by tag (群发, sendall)
-reaches a follower at most 4 times per calendar month and reports only totals; it is the
-right tool only for a district-wide (audience = everyone) article that must appear as a
-rich news message in every follower's chat, at a volume beyond the template-message daily
-quota, and only while the account has sent fewer than 4 mass messages that month.
+reaches a follower at most 4 times per calendar month and reports only totals; it would be
+the right tool only for an audience that is the whole district (or exactly a tag kept in step
+with the enterprise file), larger than about half the daily template-message quota, for which
+totals are enough — and only while the account has sent fewer than 4 mass messages that month
+(the only safe budget, since a follower may carry several tags).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -374,11 +375,6 @@ def proposal_send_at(now: datetime) -> datetime:
     if suggested <= local:
         suggested = datetime.combine(local.date() + timedelta(days=1), PROPOSAL_TIME, LOCAL_TZ)
     return suggested.astimezone(UTC)
-
-
-def tips_for_month(specs: Iterable[tuple[int, Sequence[int]]], month: int) -> list[int]:
-    """Ids of the tips whose months include `month`, in the given order."""
-    return [tip_id for tip_id, months in specs if month in months]
 
 
 def broadcast_payload(

@@ -22,6 +22,7 @@ from app.notifications.tips.domain import (
     TIP_KIND_LABELS,
     Audience,
     BroadcastStatus,
+    TipKind,
     article_blocks,
 )
 from app.notifications.tips.models import Tip
@@ -166,6 +167,8 @@ def new_broadcast():
             return redirect(url_for("tips_console.broadcast_detail", broadcast_id=broadcast.id))
     else:
         chosen = db.session.get(Tip, request.args.get("tip", type=int) or 0)
+        if chosen is not None and (chosen.kind is TipKind.CUSTOM or not chosen.active):
+            chosen = None  # only the library can be picked
         audience = Audience.from_json(chosen.audience) if chosen is not None else Audience()
         values = {**_form_values(audience, _soon(now)), "tip_id": str(chosen.id) if chosen else ""}
     return render_template(
