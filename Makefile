@@ -43,7 +43,7 @@ seed: migrate
 
 ## make run: set up and serve the embedded default (SQLite, in-process Redis, WeChat sandbox)
 run: seed
-	PORT=$(PORT) $(FLASK) serve --port $(PORT)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} $(FLASK) serve --port $(PORT)
 
 ## make test: the whole suite on PostgreSQL + Redis, then the quick pass on SQLite
 test: install-dev

@@ -106,14 +106,17 @@ def demo_seed(as_json: bool) -> None:
         click.echo(f"demo district ready ({created} new rows)", err=False)
 
 
-@click.command("serve", help="Serve the embedded default (web + in-process workers).")
+@click.command("serve", help="Serve the embedded default: web, scheduler and dispatcher in one process.")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int, envvar="PORT")
-def serve(host: str, port: int) -> None:
+@click.option("--no-workers", is_flag=True, help="Web only: no in-process scheduler and dispatcher.")
+def serve(host: str, port: int, no_workers: bool) -> None:
     from werkzeug.serving import run_simple
 
     from app.demo.seed import demo_summary
     from app.extensions import db
+    from app.notifications.dispatcher import start_background_dispatcher
+    from app.scheduling.runner import start_background_scheduler
 
     settings = current_app.config["SETTINGS"]
     base = f"http://{host}:{port}"
@@ -130,4 +133,10 @@ def serve(host: str, port: int) -> None:
     for login in summary.get("console_logins", []):
         lines.append(f"  登录 {login['username']} / {login['password']}  ({login['role_label']})")
     click.echo("\n".join(lines) + "\n", file=sys.stderr)
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    app = current_app._get_current_object()
+    if not no_workers:
+        # One process for a single user's machine (DESIGN.md §2): the in-process fakeredis
+        # and the SQLite file are only shared within this process.
+        start_background_scheduler(app)
+        start_background_dispatcher(app)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
