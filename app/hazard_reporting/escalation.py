@@ -389,35 +389,41 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[A
 # --- overdue hazards -----------------------------------------------------------------------
 
 
-def _enterprise_people(
-    session: Session, enterprise_ids: Sequence[int]
-) -> tuple[dict[int, list[Staff]], dict[tuple[int, int], int]]:
-    """Per enterprise: its active staff in the roles escalation reaches; and the department
-    of every active member (enterprise, user) → department, a team's department first."""
-    staff: dict[int, list[Staff]] = defaultdict(list)
-    department_of: dict[tuple[int, int], int] = {}
+def _membership_rows(session: Session, *conditions: ColumnElement[bool]) -> Any:
+    """(enterprise, user, role, department) of active memberships of active users, a team
+    leader's department being their team's (as member_facts)."""
     team = aliased(Team)
+    return session.execute(
+        select(
+            Membership.enterprise_id,
+            Membership.user_id,
+            Membership.role,
+            func.coalesce(team.department_id, Membership.department_id),
+        )
+        .join(User, User.id == Membership.user_id)
+        .outerjoin(team, team.id == Membership.team_id)
+        .where(Membership.active.is_(True), User.is_active.is_(True), *conditions)
+        .order_by(Membership.enterprise_id, Membership.user_id, Membership.id)
+    )
+
+
+def _enterprise_people(
+    session: Session, enterprise_ids: Sequence[int], user_ids: Sequence[int]
+) -> tuple[dict[int, list[Staff]], dict[tuple[int, int], int]]:
+    """Per enterprise, its staff in the roles escalation reaches; and (enterprise, user) →
+    department for `user_ids` (the hazards' assignees and reporters)."""
+    staff: dict[int, list[Staff]] = defaultdict(list)
     for chunk in _chunks(sorted(enterprise_ids)):
-        rows = session.execute(
-            select(
-                Membership.enterprise_id,
-                Membership.user_id,
-                Membership.role,
-                func.coalesce(team.department_id, Membership.department_id).label("department_id"),
-            )
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(team, team.id == Membership.team_id)
-            .where(
-                Membership.enterprise_id.in_(chunk),
-                Membership.active.is_(True),
-                User.is_active.is_(True),
-            )
-            .order_by(Membership.enterprise_id, Membership.user_id, Membership.id)
+        rows = _membership_rows(
+            session, Membership.enterprise_id.in_(chunk), Membership.role.in_(list(_HAZARD_STAFF_ROLES))
         )
         for enterprise_id, user_id, role, department_id in rows:
-            if role in _HAZARD_STAFF_ROLES:
-                staff[enterprise_id].append(Staff(user_id, Role(role), department_id))
-            if department_id is not None:
+            staff[enterprise_id].append(Staff(user_id, Role(role), department_id))
+    department_of: dict[tuple[int, int], int] = {}
+    wanted = set(enterprise_ids)
+    for chunk in _chunks(sorted(user_ids)):
+        for enterprise_id, user_id, _role, department_id in _membership_rows(session, Membership.user_id.in_(chunk)):
+            if enterprise_id in wanted and department_id is not None:
                 department_of.setdefault((enterprise_id, user_id), department_id)
     return staff, department_of
 
@@ -455,7 +461,8 @@ def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy =
     due = [(row, notices) for row in rows if (notices := hazard_notices_due(row.deadline, now, policy))]
     if not due:
         return Counter()
-    staff, department_of = _enterprise_people(session, list({row.enterprise_id for row, _ in due}))
+    people = {row.reporter_id for row, _ in due} | {row.assignee_id for row, _ in due if row.assignee_id}
+    staff, department_of = _enterprise_people(session, list({row.enterprise_id for row, _ in due}), list(people))
     candidates: dict[str, dict[str, Any]] = {}
     for row, notices in due:
         department_id = (

@@ -60,6 +60,7 @@ SECRET = "browser-test-secret-key-that-is-long-enough-0123"
 HAZARD_ITEM = "GEN-04"
 HAZARD_NOTE = "1号中频炉冷却水泵联轴器防护罩缺失"
 MAX_SCREENSHOT_BYTES = 300 * 1024
+PLANT = (34.86412, 113.62535)  # where the phone says it is
 
 pytestmark = [
     pytest.mark.browser,
@@ -201,9 +202,12 @@ def screenshots(tmp_path) -> Path:
 
 
 def _phone(browser, live: Live, openid: str):
-    """A phone in WeChat whose web authorisation answers as `openid` (the sandbox's cookie).
-    The JS-SDK script cannot load here (no Internet): the pages use their browser fallbacks."""
+    """A phone in WeChat whose web authorisation answers as `openid` (the sandbox's cookie),
+    standing at the plant. The JS-SDK script cannot load here (no Internet): the pages use
+    their browser fallbacks (file inputs, navigator.geolocation)."""
     context = browser.new_context(
+        geolocation={"latitude": PLANT[0], "longitude": PLANT[1], "accuracy": 15},
+        permissions=["geolocation"],
         viewport={"width": 390, "height": 844},
         device_scale_factor=1,
         is_mobile=True,
@@ -284,6 +288,10 @@ def test_a_team_leader_scans_checks_and_the_hazard_is_fixed_and_closed(browser, 
         expect(page.locator("[data-error]")).to_contain_text(f"还有 {total - 2} 项需要处理")
         expect(page.locator("section.ck-item--problem")).to_have_count(total - 2)
 
+        # The location is optional; asked for, it goes with the check.
+        page.get_by_role("button", name="获取位置").click()
+        expect(page.locator("[data-location-text]")).to_contain_text("已记录当前位置（误差约 15 米）")
+
         page.get_by_role("button", name="其余全部符合").click()
         expect(page.locator("[data-done]")).to_have_text(str(total))
         expect(page.locator("section.ck-item--problem")).to_have_count(0)
@@ -313,6 +321,8 @@ def test_a_team_leader_scans_checks_and_the_hazard_is_fixed_and_closed(browser, 
             ).all()
             assert len(submissions) == 1 and submissions[0].status is SubmissionStatus.ON_TIME
             assert submissions[0].site_token == live.site_token
+            located = (float(submissions[0].latitude), float(submissions[0].longitude))
+            assert located == PLANT and submissions[0].location_accuracy == 15
             assert session.get(CheckTask, live.task_id).status is CheckTaskStatus.DONE
             hazard = session.get(Hazard, hazard_id)
             assert hazard.source is HazardSource.CHECK and hazard.item_code == HAZARD_ITEM

@@ -1088,9 +1088,18 @@ def sweep_overdue(session: Session, now: datetime) -> list[SweptTask]:
             CheckTask.period_start,
             CheckTask.due_at,
         )
-        .execution_options(synchronize_session="fetch")
+        # Not SQLAlchemy's "fetch" synchronisation: it computes an identity key for every
+        # returned row (a third of the sweep's time at 7 500 rows); the few tasks a session
+        # has loaded are expired below instead.
+        .execution_options(synchronize_session=False)
     ).all()
-    return [SweptTask(r.id, r.schedule_id, r.enterprise_id, r.period_start, r.due_at) for r in rows]
+    swept = [SweptTask(*row) for row in rows]
+    if swept:
+        ids = {task.id for task in swept}
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, CheckTask) and loaded.id in ids:
+                session.expire(loaded, ["status", "closed_at"])
+    return swept
 
 
 def close_task(session: Session, task: CheckTask, now: datetime) -> CheckTask:

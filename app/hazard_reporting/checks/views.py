@@ -264,7 +264,8 @@ class ItemRow:
 
 
 def _groups(items: list[ResolvedItem]) -> list[tuple[str, list[ItemRow]]]:
-    """Items numbered in checklist order, grouped by category (场所环境, 设备设施, …)."""
+    """Items (already in form order) numbered 1…N and grouped by category (场所环境, 设备设施,
+    …): the numbers are the ones the service's messages use ("第 N 项")."""
     rows = [
         ItemRow(n, r, r.item.on_fail is OnFail.MAJOR, r.item.on_fail is OnFail.REVIEW)
         for n, r in enumerate(items, start=1)
@@ -323,7 +324,6 @@ def _form_page(
             MAX_PHOTOS=MAX_PHOTOS_PER_ITEM,
             MAX_NOTE=MAX_RESULT_NOTE,
             MAX_PHOTO_MB=MAX_BYTES // (1024 * 1024),
-            ItemResult=ItemResult,
             RESULT_LABELS=ITEM_RESULT_LABELS,
         ),
         status,
