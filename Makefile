@@ -35,8 +35,12 @@ assets: $(VENDOR)/.stamp
 install: $(VENV)/.runtime assets
 install-dev: $(VENV)/.dev assets
 
+# Schema plus the reference data every installation needs (standard checklists, tip library);
+# both loads are idempotent.
 migrate: install
 	$(FLASK) db upgrade
+	$(FLASK) checklists load
+	$(FLASK) tips load
 
 seed: migrate
 	$(FLASK) demo seed

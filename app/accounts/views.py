@@ -13,7 +13,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from wechatpy.exceptions import WeChatClientException
 
 from app.accounts import service
-from app.accounts.domain import invite_scene
+from app.accounts.domain import Action, invite_scene
 from app.accounts.models import User
 from app.accounts.queries import load_actor
 from app.clock import utcnow
@@ -38,6 +38,16 @@ def current_actor():
         user = current_user()
         g.actor = load_actor(db.session, user) if user else None
     return g.actor
+
+
+@bp.app_context_processor
+def _console_helpers() -> dict[str, Any]:
+    def console_can(action: str) -> bool:
+        """May the logged-in console user take this district-wide action (menu entries)?"""
+        actor = current_actor() if session.get("user_id") else None
+        return actor is not None and actor.can(Action(action))
+
+    return {"console_can": console_can}
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -13,12 +15,18 @@ from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, BureauRole, Rol
 from app.accounts.models import ApiToken, BureauMembership, Membership, User
 from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
 from app.demo import data
+from app.demo.history import seed_history
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
+from app.notifications.models import NotificationPreference
 from app.validation import parse
 
+log = logging.getLogger(__name__)
+
 API_TOKEN_PURPOSE = "demo-api-token"
+# This manager reads non-urgent notices in the daily digest (the digest has someone to go to).
+DIGEST_READER = "huaxin:manager"
 
 
 def virtual_openid(key: str) -> str:
@@ -43,13 +51,38 @@ class _Seeder:
 
     def person(self, key: str, display_name: str, **extra: Any) -> User:
         openid = virtual_openid(key)
-        return self.get_or_create(
+        user = self.get_or_create(
             User, openid=openid, defaults={"display_name": display_name, "subscribed": True, **extra}
         )
+        # The demo's people take notices at any hour: someone trying the sandbox late in the
+        # evening should still see escalations arrive (real users keep 22:00–07:00 quiet).
+        self.get_or_create(
+            NotificationPreference,
+            user_id=user.id,
+            defaults={
+                "digest_only": key == DIGEST_READER,
+                "quiet_start": None,
+                "quiet_end": None,
+                "updated_at": self.now,
+            },
+        )
+        return user
 
 
-def seed_demo(session: Session, now: datetime, secret_key: str) -> int:
-    """Create whatever part of the demo district is missing; returns how many rows were added."""
+def _media_root(explicit: str | Path | None) -> str | Path | None:
+    """Where the history's photos go: as given, else the running app's MEDIA_ROOT (the
+    `demo seed` command runs inside the app context), else nowhere."""
+    if explicit is not None:
+        return explicit
+    from flask import current_app, has_app_context
+
+    return current_app.config["SETTINGS"].MEDIA_ROOT if has_app_context() else None
+
+
+def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: str | Path | None = None) -> int:
+    """Create whatever part of the demo district is missing, then — once — its sixty days
+    of history (app/demo/history.py; it needs a media root for its photos and is skipped
+    without one). Returns how many rows were added plus how many history events ran."""
     seeder = _Seeder(session, now)
     towns = {t["code"]: seeder.get_or_create(Town, code=t["code"], defaults={"name": t["name"]}) for t in data.TOWNS}
     for index, spec in enumerate(data.ENTERPRISES):
@@ -70,7 +103,11 @@ def seed_demo(session: Session, now: datetime, secret_key: str) -> int:
         issue_api_token(session, admin, now, name="演示 API 令牌", token=token)
         seeder.created += 1
     session.flush()
-    return seeder.created
+    root = _media_root(media_root)
+    if root is None:
+        log.warning("demo history skipped: no media root for its photos")
+        return seeder.created
+    return seeder.created + seed_history(session, now, root)
 
 
 def _seed_enterprise(seeder: _Seeder, towns: dict[str, Town], index: int, spec: dict[str, Any]) -> None:

@@ -136,7 +136,9 @@ class SchedulerRunner:
 
     @property
     def active(self) -> bool:
-        return self._active.is_set()
+        """Leading now: the scheduler runs and the lease's local deadline has not passed (a
+        heartbeat thread delayed past it has lost the lease even before it notices)."""
+        return self._active.is_set() and self.lease.held()
 
     def wait_active(self, timeout: float) -> bool:
         return self._active.wait(timeout)

@@ -101,3 +101,12 @@ def test_staff_cannot_invite(client, build, people):
     login(client, "staff", "pw-s")
     response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
     assert response.status_code == 403
+
+
+def test_menu_shows_tips_only_to_broadcasters(client, build, people):
+    login(client, "a_admin", "pw-a")
+    assert "安全提示" not in client.get("/console/").get_data(as_text=True)
+    client.post("/console/logout")
+    build.bureau_user("bureau_admin", user=build.user(username="boss", password="pw-b"))
+    login(client, "boss", "pw-b")
+    assert "/console/tips/" in client.get("/console/").get_data(as_text=True)
