@@ -2,10 +2,10 @@
 the escalation ladder (escalation_domain) to the outbox, in the caller's transaction.
 
 Set-based, because it runs every few minutes over every open task of the district (up to
-200 000): overdue checks are found, matched with the people of each level and filtered
-against the notices already written by a handful of SQL statements — the outbox's unique
-dedupe key is what remembers who has been told (no extra table, no status change). Overdue
-hazards are far fewer; their audience is computed here with the pure rules.
+200 000): one scan finds the overdue checks; then, per few hundred of them, one statement
+matches each with the people of its levels and drops the notices already written — the
+outbox's unique dedupe key is what remembers who has been told (no extra table, no status
+change). Overdue hazards are far fewer; their audience is computed here with the pure rules.
 
 Idempotent and late-safe: every notice has a dedupe key (one per item, level and person) and
 is inserted with ON CONFLICT DO NOTHING, so running twice writes nothing new and a run after
@@ -111,8 +111,8 @@ def run_escalations(session: Session, now: datetime, policy: EscalationPolicy = 
 
 
 def _sql_true(clause: ColumnElement[bool]) -> ColumnElement[bool]:
-    """`clause`, with SQL's unknown (a comparison with NULL) read as false, so that NOT of
-    it means "is not" rather than "unknown"."""
+    """`clause`, with SQL's unknown (a comparison with NULL) read as false: the level CASE
+    then goes on to its next branch, as the domain rule does."""
     return func.coalesce(clause, false())
 
 
@@ -323,10 +323,8 @@ def escalate_tasks(
     taken a chunk at a time so each statement is planned for the few rows it touches."""
     dialect = session.get_bind().dialect.name
     candidates = overdue_task_ids(session, now, policy) if task_ids is None else list(task_ids)
-    written: Counter[str] = Counter()
     with _without_jit(session):
-        _escalate_chunks(session, now, policy, candidates, dialect, written)
-    return written
+        return _escalate_chunks(session, now, policy, candidates, dialect)
 
 
 @contextmanager
@@ -340,10 +338,10 @@ def _without_jit(session: Session) -> Iterator[None]:
         return
     previous = session.scalar(text("SELECT current_setting('jit')"))
     session.execute(text("SET LOCAL jit = off"))
-    try:
-        yield
-    finally:
-        session.execute(text("SELECT set_config('jit', :value, true)"), {"value": previous})
+    yield
+    # Not in a `finally`: after an error the caller rolls back, which undoes SET LOCAL too
+    # (and a statement in an aborted transaction would only hide the error).
+    session.execute(text("SELECT set_config('jit', :value, true)"), {"value": previous})
 
 
 def _escalate_chunks(
@@ -352,8 +350,8 @@ def _escalate_chunks(
     policy: EscalationPolicy,
     candidates: Sequence[int],
     dialect: str,
-    written: Counter[str],
-) -> None:
+) -> Counter[str]:
+    written: Counter[str] = Counter()
     for chunk in _chunks(candidates, _TASK_CHUNK):
         notices: dict[str, dict[str, Any]] = {}
         for row in session.execute(task_notice_query(now, policy, task_ids=chunk, dialect=dialect)):
@@ -379,6 +377,7 @@ def _escalate_chunks(
         for kind, rows in by_kind.items():
             # Counted from the insert itself: a concurrent run may have written some first.
             written[kind] += insert_notices(session, rows)
+    return written
 
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
