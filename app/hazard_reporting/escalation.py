@@ -27,7 +27,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -307,7 +306,10 @@ def task_notice_query(
             *_still_owing(now, policy.task_delays[0], policy),
             level.is_not(None),
             due,
-            ~exists().where(OutboxMessage.dedupe_key == key),
+            # OFFSET 0 keeps this a per-row probe of the dedupe key's unique index: as an
+            # anti-join the planner may scan the outbox for every row when its statistics
+            # say it is small — and it grows with each chunk this run inserts.
+            ~select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key).offset(0).exists(),
         )
     )
     if task_ids is not None:
