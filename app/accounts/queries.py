@@ -55,11 +55,12 @@ def user_by_openid(session: Session, openid: str) -> User | None:
     return session.scalar(select(User).where(User.openid == openid))
 
 
-def user_and_membership(session: Session, openid: str, enterprise_id: int) -> tuple[User | None, bool]:
-    """The user bound to `openid` and whether they hold an active role in the enterprise,
-    in one query (the SCAN path runs this on every scan)."""
+def scanner_standing(session: Session, openid: str, enterprise_id: int) -> tuple[int | None, bool, bool]:
+    """(user id, user active, holds an active role in the enterprise) of the user bound to
+    `openid` — (None, False, False) when unbound. One Core query returning plain values:
+    the SCAN path runs it on every scan, where ORM objects would be wasted work."""
     if not openid:
-        return None, False
+        return None, False, False
     member = (
         select(Membership.id)
         .where(
@@ -69,8 +70,8 @@ def user_and_membership(session: Session, openid: str, enterprise_id: int) -> tu
         )
         .exists()
     )
-    row = session.execute(select(User, member).where(User.openid == openid)).first()
-    return (row[0], bool(row[1])) if row else (None, False)
+    row = session.execute(select(User.id, User.is_active, member).where(User.openid == openid)).first()
+    return (row[0], bool(row[1]), bool(row[2])) if row else (None, False, False)
 
 
 def is_active_member(session: Session, user_id: int, enterprise_id: int) -> bool:

@@ -11,7 +11,9 @@ from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership
 from app.accounts.queries import visible_enterprises
 from app.enterprises.domain import StandardizationLevel
-from app.enterprises.models import Department, Enterprise, Town
+from app.enterprises.models import Department, Enterprise, Site, Town
+from app.enterprises.service import SITE_NOT_FOUND
+from app.errors import NotFound
 
 # How people are listed on the enterprise file: the principal first, the workers last.
 MEMBER_ORDER = [
@@ -93,3 +95,28 @@ def enterprise_file(session: Session, enterprise: Enterprise) -> dict:
         "members": members,
         "member_count": member_count or 0,
     }
+
+
+@dataclass(frozen=True)
+class ScannedSite:
+    token: str
+    name: str
+    enterprise_id: int
+    enterprise_name: str
+
+
+def scanned_site(session: Session, token: str) -> ScannedSite:
+    """The active site behind a scanned token with its enterprise's name, as plain values
+    (the SCAN reply path). Raises NotFound with the same message as `site_by_token`."""
+    row = (
+        session.execute(
+            select(Site.token, Site.name, Site.enterprise_id, Enterprise.name)
+            .join(Enterprise, Enterprise.id == Site.enterprise_id)
+            .where(Site.token == token, Site.active.is_(True))
+        ).first()
+        if token
+        else None
+    )
+    if row is None:
+        raise NotFound(SITE_NOT_FOUND)
+    return ScannedSite(*row)

@@ -159,11 +159,14 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
     return site
 
 
+SITE_NOT_FOUND = "二维码无效或已停用，请联系企业安全管理员。"
+
+
 def site_by_token(session: Session, token: str) -> Site:
     """The active site behind a scanned QR token. Raises NotFound with a message for the scanner."""
     # The enterprise comes along in the same query: every caller names it to the scanner.
     query = select(Site).where(Site.token == token).options(joinedload(Site.enterprise))
     site = session.scalar(query) if token else None
     if site is None or not site.active:
-        raise NotFound("二维码无效或已停用，请联系企业安全管理员。")
+        raise NotFound(SITE_NOT_FOUND)
     return site

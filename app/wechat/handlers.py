@@ -19,7 +19,7 @@ from app.accounts import service as account_service
 from app.accounts.domain import ROLE_LABELS
 from app.accounts.models import User
 from app.enterprises.models import Site
-from app.enterprises.service import site_by_token
+from app.enterprises.queries import scanned_site
 from app.errors import DomainError, PermissionDenied
 from app.notifications.service import record_template_result
 from app.wechat import records
@@ -54,13 +54,9 @@ def _link(ctx: HandlerContext, path: str, label: str) -> str:
 
 
 def _active_user(ctx: HandlerContext) -> User:
-    """The active user bound to the sender. Raises PermissionDenied (see `_require_active`)."""
-    return _require_active(account_queries.user_by_openid(ctx.session, ctx.openid))
-
-
-def _require_active(user: User | None) -> User:
-    """`user` if bound and active. Raises PermissionDenied whose message tells an unbound
-    sender how to get invited (the router replies with it)."""
+    """The active user bound to the sender. Raises PermissionDenied whose message tells an
+    unbound sender how to get invited (the router replies with it)."""
+    user = account_queries.user_by_openid(ctx.session, ctx.openid)
     if user is None:
         raise PermissionDenied(NOT_BOUND)
     if not user.is_active:
@@ -83,13 +79,16 @@ def help_text(ctx: HandlerContext) -> str:
 
 
 def _site_reply(ctx: HandlerContext, token: str) -> str:
-    site = site_by_token(ctx.session, token)  # NotFound: "二维码无效或已停用…"
-    user, is_member = account_queries.user_and_membership(ctx.session, ctx.openid, site.enterprise_id)
-    _require_active(user)
+    site = scanned_site(ctx.session, token)  # NotFound: "二维码无效或已停用…"
+    user_id, active, is_member = account_queries.scanner_standing(ctx.session, ctx.openid, site.enterprise_id)
+    if user_id is None:
+        raise PermissionDenied(NOT_BOUND)
+    if not active:
+        raise PermissionDenied(ACCOUNT_DISABLED)
     if not is_member:
         return "您不是该企业的在册人员，不能在此点位排查。如您已入职，请联系企业管理员为您生成邀请二维码。"
     return (
-        f"您已扫描「{site.enterprise.name}」的点位「{site.name}」。\n"
+        f"您已扫描「{site.enterprise_name}」的点位「{site.name}」。\n"
         f"{_link(ctx, f'/h5/scan/{token}', '点此开始排查')}"
     )
 
