@@ -93,6 +93,8 @@ JOBS: tuple[JobSpec, ...] = (
         service="app.hazard_reporting.escalation:run_escalations",
         trigger=Interval(5 * MINUTE),
         misfire_grace=timedelta(minutes=5),
+        # A scheduler coming back must not sit on overdue work for another interval.
+        run_at_start=True,
     ),
     JobSpec(
         id="notifications.daily_digests",
@@ -101,6 +103,9 @@ JOBS: tuple[JobSpec, ...] = (
         # At the start of the working day, after the 22:00–07:00 quiet hours.
         trigger=Cron(minute="0", hour="8"),
         misfire_grace=timedelta(hours=4),
+        # One digest per user per local day (dedupe key), so building at start as well is
+        # harmless; quiet hours still hold it until morning.
+        run_at_start=True,
     ),
     JobSpec(
         id="tips.propose_monthly",

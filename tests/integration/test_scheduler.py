@@ -298,13 +298,14 @@ def test_the_scheduler_is_built_from_the_data(app):
         assert job.misfire_grace_time == int(spec.misfire_grace.total_seconds())
         assert str(job.trigger.timezone) == "Asia/Shanghai"
     assert jobs["tips.release_due"].trigger.interval == timedelta(minutes=1)
-    # Run at start: task generation always; the monthly proposals because 08:00 on the 1st
-    # passed within their grace; the 08:00 digest too (an hour ago, grace four hours).
+    # Run at start: task generation, escalations and digests always; the monthly proposals
+    # because 08:00 on the 1st passed within their grace.
     assert jobs["checks.generate_tasks"].next_run_time == start
+    assert jobs["checks.sweep_overdue"].next_run_time == start
     assert jobs["tips.propose_monthly"].next_run_time == start
     assert jobs["notifications.daily_digests"].next_run_time == start
     # Not started yet: the others get their first fire time from the trigger at start.
-    assert getattr(jobs["checks.sweep_overdue"], "next_run_time", None) is None
+    assert getattr(jobs["tips.release_due"], "next_run_time", None) is None
 
 
 def test_missed_cron_runs_are_caught_up_only_within_the_grace():
