@@ -29,8 +29,12 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            # pysqlite's own transaction handling breaks SAVEPOINT, so SQLAlchemy emits BEGIN.
+            # IMMEDIATE: a deferred transaction that reads and then writes fails at once with
+            # "database is locked" when another writer committed meanwhile (WAL snapshot), where
+            # IMMEDIATE waits its turn under busy_timeout. The embedded default runs web,
+            # scheduler and dispatcher threads against one file.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         self.session_factory.configure(bind=self.engine)
 
     def new_session(self) -> Session:
