@@ -65,12 +65,14 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api.views import register_api
     from app.enterprises.views import bp as enterprises_bp
+    from app.hazard_reporting.checks.console import bp as checks_console_bp
     from app.hazard_reporting.checks.views import bp as checks_h5_bp
     from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
     from app.health import bp as health_bp
     from app.notifications.tips.views import console_bp as tips_console_bp
     from app.notifications.tips.views import h5_bp as tips_h5_bp
+    from app.notifications.views import bp as notifications_h5_bp
     from app.wechat.callback import bp as wechat_callback_bp
     from app.wechat.oauth import bp as h5_identity_bp
 
@@ -79,11 +81,13 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(wechat_callback_bp)
     app.register_blueprint(h5_identity_bp)
+    app.register_blueprint(notifications_h5_bp)
     app.register_blueprint(tips_console_bp)
     app.register_blueprint(tips_h5_bp)
     app.register_blueprint(hazards_h5_bp)
     app.register_blueprint(checks_h5_bp)
     app.register_blueprint(hazards_console_bp)
+    app.register_blueprint(checks_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.wechat.sandbox.api import register_fake_wechat
