@@ -16,6 +16,7 @@ from enum import StrEnum
 from app.accounts.domain import ENTERPRISE_PERMISSIONS, Action, Actor, EnterpriseRef, Role
 from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checks.domain import OnFail  # the checklists' vocabulary (domain.md §8)
 
 # --- vocabularies ------------------------------------------------------------------------
 
@@ -76,12 +77,6 @@ def category_for_item(item_category: str) -> HazardCategory:
         raise ValidationFailed.for_field("item_category", "检查项类别无效") from None
 
 
-class OnFail(StrEnum):
-    """What a checklist item's failure means (domain.md §8)."""
-
-    GENERAL = "general"
-    MAJOR = "major"
-    REVIEW = "review"  # handled as general, flagged for a safety officer's review (may upgrade)
 
 
 def level_for_failed_item(on_fail: OnFail) -> tuple[HazardLevel, bool]:
