@@ -20,6 +20,7 @@ from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
 from app.notifications.models import NotificationPreference
+from app.notifications.tips.service import propose_monthly_tips
 from app.validation import parse
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,10 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     if session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token))) is None:
         issue_api_token(session, admin, now, name="演示 API 令牌", token=token)
         seeder.created += 1
+    # This month's seasonal proposals, so the bureau's tips page has drafts to review from the
+    # first look (the monthly job makes them on the 1st; idempotent per month; needs the
+    # tip library, which `make migrate` loads).
+    seeder.created += len(propose_monthly_tips(session, now))
     session.flush()
     root = _media_root(media_root)
     if root is None:

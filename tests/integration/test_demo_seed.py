@@ -66,3 +66,15 @@ def test_demo_api_token_works(app, client):
     response = client.get("/api/v1/enterprises", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.get_json()["total"] >= 6
+
+
+def test_seed_proposes_this_months_tips_once(app, db_session):
+    from app.notifications.tips.models import TipBroadcast as Broadcast
+    from app.notifications.tips.service import load_tip_library
+
+    load_tip_library(db_session)
+    seed_demo(db_session, NOW, TEST_SECRET)
+    drafts = db_session.scalar(select(func.count()).select_from(Broadcast))
+    assert drafts > 0  # November: 119 消防日, 入冬防冻, 冬季取暖防CO …
+    seed_demo(db_session, NOW, TEST_SECRET)
+    assert db_session.scalar(select(func.count()).select_from(Broadcast)) == drafts
