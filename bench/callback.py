@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ancha_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 TOKEN = "bench-token"
-GUNICORN = ["-k", "gthread", "--workers", "4", "--threads", "4", "--log-level", "warning", "--timeout", "30"]
+GUNICORN = os.environ.get("BENCH_GUNICORN", "-k gthread --workers 4 --threads 4 --log-level warning --timeout 30").split()
 
 
 def env() -> dict[str, str]:

@@ -111,6 +111,17 @@ def redis(app):
     client.flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_lookup_caches():
+    """Process-local caches may hold rows a test rolled back; and the Redis generation they
+    were checked against is flushed with the test's Redis data."""
+    from app import cache
+
+    cache.clear_all()
+    yield
+    cache.clear_all()
+
+
 @pytest.fixture
 def db_session(app, redis) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test.

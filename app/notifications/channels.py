@@ -24,7 +24,7 @@ from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from app.notifications.domain import Channel, service_window
+from app.notifications.domain import WINDOW_LENGTHS, Channel, service_window
 from app.notifications.kinds import Rendered
 
 log = logging.getLogger(__name__)
@@ -44,24 +44,33 @@ LAST_INTERACTION_TTL = 30 * 24 * 3600
 def note_interaction(redis: redis_lib.Redis, openid: str, msg_type: str, event: str, now: datetime) -> None:
     """Record that `openid` just reached us (last_interaction_at), and extend their
     customer-service window by what this inbound message allows (48 h after a message, a
-    minute after a follow/scan/click). Windows only grow: a scan never shortens the 48 h a
-    message opened."""
-    if not openid:
-        return
-    at = now.timestamp()
-    length = service_window(msg_type, event)
-    key = _WINDOW + openid
-    # One round trip for the usual case (the callback is on WeChat's 5-second clock).
+    minute after a follow/scan/click). One round trip."""
     with redis.pipeline(transaction=False) as pipe:
-        pipe.set(_LAST_INTERACTION + openid, f"{at:.3f}", ex=LAST_INTERACTION_TTL)
-        pipe.get(key)
-        _, current = pipe.execute()
-    if length is None:
-        return
-    until = at + length.total_seconds()
-    if current is not None and float(current) >= until:
-        return
-    redis.set(key, f"{until:.3f}", ex=max(int(length.total_seconds()), 1))
+        for key, value, ttl in interaction_writes(openid, msg_type, event, now):
+            pipe.set(key, value, ex=ttl)
+        pipe.execute()
+
+
+def interaction_writes(openid: str, msg_type: str, event: str, now: datetime) -> list[tuple[str, str, int]]:
+    """The (key, value, ttl) SETs that `note_interaction` makes, for a caller that batches
+    them with its own commands (the callback does, in its one round trip).
+
+    Writes only, no read: each window length has its own key, so a minute after a scan
+    never overwrites the 48 hours after a message, and within one length a later write
+    always ends later."""
+    if not openid:
+        return []
+    at = now.timestamp()
+    writes = [(_LAST_INTERACTION + openid, f"{at:.3f}", LAST_INTERACTION_TTL)]
+    length = service_window(msg_type, event)
+    if length is not None:
+        seconds = int(length.total_seconds())
+        writes.append((_window_key(seconds, openid), f"{at + seconds:.3f}", max(seconds, 1)))
+    return writes
+
+
+def _window_key(seconds: int, openid: str) -> str:
+    return f"{_WINDOW}{seconds}:{openid}"
 
 
 def last_interaction_at(redis: redis_lib.Redis, openid: str) -> datetime | None:
@@ -75,9 +84,15 @@ def open_windows(redis: redis_lib.Redis, openids: Iterable[str], now: datetime) 
     ids = sorted(set(openids))
     if not ids:
         return set()
-    values = redis.mget([_WINDOW + openid for openid in ids])
+    lengths = [int(length.total_seconds()) for length in WINDOW_LENGTHS]
+    values = redis.mget([_window_key(seconds, openid) for openid in ids for seconds in lengths])
     at = now.timestamp()
-    return {openid for openid, raw in zip(ids, values, strict=True) if raw is not None and float(raw) > at}
+    per_user = len(lengths)
+    return {
+        openid
+        for i, openid in enumerate(ids)
+        if any(raw is not None and float(raw) > at for raw in values[i * per_user : (i + 1) * per_user])
+    }
 
 
 # --- quotas and pauses -------------------------------------------------------------------

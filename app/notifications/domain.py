@@ -48,6 +48,7 @@ class Channel(StrEnum):
 # or a click / scancode menu event allows a few for one minute (docs/wechat.md §2.6).
 WINDOW_AFTER_MESSAGE = timedelta(hours=48)
 WINDOW_AFTER_EVENT = timedelta(minutes=1)
+WINDOW_LENGTHS = (WINDOW_AFTER_MESSAGE, WINDOW_AFTER_EVENT)
 _WINDOW_EVENTS = frozenset({"subscribe", "subscribe_scan", "scan", "click", "scancode_push", "scancode_waitmsg"})
 
 

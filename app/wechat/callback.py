@@ -5,8 +5,13 @@ modes for Official Accounts). POST: plaintext, compatible and safe mode; `encryp
 means the body is authenticated by `msg_signature` and decrypted, and the reply encrypted.
 
 Order of work, so that nothing hostile is stored: signature and timestamp (403), body size
-and XML safety (4xx), decryption (403/400), dedup claim, handler, commit, cache, reply.
-The view owns the transaction. Whatever goes wrong after authentication is logged and
+and XML safety (4xx), decryption (403/400), then the handler (flushing, not committing),
+then one atomic round trip to Redis (wechat/dedup.py `offer`) that de-duplicates the
+delivery, checks the cache generation the handler relied on and records the user's
+interaction. A handler that changed nothing (a scan, a help text, a refusal) has its reply
+stored by that same round trip; one with effects gets a claim, commits, and stores its
+reply after. A retry — concurrent or late — gets the first delivery's reply byte for
+byte and its own work is rolled back. The view owns the transaction. Whatever goes wrong after authentication is logged and
 answered with the literal `success` (text/plain, never encrypted): WeChat then shows the
 user nothing and does not retry, where a 5xx would show "该公众号暂时无法提供服务".
 """
@@ -17,10 +22,13 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.orm import Session
 
+from app import cache
 from app.clock import utcnow
+from app.database import has_writes
 from app.extensions import db, redis_client
-from app.notifications.channels import note_interaction
+from app.notifications.channels import interaction_writes
 from app.wechat.crypto import (
     CallbackAuthError,
     MessageCrypto,
@@ -28,7 +36,7 @@ from app.wechat.crypto import (
     check_timestamp,
     new_nonce,
 )
-from app.wechat.dedup import CachedReply, Claim, Deduplicator
+from app.wechat.dedup import CachedReply, Claim, Deduplicator, Guard, OfferStatus
 from app.wechat.handlers import router
 from app.wechat.parsing import (
     MAX_BODY_BYTES,
@@ -110,38 +118,87 @@ def _post(settings: Settings, timestamp: str, nonce: str) -> Response:
         log.warning("wechat callback body refused: %s", exc)
         return _plain("bad request", exc.http_status)
 
-    dedup = Deduplicator(redis_client())
-    claimed = dedup.acquire(inbound.dedup_key)
-    if isinstance(claimed, CachedReply):
+    return _answer(inbound, crypto, settings.PUBLIC_BASE_URL)
+
+
+# A generation that moves on every try must not keep a delivery from its answer: the last
+# attempt reads through the caches and does not check it.
+_ATTEMPTS = 3
+
+
+def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Response:
+    now = utcnow()
+    client = redis_client()
+    dedup = Deduplicator(client)
+    session = db.session
+    writes = interaction_writes(inbound.openid, inbound.msg_type, inbound.event, now)
+    for attempt in range(_ATTEMPTS):
+        generation = cache.seen_generation() if attempt < _ATTEMPTS - 1 else None
+        reply, effects = _run(session, inbound, crypto, base_url, now, generation)
+        guard = Guard(cache.GENERATION_KEY, generation, cache.new_generation())
+        try:
+            offer = dedup.offer(inbound.dedup_key, None if effects else reply, guard=guard, writes=writes)
+        except BaseException:
+            session.rollback()
+            raise
+        cache.note_generation(offer.guard_value)
+        if offer.status is not OfferStatus.STALE:
+            break
+        session.rollback()  # read under a generation that has moved: run again
+    if offer.status is OfferStatus.ANSWERED:
+        session.rollback()  # nothing to commit; ends the read-only transaction
+        return _send(reply)
+    if offer.status is OfferStatus.CLAIMED:
+        assert offer.claim is not None
+        _commit(session, dedup, offer.claim)
+        dedup.store(offer.claim, reply)
+        return _send(reply)
+    # HELD: another delivery of this message got there first; ours changes nothing.
+    session.rollback()
+    if offer.reply is not None:
         log.info("wechat retry %s answered from cache", inbound.dedup_key[:12])
+        return _send(offer.reply)
+    claimed = dedup.settle(dedup.claim(inbound.dedup_key), taken=False)
+    if isinstance(claimed, CachedReply):
+        log.info("wechat retry %s answered after waiting", inbound.dedup_key[:12])
         return _send(claimed)
     if claimed is None:
         # The first delivery is still running; `success` stops WeChat from retrying again.
         log.warning("wechat retry %s still pending; answered success", inbound.dedup_key[:12])
         return _send(SUCCESS)
-    reply = _process(claimed, dedup, inbound, crypto, settings.PUBLIC_BASE_URL)
+    # The first delivery failed and gave its claim back, which we now hold: do the work.
+    reply, effects = _run(session, inbound, crypto, base_url, now, generation=None)
+    if effects:
+        _commit(session, dedup, claimed)
     dedup.store(claimed, reply)
     return _send(reply)
 
 
-def _process(
-    claim: Claim, dedup: Deduplicator, inbound: Inbound, crypto: MessageCrypto | None, base_url: str
-) -> CachedReply:
-    """Run the handler and commit its unit of work; on any failure give the claim back so a
-    retry can do the work, and re-raise."""
-    now = utcnow()
-    session = db.session
+def _run(
+    session: Session,
+    inbound: Inbound,
+    crypto: MessageCrypto | None,
+    base_url: str,
+    now: datetime,
+    generation: bytes | None,
+) -> tuple[CachedReply, bool]:
+    """Run the handler in `session` without committing: the reply, and whether there are
+    effects to commit (a failed handler's are rolled back at once)."""
+    ctx = HandlerContext(
+        session=session, redis=redis_client(), now=now, base_url=base_url, inbound=inbound, generation=generation
+    )
+    outcome = router.dispatch(ctx)
+    if outcome.failed:
+        session.rollback()
+    reply = SUCCESS if outcome.reply is None else _render_text(outcome.reply, inbound, crypto, now)
+    return reply, not outcome.failed and has_writes(session)
+
+
+def _commit(session: Session, dedup: Deduplicator, claim: Claim) -> None:
+    """Commit the delivery's effects; on failure give the claim back so a retry can do the
+    work, and re-raise."""
     try:
-        note_interaction(redis_client(), inbound.openid, inbound.msg_type, inbound.event, now)
-        ctx = HandlerContext(session=session, redis=redis_client(), now=now, base_url=base_url, inbound=inbound)
-        outcome = router.dispatch(ctx)
-        if outcome.failed:
-            session.rollback()
-        else:
-            session.commit()
-        if outcome.reply is None:
-            return SUCCESS
-        return _render_text(outcome.reply, inbound, crypto, now)
+        session.commit()
     except BaseException:
         session.rollback()
         dedup.release(claim)

@@ -1,11 +1,21 @@
 """Retry de-duplication for the callback (wechat.md §1.3).
 
 WeChat retries a delivery it got no answer for within 5 s, up to three times, and a retry
-can arrive while the first request is still running. So the first request *claims* the
-delivery with an atomic `SET key NX EX` (check-then-write would let both through), runs
-the handler once, and stores the exact reply it sent; any retry waits a bounded time for
-that reply and answers with it, byte for byte. A request that fails before its effect is
-committed releases the claim so a later retry can do the work instead.
+can arrive while the first request is still running. Every delivery must have one effect
+and every answer to it the same bytes. The atomic step is a `SET key NX EX`
+(check-then-write would let both through):
+
+- `offer` is the callback's one round trip, made after its handler ran and before it
+  commits. A delivery whose handler changed nothing offers its reply itself: the first
+  offer stores it, every later or concurrent one gets that stored reply back. A delivery
+  with effects to commit offers a pending *claim* instead; only the request whose claim
+  was taken commits, then `store`s its reply, and any retry waits a bounded time for that
+  reply (`settle`). A request that fails before its effect is committed releases the claim
+  so a later retry can do the work instead;
+- the same script writes the caller's bookkeeping (`writes`) and checks a *guard*, the
+  cache generation (app/cache.py): a handler that read cached rows under a generation that
+  has moved meanwhile offers nothing and runs again;
+- `acquire` claims before any work, for callers that cannot run their work first.
 """
 
 from __future__ import annotations
@@ -13,7 +23,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import redis as redis_lib
 
@@ -45,6 +57,55 @@ class Claim:
     marker: bytes
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A Redis key that must still hold `expected` for an offer to be made (no check when
+    `expected` is None); set to `initial` when it holds nothing yet."""
+
+    key: str
+    expected: bytes | None
+    initial: str
+
+
+class OfferStatus(StrEnum):
+    ANSWERED = "answered"  # our reply is the delivery's reply
+    CLAIMED = "claimed"  # our claim is taken: commit, then store the reply
+    HELD = "held"  # an earlier delivery holds it: its reply, or wait for it
+    STALE = "stale"  # the guard moved: nothing was written, run again
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What an offer came to, and the guard's value at that moment."""
+
+    status: OfferStatus
+    guard_value: bytes | None
+    claim: Claim | None = None  # CLAIMED
+    reply: CachedReply | None = None  # HELD, when the holder has answered already
+
+
+# KEYS: delivery, guard, writes…  ARGV: expected guard ('' = unchecked), initial guard,
+# value to SET NX, its ttl, then (value, ttl) per write.
+_OFFER = """
+local guard = redis.call('GET', KEYS[2])
+if not guard then
+  guard = ARGV[2]
+  redis.call('SET', KEYS[2], guard)
+end
+if ARGV[1] ~= '' and ARGV[1] ~= guard then
+  return {'stale', guard}
+end
+local taken = redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[4])
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i])
+end
+if taken then
+  return {'taken', guard}
+end
+return {'held', guard, redis.call('GET', KEYS[1])}
+"""
+
+
 class Deduplicator:
     """Claims deliveries and caches their replies in Redis.
 
@@ -65,25 +126,64 @@ class Deduplicator:
         self.reply_ttl = reply_ttl
         self.wait = wait
         self.poll = poll
+        self._offer = client.register_script(_OFFER)  # EVALSHA, loaded on first NOSCRIPT
+
+    def claim(self, key: str) -> Claim:
+        """A claim on delivery `key` with a fresh marker, not yet taken."""
+        return Claim(PREFIX + key, _PENDING + secrets.token_hex(8).encode())
+
+    def offer(
+        self,
+        key: str,
+        reply: CachedReply | None,
+        *,
+        guard: Guard,
+        writes: Sequence[tuple[str, str, int]] = (),
+    ) -> Offer:
+        """One round trip (a Lua script, atomic): unless `guard` moved, offer `reply` for
+        delivery `key` — or, when `reply` is None, a pending claim — and SET each
+        (key, value, ttl) of `writes`. Redis errors propagate."""
+        claim = self.claim(key)
+        value = claim.marker if reply is None else reply.dumps()
+        ttl = self.claim_ttl if reply is None else self.reply_ttl
+        flat: list[str | int | bytes] = [guard.expected or "", guard.initial, value, ttl]
+        for _key, write_value, write_ttl in writes:
+            flat += [write_value, write_ttl]
+        keys = [claim.redis_key, guard.key, *(write[0] for write in writes)]
+        result = self._offer(keys=keys, args=flat)
+        status, current = result[0], result[1]
+        if status == b"stale":
+            return Offer(OfferStatus.STALE, current)
+        if status == b"taken":
+            if reply is None:
+                return Offer(OfferStatus.CLAIMED, current, claim=claim)
+            return Offer(OfferStatus.ANSWERED, current)
+        held = result[2] if len(result) > 2 else None
+        cached = CachedReply.loads(held) if held is not None and not held.startswith(_PENDING) else None
+        return Offer(OfferStatus.HELD, current, reply=cached)
 
     def acquire(self, key: str) -> Claim | CachedReply | None:
         """Claim delivery `key`, or get the reply already given to it.
 
         Returns a Claim (process it), a CachedReply (answer with it), or None when another
         request still holds the claim after `wait` seconds. Redis errors propagate."""
-        redis_key = PREFIX + key
+        claim = self.claim(key)
+        return self.settle(claim, bool(self.redis.set(claim.redis_key, claim.marker, nx=True, ex=self.claim_ttl)))
+
+    def settle(self, claim: Claim, taken: bool) -> Claim | CachedReply | None:
+        """What a take of `claim` came to (see `acquire`): the claim when `taken`, else the
+        reply given to the first delivery, waiting at most `wait` seconds for it."""
         deadline = time.monotonic() + self.wait
-        while True:
-            marker = _PENDING + secrets.token_hex(8).encode()
-            if self.redis.set(redis_key, marker, nx=True, ex=self.claim_ttl):
-                return Claim(redis_key, marker)
-            value = self.redis.get(redis_key)
+        while not taken:
+            value = self.redis.get(claim.redis_key)
             if value is not None and not value.startswith(_PENDING):
                 return CachedReply.loads(value)
             # Still pending (or released between SET and GET: the next SET NX takes it).
             if time.monotonic() >= deadline:
                 return None
             time.sleep(self.poll)
+            taken = bool(self.redis.set(claim.redis_key, claim.marker, nx=True, ex=self.claim_ttl))
+        return claim
 
     def store(self, claim: Claim, reply: CachedReply) -> None:
         """Record the reply given for the claimed delivery (replaces the pending marker)."""

@@ -19,10 +19,9 @@ from app.accounts import service as account_service
 from app.accounts.domain import ROLE_LABELS
 from app.accounts.models import User
 from app.enterprises.models import Site
-from app.enterprises.queries import scanned_site
 from app.errors import DomainError, PermissionDenied
 from app.notifications.service import record_template_result
-from app.wechat import records
+from app.wechat import lookups, records
 from app.wechat.menu import MenuKey
 from app.wechat.qrcodes import scene_of_temporary_qr
 from app.wechat.router import HandlerContext, Router
@@ -79,8 +78,8 @@ def help_text(ctx: HandlerContext) -> str:
 
 
 def _site_reply(ctx: HandlerContext, token: str) -> str:
-    site = scanned_site(ctx.session, token)  # NotFound: "二维码无效或已停用…"
-    user_id, active, is_member = account_queries.scanner_standing(ctx.session, ctx.openid, site.enterprise_id)
+    site = lookups.site_for_scan(ctx, token)  # NotFound: "二维码无效或已停用…"
+    user_id, active, is_member = lookups.scanner_standing(ctx, site.enterprise_id)
     if user_id is None:
         raise PermissionDenied(NOT_BOUND)
     if not active:

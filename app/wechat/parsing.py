@@ -1,9 +1,12 @@
 """Safe parsing of callback bodies into messages (wechat.md §1.3–1.4).
 
 Order of defences, cheapest first: a size cap, strict UTF-8, a refusal of any DOCTYPE or
-ENTITY declaration before a parser sees the bytes (no entity expansion, no external
-entities — xmltodict's `disable_entities` stays on as a second layer), then the shape:
-root `<xml>`, the required fields with sane values. Known types become wechatpy message
+ENTITY declaration before a parser sees the bytes (without a DTD expat knows no entity but
+the five predefined ones, so nothing can expand or reach outside), then the shape: root
+`<xml>`, the required fields with sane values. The body is parsed once, by expat through
+ElementTree (C all the way, where xmltodict calls back into Python per node and
+`wechatpy.parse_message` would parse the text a second time) into the dict shape that
+xmltodict gives and wechatpy's message classes take. Known types become wechatpy message
 objects; the subscription-notification events, which wechatpy 1.8.18 parses as
 UnknownMessage, become `SubscriptionNotification`. Every failure raises `InboundError`.
 """
@@ -15,10 +18,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from xml.parsers.expat import ExpatError
+from xml.etree.ElementTree import Element, ParseError, fromstring
 
-import wechatpy
-import xmltodict
+from wechatpy.events import EVENT_TYPES
+from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 
 MAX_BODY_BYTES = 64 * 1024
 # A real openid is 28 characters; anything far longer is not from WeChat.
@@ -82,13 +85,28 @@ def parse_xml(text: str) -> dict[str, Any]:
         raise MalformedBody("empty body")
     try:
         # A str input is fed to expat as UTF-8 whatever the XML declaration claims.
-        document = xmltodict.parse(text, disable_entities=True)
-    except (ExpatError, ValueError) as exc:
+        root = fromstring(text)
+    except (ParseError, ValueError) as exc:
         raise MalformedBody(f"not well-formed XML: {exc}") from exc
-    root = document.get("xml") if isinstance(document, dict) else None
-    if not isinstance(root, dict):
+    fields = _children(root) if root.tag == "xml" else None
+    if not fields:
         raise MalformedBody("root element must be <xml> with children")
-    return root
+    return fields
+
+
+def _children(element: Element) -> dict[str, Any]:
+    """xmltodict's shape, attributes ignored: a leaf is its stripped text (None when
+    blank), a parent the dict of its children, a repeated child a list."""
+    fields: dict[str, Any] = {}
+    for child in element:
+        value: Any = _children(child) if len(child) else ((child.text or "").strip() or None)
+        if child.tag not in fields:
+            fields[child.tag] = value
+        elif isinstance(previous := fields[child.tag], list):
+            previous.append(value)
+        else:
+            fields[child.tag] = [previous, value]
+    return fields
 
 
 def encrypted_field(envelope: Mapping[str, Any]) -> str:
@@ -230,4 +248,25 @@ def parse_inbound(xml_text: str) -> Inbound:
     for optional in ("MsgId", "MsgID", "EventKey"):
         if fields.get(optional) is not None and not isinstance(fields[optional], str):
             raise MissingField(f"{optional} is not text")
-    return Inbound(fields, wechatpy.parse_message(xml_text))
+    return Inbound(fields, typed_message(fields))
+
+
+def typed_message(fields: Mapping[str, Any]) -> Any:
+    """The wechatpy message object for parsed `fields`, classified as
+    `wechatpy.parse_message` does (a follow through a QR code is `subscribe_scan` with the
+    `qrscene_` prefix cut from EventKey) without parsing the text a second time."""
+    message = dict(fields)  # wechatpy rewrites Event/EventKey of a follow through a QR code
+    msg_type = message["MsgType"].lower()
+    if msg_type != "event" and not msg_type.startswith("device_"):
+        return MESSAGE_TYPES.get(msg_type, UnknownMessage)(message)
+    event = message["Event"].lower() if "Event" in message else None
+    if msg_type.startswith("device_"):
+        event = msg_type if event is None else f"device_{event}"
+    event_key = message.get("EventKey")
+    if event == "subscribe" and event_key:
+        if event_key.startswith(("scanbarcode|", "scanimage|")):
+            event = message["Event"] = "subscribe_scan_product"
+        elif event_key.startswith("qrscene_"):
+            event = message["Event"] = "subscribe_scan"
+            message["EventKey"] = event_key[len("qrscene_") :]
+    return EVENT_TYPES.get(event, UnknownMessage)(message)

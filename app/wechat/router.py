@@ -29,14 +29,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HandlerContext:
-    """What a handler may use: the unit of work (the caller commits), Redis, the time, and
-    the public base URL for links."""
+    """What a handler may use: the unit of work (the caller commits), Redis, the time, the
+    public base URL for links, and the cache generation read with the dedup claim (None:
+    lookups read through, see app/wechat/lookups.py)."""
 
     session: Session
     redis: redis_lib.Redis
     now: datetime
     base_url: str
     inbound: Inbound
+    generation: bytes | None = None
 
     @property
     def openid(self) -> str:

@@ -186,3 +186,43 @@ def test_dedup_keys():
     job1 = parse_inbound(message("<MsgID>1</MsgID><Status>success</Status>", "event", Event="TEMPLATESENDJOBFINISH"))
     job2 = parse_inbound(message("<MsgID>2</MsgID><Status>success</Status>", "event", Event="TEMPLATESENDJOBFINISH"))
     assert job1.dedup_key != job2.dedup_key
+
+
+# The callback parses a body once, with ElementTree, and builds wechatpy's message itself;
+# these documents pin that it reads exactly what xmltodict and wechatpy.parse_message read.
+SAME_AS_WECHATPY = [
+    message("<Content><![CDATA[  帮助  ]]></Content><MsgId>42</MsgId>"),
+    message("<Content></Content><MsgId>43</MsgId>"),
+    message("<PicUrl>http://x/p.jpg?a=1&amp;b=2</PicUrl><MediaId>m-1</MediaId><MsgId>44</MsgId>", "image"),
+    message("<Location_X>34.8</Location_X><Location_Y>113.6</Location_Y><Scale>15</Scale><Label>郑州</Label>", "location"),
+    message("", "event", Event="SCAN", EventKey="site:abcdefgh12345678", Ticket="t"),
+    message("", "event", Event="subscribe", EventKey="qrscene_bind:tok12345", Ticket="t"),
+    message("", "event", Event="subscribe", EventKey="scanbarcode|EAN13|6900000000000"),
+    message("", "event", Event="subscribe"),
+    message("<EventKey></EventKey>", "event", Event="unsubscribe"),
+    message("", "event", Event="CLICK", EventKey="TASKS"),
+    message("", "event", Event="VIEW", EventKey="http://127.0.0.1/h5/me"),
+    message("<Latitude>34.8</Latitude><Longitude>113.6</Longitude><Precision>30</Precision>", "event", Event="LOCATION"),
+    message(
+        "<ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult>http://x/h5/scan/abcdefgh</ScanResult></ScanCodeInfo>",
+        "event",
+        Event="scancode_waitmsg",
+        EventKey="SCAN",
+    ),
+    message("<MsgID>200163836</MsgID><Status>success</Status>", "event", Event="TEMPLATESENDJOBFINISH"),
+    message("<Something>1</Something>", "shortvideo_unknown_kind"),
+    message("", "device_text", Event="bind"),
+    "<xml>\n  <ToUserName>gh</ToUserName>\n  <FromUserName>o1</FromUserName>\n  <CreateTime>1</CreateTime>\n"
+    "  <MsgType>text</MsgType>\n  <Content>a]]&gt;b &lt;c&gt;</Content>\n  <MsgId>7</MsgId>\n</xml>",
+]
+
+
+@pytest.mark.parametrize("document", SAME_AS_WECHATPY)
+def test_one_parse_reads_what_xmltodict_and_wechatpy_read(document):
+    import wechatpy
+    import xmltodict
+
+    assert parse_xml(document) == xmltodict.parse(document)["xml"]
+    ours, theirs = parse_inbound(document).message, wechatpy.parse_message(document)
+    assert type(ours) is type(theirs)
+    assert ours._data == theirs._data

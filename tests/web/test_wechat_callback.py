@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.domain import Role
 from app.accounts.models import Invite, Membership, User
 from app.accounts.service import create_invite
 from app.clock import utcnow
+from app.enterprises.models import Town
 from app.extensions import db
 from app.wechat import callback as callback_module
 from app.wechat.crypto import MessageCrypto, check_msg_signature, sign
@@ -224,6 +226,7 @@ def test_failed_commit_gives_the_delivery_back_for_a_retry(client, settings, mon
     @counting.message("text")
     def count(ctx, msg):
         calls.append(1)
+        ctx.session.add(Town(code=f"T-{len(calls)}", name=f"测试镇{len(calls)}"))  # an effect to commit
         return "收到"
 
     monkeypatch.setattr(callback_module, "router", counting)
@@ -264,21 +267,22 @@ def test_duplicate_delivery_gets_the_identical_cached_reply_and_one_effect(clien
     assert db_session.get(User, worker.id).openid == NEWCOMER
 
 
-def test_concurrent_duplicate_delivery_runs_once(app, settings, redis, monkeypatch):
-    """Two threads post the same MsgId at the same time against the app and real Redis; the
-    handler needs no database, so the test's shared connection is not involved."""
+def test_concurrent_duplicate_delivery_has_one_effect_and_one_reply(app, settings, redis, monkeypatch):
+    """Two threads post the same MsgId at the same time against the app, real Redis and the
+    real database (each request its own session, committing for real); both run the
+    handler, one commits its effect, both answer with the same bytes."""
     calls = []
     slow = Router()
 
     @slow.message("text")
     def handle(ctx, msg):
         calls.append(threading.get_ident())
+        ctx.session.add(Town(code=f"CONCURRENT-{secrets.token_hex(4)}", name=f"并发镇{secrets.token_hex(4)}"))
+        ctx.session.flush()
         time.sleep(0.5)  # still running when the duplicate arrives
-        return "已受理"
+        return f"已受理{len(calls)}"
 
     monkeypatch.setattr(callback_module, "router", slow)
-    # Own session factory on the real engine: each request thread gets its own session, and
-    # the test does not depend on how the previous test left the shared one configured.
     monkeypatch.setattr(db, "session_factory", sessionmaker(bind=db.engine, expire_on_commit=False))
     body = message(NEWCOMER, "text", Content="并发", MsgId="1006")
     url = query(settings.wechat_token)
@@ -292,14 +296,20 @@ def test_concurrent_duplicate_delivery_runs_once(app, settings, redis, monkeypat
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert len(calls) == 1
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        with db.engine.connect() as connection:
+            codes = connection.scalars(select(Town.code).where(Town.code.like("CONCURRENT-%"))).all()
+    finally:
+        with db.engine.begin() as connection:
+            connection.execute(delete(Town).where(Town.code.like("CONCURRENT-%")))
+    assert len(calls) == 2 and len(codes) == 1
     assert [r.status_code for r in responses] == [200, 200]
     assert responses[0].get_data() == responses[1].get_data()
-    assert reply_content(responses[0]) == "已受理"
+    assert reply_content(responses[0]).startswith("已受理")
     assert time.monotonic() - started < 5
 
 
