@@ -111,9 +111,12 @@ class LocalCache(Generic[V]):
         self._entries: dict[Hashable, tuple[float, V]] = {}
         _caches.append(self)
 
-    def get(self, generation: bytes | None, key: Hashable, load: Callable[[], V], *, store: bool = True) -> V:
+    def get(
+        self, generation: bytes | None, key: Hashable, load: Callable[[], V], *, keep: Callable[[], bool] = lambda: True
+    ) -> V:
         """The value for `key` under `generation`, from memory or from `load()`; a loaded
-        value is kept only when `store`. Whatever `load` raises propagates."""
+        value is kept only if `keep()` says so after the load. Whatever `load` raises
+        propagates."""
         now = self._clock()
         with self._lock:
             if generation != self._generation:
@@ -123,7 +126,7 @@ class LocalCache(Generic[V]):
         if hit is not None and now - hit[0] < self.max_age:
             return hit[1]
         value = load()
-        if store:
+        if keep():
             with self._lock:
                 if self._generation == generation:
                     if len(self._entries) >= self.max_entries:

@@ -48,6 +48,10 @@ class Database:
             g.db_session = self.session_factory()
         return g.db_session
 
+    def opened_request_session(self) -> Session | None:
+        """The current request's session if something opened it, else None."""
+        return g.get("db_session")
+
     def rollback_request_session(self) -> None:
         session = g.get("db_session")
         if session is not None:

@@ -119,10 +119,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--reuse", action="store_true", help="keep the database and users of the last run")
     args = parser.parse_args()
 
-    pairs = prepare()
-    (ROOT / "bench/scan_users.txt").write_text("".join(f"{o} {t}\n" for o, t in pairs))
+    if not args.reuse:
+        pairs = prepare()
+        (ROOT / "bench/scan_users.txt").write_text("".join(f"{o} {t}\n" for o, t in pairs))
     results = {}
     for name, spec, port in (("bare", "bench.bare_app:app", 8101), ("callback", "app:create_app()", 8100)):
         proc = serve(spec, port)

@@ -22,7 +22,6 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.orm import Session
 
 from app import cache
 from app.clock import utcnow
@@ -128,33 +127,31 @@ _ATTEMPTS = 3
 
 def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Response:
     now = utcnow()
-    client = redis_client()
-    dedup = Deduplicator(client)
-    session = db.session
+    dedup = Deduplicator(redis_client())
     writes = interaction_writes(inbound.openid, inbound.msg_type, inbound.event, now)
     for attempt in range(_ATTEMPTS):
         generation = cache.seen_generation() if attempt < _ATTEMPTS - 1 else None
-        reply, effects = _run(session, inbound, crypto, base_url, now, generation)
+        reply, effects = _run(inbound, crypto, base_url, now, generation)
         guard = Guard(cache.GENERATION_KEY, generation, cache.new_generation())
         try:
             offer = dedup.offer(inbound.dedup_key, None if effects else reply, guard=guard, writes=writes)
         except BaseException:
-            session.rollback()
+            db.rollback_request_session()
             raise
         cache.note_generation(offer.guard_value)
         if offer.status is not OfferStatus.STALE:
             break
-        session.rollback()  # read under a generation that has moved: run again
+        db.rollback_request_session()  # read under a generation that has moved: run again
     if offer.status is OfferStatus.ANSWERED:
-        session.rollback()  # nothing to commit; ends the read-only transaction
+        db.rollback_request_session()  # nothing to commit; ends a read-only transaction
         return _send(reply)
     if offer.status is OfferStatus.CLAIMED:
         assert offer.claim is not None
-        _commit(session, dedup, offer.claim)
+        _commit(dedup, offer.claim)
         dedup.store(offer.claim, reply)
         return _send(reply)
     # HELD: another delivery of this message got there first; ours changes nothing.
-    session.rollback()
+    db.rollback_request_session()
     if offer.reply is not None:
         log.info("wechat retry %s answered from cache", inbound.dedup_key[:12])
         return _send(offer.reply)
@@ -167,40 +164,41 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
         log.warning("wechat retry %s still pending; answered success", inbound.dedup_key[:12])
         return _send(SUCCESS)
     # The first delivery failed and gave its claim back, which we now hold: do the work.
-    reply, effects = _run(session, inbound, crypto, base_url, now, generation=None)
+    reply, effects = _run(inbound, crypto, base_url, now, generation=None)
     if effects:
-        _commit(session, dedup, claimed)
+        _commit(dedup, claimed)
     dedup.store(claimed, reply)
     return _send(reply)
 
 
 def _run(
-    session: Session,
-    inbound: Inbound,
-    crypto: MessageCrypto | None,
-    base_url: str,
-    now: datetime,
-    generation: bytes | None,
+    inbound: Inbound, crypto: MessageCrypto | None, base_url: str, now: datetime, generation: bytes | None
 ) -> tuple[CachedReply, bool]:
-    """Run the handler in `session` without committing: the reply, and whether there are
-    effects to commit (a failed handler's are rolled back at once)."""
+    """Run the handler in the request's unit of work without committing: the reply, and
+    whether there are effects to commit (a failed handler's are rolled back at once)."""
     ctx = HandlerContext(
-        session=session, redis=redis_client(), now=now, base_url=base_url, inbound=inbound, generation=generation
+        open_session=lambda: db.session,
+        redis=redis_client(),
+        now=now,
+        base_url=base_url,
+        inbound=inbound,
+        generation=generation,
     )
     outcome = router.dispatch(ctx)
     if outcome.failed:
-        session.rollback()
+        db.rollback_request_session()
     reply = SUCCESS if outcome.reply is None else _render_text(outcome.reply, inbound, crypto, now)
-    return reply, not outcome.failed and has_writes(session)
+    session = db.opened_request_session()
+    return reply, not outcome.failed and session is not None and has_writes(session)
 
 
-def _commit(session: Session, dedup: Deduplicator, claim: Claim) -> None:
+def _commit(dedup: Deduplicator, claim: Claim) -> None:
     """Commit the delivery's effects; on failure give the claim back so a retry can do the
     work, and re-raise."""
     try:
-        session.commit()
+        db.session.commit()
     except BaseException:
-        session.rollback()
+        db.rollback_request_session()
         dedup.release(claim)
         raise
 

@@ -37,7 +37,7 @@ def site_for_scan(ctx: HandlerContext, token: str) -> ScannedSite:
         except NotFound:
             return None  # cached too: a mistyped or retired poster is scanned again and again
 
-    site = _sites.get(ctx.generation, token, load, store=_cacheable(ctx))
+    site = _sites.get(ctx.generation, token, load, keep=lambda: _cacheable(ctx))
     if site is None:
         raise NotFound(SITE_NOT_FOUND)
     return site
@@ -50,7 +50,7 @@ def scanner_standing(ctx: HandlerContext, enterprise_id: int) -> tuple[int | Non
         ctx.generation,
         (ctx.openid, enterprise_id),
         lambda: account_queries.scanner_standing(ctx.session, ctx.openid, enterprise_id),
-        store=_cacheable(ctx),
+        keep=lambda: _cacheable(ctx),
     )
 
 

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import redis as redis_lib
@@ -29,16 +30,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HandlerContext:
-    """What a handler may use: the unit of work (the caller commits), Redis, the time, the
-    public base URL for links, and the cache generation read with the dedup claim (None:
-    lookups read through, see app/wechat/lookups.py)."""
+    """What a handler may use: the unit of work (opened on first use from `open_session`;
+    the caller commits), Redis, the time, the public base URL for links, and the cache
+    generation the lookups may trust (None: they read through, see app/wechat/lookups.py)."""
 
-    session: Session
+    open_session: Callable[[], Session]
     redis: redis_lib.Redis
     now: datetime
     base_url: str
     inbound: Inbound
     generation: bytes | None = None
+
+    @cached_property
+    def session(self) -> Session:
+        # Lazy: a scan answered from the cache never needs one.
+        return self.open_session()
 
     @property
     def openid(self) -> str:

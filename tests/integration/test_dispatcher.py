@@ -423,7 +423,7 @@ def job_finished(db_session, redis, openid: str, msg_id: int, status: str) -> No
     fields = {"ToUserName": "gh_ancha", "FromUserName": openid, "CreateTime": "1764295300",
               "MsgType": "event", "Event": "TEMPLATESENDJOBFINISH", "MsgID": str(msg_id), "Status": status}
     xml = "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items()) + "</xml>"
-    ctx = HandlerContext(session=db_session, redis=redis, now=NOW + timedelta(seconds=5), base_url="http://ancha.test",
+    ctx = HandlerContext(open_session=lambda: db_session, redis=redis, now=NOW + timedelta(seconds=5), base_url="http://ancha.test",
                          inbound=parse_inbound(xml))
     assert not router.dispatch(ctx).failed
     db_session.flush()

@@ -30,7 +30,7 @@ def xml(openid: str, msg_type: str, body: str = "", **fields: str) -> str:
 def send(db_session, redis):
     def _send(openid: str, msg_type: str, body: str = "", **fields: str) -> Outcome:
         inbound = parse_inbound(xml(openid, msg_type, body, **fields))
-        ctx = HandlerContext(session=db_session, redis=redis, now=NOW, base_url=BASE, inbound=inbound)
+        ctx = HandlerContext(open_session=lambda: db_session, redis=redis, now=NOW, base_url=BASE, inbound=inbound)
         outcome = router.dispatch(ctx)
         db_session.flush()
         return outcome

@@ -21,7 +21,7 @@ def inbound(msg_type: str, **fields: str):
 
 def ctx_for(message) -> HandlerContext:
     return HandlerContext(
-        session=None, redis=None, now=datetime(2026, 11, 28, tzinfo=UTC), base_url="http://t", inbound=message
+        open_session=lambda: None, redis=None, now=datetime(2026, 11, 28, tzinfo=UTC), base_url="http://t", inbound=message
     )
 
 
