@@ -1,17 +1,25 @@
-"""gunicorn settings for the web process: `gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'`."""
+"""gunicorn settings for the web process: `gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'`.
+
+Sync workers behind nginx, as gunicorn recommends for a buffering proxy: nginx holds slow
+phones and photo uploads, so a worker only ever sees a whole request, and every request we
+serve is short (the WeChat callback answers in milliseconds; nothing may take WeChat's 5 s).
+Measured against threads (bench/callback.py, docs/PERFORMANCE.md): the accept queue that
+sync workers share hands requests out first come, first served, which keeps the latency
+tail close to the median where keep-alive connections pinned to threads let it spread.
+"""
 
 import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+worker_class = "sync"
 # WeChat drops a callback after 5 s; nothing we serve may take longer than that.
 timeout = 30
 graceful_timeout = 20
-keepalive = 5
 # Behind nginx: trust X-Forwarded-* from the local proxy only.
 forwarded_allow_ips = "127.0.0.1"
-accesslog = "-"
+# nginx keeps the access log; set GUNICORN_ACCESSLOG=- to have gunicorn write one too.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
