@@ -11,9 +11,11 @@ delivery, checks the cache generation the handler relied on and records the user
 interaction. A handler that changed nothing (a scan, a help text, a refusal) has its reply
 stored by that same round trip; one with effects gets a claim, commits, and stores its
 reply after. A retry — concurrent or late — gets the first delivery's reply byte for
-byte and its own work is rolled back. The view owns the transaction. Whatever goes wrong after authentication is logged and
-answered with the literal `success` (text/plain, never encrypted): WeChat then shows the
-user nothing and does not retry, where a 5xx would show "该公众号暂时无法提供服务".
+byte and its own work is rolled back. The view owns the transaction.
+
+Whatever goes wrong after authentication is logged and answered with the literal `success`
+(text/plain, never encrypted): WeChat then shows the user nothing and does not retry, where
+a 5xx would show "该公众号暂时无法提供服务".
 """
 
 from __future__ import annotations
