@@ -42,20 +42,8 @@ from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, C
 from app.hazard_reporting.hazards.domain import HazardSource, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
 from app.wechat.sandbox.authorize import SIMULATOR_OPENID_COOKIE
+from tests.browser.conftest import WECHAT_UA, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WECHAT_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
-)
 SECRET = "browser-test-secret-key-that-is-long-enough-0123"
 HAZARD_ITEM = "GEN-04"
 HAZARD_NOTE = "1号中频炉冷却水泵联轴器防护罩缺失"
@@ -64,7 +52,7 @@ PLANT = (34.86412, 113.62535)  # where the phone says it is
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 
@@ -180,18 +168,6 @@ def live(tmp_path_factory) -> Iterator[Live]:
         if saved_engine is not None:
             db.session_factory.configure(bind=saved_engine)
         redis_client.client = saved_redis
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
