@@ -3,8 +3,9 @@
 A SCAN reply depends on the site behind the token (active, name, enterprise and its name)
 and on the scanner's standing (bound user, active, member of that enterprise). Those rows
 change rarely and are read on every scan, so they are cached per process under the
-generation the callback fetched with its dedup claim; the attributes below are the ones
-whose change moves the generation.
+generation the process last saw, which the callback's dedup offer then checks (a reply
+read under a generation that has moved is never stored or sent); the attributes below are
+the ones whose change moves the generation.
 """
 
 from __future__ import annotations
