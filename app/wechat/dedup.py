@@ -20,6 +20,7 @@ and every answer to it the same bytes. The atomic step is a `SET key NX EX`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -104,6 +105,7 @@ if taken then
 end
 return {'held', guard, redis.call('GET', KEYS[1])}
 """
+_OFFER_SHA = hashlib.sha1(_OFFER.encode()).hexdigest()
 
 
 class Deduplicator:
@@ -126,7 +128,6 @@ class Deduplicator:
         self.reply_ttl = reply_ttl
         self.wait = wait
         self.poll = poll
-        self._offer = client.register_script(_OFFER)  # EVALSHA, loaded on first NOSCRIPT
 
     def claim(self, key: str) -> Claim:
         """A claim on delivery `key` with a fresh marker, not yet taken."""
@@ -150,7 +151,11 @@ class Deduplicator:
         for _key, write_value, write_ttl in writes:
             flat += [write_value, write_ttl]
         keys = [claim.redis_key, guard.key, *(write[0] for write in writes)]
-        result = self._offer(keys=keys, args=flat)
+        try:
+            result = self.redis.evalsha(_OFFER_SHA, len(keys), *keys, *flat)
+        except redis_lib.exceptions.NoScriptError:
+            result = self.redis.eval(_OFFER, len(keys), *keys, *flat)  # and Redis keeps it
+
         status, current = result[0], result[1]
         if status == b"stale":
             return Offer(OfferStatus.STALE, current)
