@@ -157,7 +157,7 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
     if offer.reply is not None:
         log.info("wechat retry %s answered from cache", inbound.dedup_key[:12])
         return _send(offer.reply)
-    claimed = dedup.settle(dedup.claim(inbound.dedup_key), taken=False)
+    claimed = dedup.acquire(inbound.dedup_key)
     if isinstance(claimed, CachedReply):
         log.info("wechat retry %s answered after waiting", inbound.dedup_key[:12])
         return _send(claimed)

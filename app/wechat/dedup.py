@@ -10,12 +10,13 @@ and every answer to it the same bytes. The atomic step is a `SET key NX EX`
   offer stores it, every later or concurrent one gets that stored reply back. A delivery
   with effects to commit offers a pending *claim* instead; only the request whose claim
   was taken commits, then `store`s its reply, and any retry waits a bounded time for that
-  reply (`settle`). A request that fails before its effect is committed releases the claim
+  reply (`acquire`). A request that fails before its effect is committed releases the claim
   so a later retry can do the work instead;
 - the same script writes the caller's bookkeeping (`writes`) and checks a *guard*, the
   cache generation (app/cache.py): a handler that read cached rows under a generation that
   has moved meanwhile offers nothing and runs again;
-- `acquire` claims before any work, for callers that cannot run their work first.
+- `acquire` claims a delivery or waits for its reply: the callback uses it when its offer
+  found another delivery still pending.
 """
 
 from __future__ import annotations
@@ -173,13 +174,8 @@ class Deduplicator:
         Returns a Claim (process it), a CachedReply (answer with it), or None when another
         request still holds the claim after `wait` seconds. Redis errors propagate."""
         claim = self.claim(key)
-        return self.settle(claim, bool(self.redis.set(claim.redis_key, claim.marker, nx=True, ex=self.claim_ttl)))
-
-    def settle(self, claim: Claim, taken: bool) -> Claim | CachedReply | None:
-        """What a take of `claim` came to (see `acquire`): the claim when `taken`, else the
-        reply given to the first delivery, waiting at most `wait` seconds for it."""
         deadline = time.monotonic() + self.wait
-        while not taken:
+        while not self.redis.set(claim.redis_key, claim.marker, nx=True, ex=self.claim_ttl):
             value = self.redis.get(claim.redis_key)
             if value is not None and not value.startswith(_PENDING):
                 return CachedReply.loads(value)
@@ -187,7 +183,6 @@ class Deduplicator:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(self.poll)
-            taken = bool(self.redis.set(claim.redis_key, claim.marker, nx=True, ex=self.claim_ttl))
         return claim
 
     def store(self, claim: Claim, reply: CachedReply) -> None:
