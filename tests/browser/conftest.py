@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+import fakeredis
 import pytest
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from app.wechat.posters import FONT_PACKAGE
+
+T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,6 +33,7 @@ WECHAT_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
 )
+SECRET = "browser-test-secret-key-that-is-long-enough-0123"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}")
 
 
@@ -58,3 +68,61 @@ def browser(tmp_path_factory):
             yield chromium
         finally:
             chromium.close()
+
+
+@contextmanager
+def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> Iterator[tuple[str, T]]:
+    """The app (sandbox on, SQLite in `folder`, in-process Redis) served on a free local port
+    from a thread; yields (base URL, what `seed(session, base_url)` returned).
+
+    The extensions are process singletons shared with the rest of the suite: they point at
+    this server's database and Redis while it runs, and back afterwards."""
+    from alembic import command
+
+    from app import create_app
+    from app.cli import alembic_config
+    from app.extensions import db, redis_client
+
+    saved_engine, saved_redis = db.engine, redis_client.client
+    url = f"sqlite:///{folder / 'ancha.db'}"
+    holder = {}
+    thread = None
+    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        holder["app"] = create_app(
+            {
+                "ANCHA_ENV": "testing",
+                "SECRET_KEY": SECRET,
+                "DATABASE_URL": url,
+                "REDIS_URL": "",
+                "PUBLIC_BASE_URL": base_url,
+                "MEDIA_ROOT": str(folder / "media"),
+                "WECHAT_SANDBOX": "1",
+            }
+        )
+        redis_client.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        command.upgrade(alembic_config(url), "head")
+        with db.new_session() as session:
+            seeded = seed(session, base_url)
+        thread = threading.Thread(target=server.serve_forever, name=f"{name}-server", daemon=True)
+        thread.start()
+        yield base_url, seeded
+    finally:
+        if thread is not None:  # shutdown() waits for serve_forever, so only once it runs
+            server.shutdown()
+        server.server_close()
+        if db.engine is not None and db.engine is not saved_engine:
+            db.engine.dispose()
+        db.engine = saved_engine
+        if saved_engine is not None:
+            db.session_factory.configure(bind=saved_engine)
+        redis_client.client = saved_redis
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where the walks save their screenshots (ANCHA_SCREENSHOT_DIR to keep them)."""
+    folder = Path(os.environ.get("ANCHA_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

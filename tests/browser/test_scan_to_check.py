@@ -18,17 +18,13 @@ Screenshots go to a temporary directory, or to $ANCHA_SCREENSHOT_DIR (e.g.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import fakeredis
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app.accounts.domain import Role
 from app.accounts.models import Membership, User
@@ -42,9 +38,8 @@ from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, C
 from app.hazard_reporting.hazards.domain import HazardSource, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
 from app.wechat.sandbox.authorize import SIMULATOR_OPENID_COOKIE
-from tests.browser.conftest import WECHAT_UA, needs_chromium
+from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
 
-SECRET = "browser-test-secret-key-that-is-long-enough-0123"
 HAZARD_ITEM = "GEN-04"
 HAZARD_NOTE = "1号中频炉冷却水泵联轴器防护罩缺失"
 MAX_SCREENSHOT_BYTES = 300 * 1024
@@ -126,55 +121,9 @@ def _seed(session) -> Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
-    from alembic import command
-
-    from app import create_app
-    from app.cli import alembic_config
-    from app.extensions import db, redis_client
-
-    # The extensions are process singletons shared with the rest of the suite: point them
-    # at this server's database and Redis for the module, and back afterwards.
-    saved_engine, saved_redis = db.engine, redis_client.client
     folder = tmp_path_factory.mktemp("scan-to-check")
-    url = f"sqlite:///{folder / 'ancha.db'}"
-    holder = {}
-    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        holder["app"] = create_app(
-            {
-                "ANCHA_ENV": "testing",
-                "SECRET_KEY": SECRET,
-                "DATABASE_URL": url,
-                "REDIS_URL": "",
-                "PUBLIC_BASE_URL": base_url,
-                "MEDIA_ROOT": str(folder / "media"),
-                "WECHAT_SANDBOX": "1",
-            }
-        )
-        redis_client.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        command.upgrade(alembic_config(url), "head")
-        with db.new_session() as session:
-            seeded = _seed(session)
-        thread = threading.Thread(target=server.serve_forever, name="scan-to-check-server", daemon=True)
-        thread.start()
+    with live_server(folder, "scan-to-check", lambda session, _base_url: _seed(session)) as (base_url, seeded):
         yield Live(**{**seeded.__dict__, "base_url": base_url})
-    finally:
-        server.shutdown()
-        server.server_close()
-        if db.engine is not None and db.engine is not saved_engine:
-            db.engine.dispose()
-        db.engine = saved_engine
-        if saved_engine is not None:
-            db.session_factory.configure(bind=saved_engine)
-        redis_client.client = saved_redis
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ANCHA_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _phone(browser, live: Live, openid: str):

@@ -14,25 +14,20 @@ Screenshots of the phone go to a temporary directory, or to $ANCHA_SCREENSHOT_DI
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import fakeredis
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.accounts.domain import ROLE_LABELS, Role
 from app.accounts.models import Membership, User
 from app.clock import utcnow
 from app.demo import data as demo_data
 from app.enterprises.models import Department, Enterprise, Site, Team
-from tests.browser.conftest import WECHAT_UA, needs_chromium
+from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
 
-SECRET = "browser-test-secret-key-that-is-long-enough-0123"
 MEMBER_NAME = "陈晓明"
 MEMBER_ROLE = Role.WORKER
 
@@ -80,57 +75,8 @@ def _seed(session, base_url: str) -> Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
-    from alembic import command
-
-    from app import create_app
-    from app.cli import alembic_config
-    from app.extensions import db, redis_client
-
-    # The extensions are process singletons shared with the rest of the suite: point them
-    # at this server's database and Redis for the module, and back afterwards.
-    saved_engine, saved_redis = db.engine, redis_client.client
-    folder = tmp_path_factory.mktemp("simulator")
-    url = f"sqlite:///{folder / 'ancha.db'}"
-    holder = {}
-    thread = None
-    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        holder["app"] = create_app(
-            {
-                "ANCHA_ENV": "testing",
-                "SECRET_KEY": SECRET,
-                "DATABASE_URL": url,
-                "REDIS_URL": "",
-                "PUBLIC_BASE_URL": base_url,
-                "MEDIA_ROOT": str(folder / "media"),
-                "WECHAT_SANDBOX": "1",
-            }
-        )
-        redis_client.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        command.upgrade(alembic_config(url), "head")
-        with db.new_session() as session:
-            seeded = _seed(session, base_url)
-        thread = threading.Thread(target=server.serve_forever, name="simulator-server", daemon=True)
-        thread.start()
+    with live_server(tmp_path_factory.mktemp("simulator"), "simulator", _seed) as (_base_url, seeded):
         yield seeded
-    finally:
-        if thread is not None:  # shutdown() waits for serve_forever, so only once it runs
-            server.shutdown()
-        server.server_close()
-        if db.engine is not None and db.engine is not saved_engine:
-            db.engine.dispose()
-        db.engine = saved_engine
-        if saved_engine is not None:
-            db.session_factory.configure(bind=saved_engine)
-        redis_client.client = saved_redis
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("ANCHA_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _invite_from_console(browser, live: Live) -> None:

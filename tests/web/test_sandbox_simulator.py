@@ -39,11 +39,6 @@ def store(redis) -> SandboxStore:
 
 
 @pytest.fixture
-def settings(app):
-    return app.config["SETTINGS"]
-
-
-@pytest.fixture
 def posted(monkeypatch):
     """Every (query params, body) the simulator posts to the callback, in order; the post
     still goes through to the real callback."""

@@ -21,11 +21,6 @@ _create_times = itertools.count(int(time.time()) * 10)
 
 
 @pytest.fixture
-def settings(app):
-    return app.config["SETTINGS"]
-
-
-@pytest.fixture
 def scene(build, db_session):
     enterprise = build.enterprise()
     site = build.site(enterprise)

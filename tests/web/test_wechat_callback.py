@@ -30,11 +30,6 @@ URL = "/wechat/callback"
 
 
 @pytest.fixture
-def settings(app):
-    return app.config["SETTINGS"]
-
-
-@pytest.fixture
 def safe_mode(app, monkeypatch):
     """The account configured with an EncodingAESKey (compatible/safe mode accepted)."""
     configured = app.config["SETTINGS"].model_copy(update={"WECHAT_ENCODING_AES_KEY": AES_KEY})
