@@ -32,11 +32,5 @@ def load(path: Path | None) -> None:
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
-    for label, codes in (
-        ("created", result.created),
-        ("updated", result.updated),
-        ("unchanged", result.unchanged),
-        ("retired", result.retired),
-    ):
-        if codes:
-            click.echo(f"{label}: {', '.join(codes)}")
+    for line in result.report_lines():
+        click.echo(line)

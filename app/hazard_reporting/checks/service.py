@@ -15,7 +15,7 @@ passed work-condition confirmation.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +112,7 @@ from app.hazard_reporting.checks.schemas import (
 )
 from app.hazard_reporting.hazards import service as hazard_service
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
+from app.library_load import LoadResult
 from app.validation import parse
 
 DATA_FILE = Path(__file__).parent / "data" / "checklists.yaml"
@@ -149,16 +150,6 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]
 
 
 # --- Standard checklists -----------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    """What `load_standard_checklists` did, by template code."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
 
 
 def read_standard_templates(path: Path | None = None) -> list[TemplateSpec]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from app.accounts.domain import Action, Actor, require
 from app.database import UTCDateTime
 from app.enterprises.models import Town
 from app.errors import NotFound, ValidationFailed
+from app.library_load import LoadResult
 from app.notifications.domain import OutboxStatus
 from app.notifications.kinds import get_kind, is_urgent
 from app.notifications.models import OutboxMessage
@@ -73,16 +74,6 @@ def _insert(session: Session, model: Any) -> Insert:
 
 
 # --- Library ------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    """What `load_tip_library` did, by code."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    retired: list[str] = field(default_factory=list)
 
 
 def read_library(path: Path | None = None) -> list[TipSpec]:
