@@ -86,13 +86,11 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.notifications.tips.views import console_bp as tips_console_bp
     from app.notifications.tips.views import h5_bp as tips_h5_bp
     from app.notifications.views import bp as notifications_h5_bp
-    from app.wechat.callback import bp as wechat_callback_bp
     from app.wechat.oauth import bp as h5_identity_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(enterprises_bp)
-    app.register_blueprint(wechat_callback_bp)
     app.register_blueprint(h5_identity_bp)
     app.register_blueprint(notifications_h5_bp)
     app.register_blueprint(tips_console_bp)
@@ -109,6 +107,9 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
         register_fake_wechat(app)
         app.register_blueprint(sandbox_simulator_bp)
     register_api(app)
+    from app.wechat.callback import install as install_wechat_callback
+
+    install_wechat_callback(app)
 
 
 def register_error_handlers(app: Flask) -> None:

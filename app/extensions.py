@@ -5,6 +5,8 @@ Only holders live here; `create_app` initialises them from the settings.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import redis
@@ -77,6 +79,7 @@ class RedisHolder:
 
     def __init__(self) -> None:
         self.client: redis.Redis | None = None
+        self._local = threading.local()
 
     def init(self, url: str | None) -> None:
         if url:
@@ -91,6 +94,21 @@ class RedisHolder:
         if self.client is None:
             raise RuntimeError("redis not initialised; call create_app() first")
         return self.client
+
+    def dedicated(self) -> redis.Redis:
+        """A client holding one connection of the pool for this thread of this process.
+
+        For the hot path (the WeChat callback's round trip): no pool checkout, return and
+        stale-data poll per command. A sync worker is one thread, so this is one extra
+        connection per worker. Without a real server, the shared client."""
+        client = self()
+        if not isinstance(client.connection_pool, redis.ConnectionPool) or "fakeredis" in type(client).__module__:
+            return client
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid() or local.client.connection_pool is not client.connection_pool:
+            local.client = redis.Redis(connection_pool=client.connection_pool, single_connection_client=True)
+            local.pid = os.getpid()
+        return local.client
 
 
 _FAKE_SERVER = None

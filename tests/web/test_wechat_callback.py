@@ -133,6 +133,29 @@ def test_url_verification_without_echostr(client, settings):
     assert client.get(query(settings.wechat_token)).status_code == 400
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_refused_with_the_allowed_ones(client, settings, method):
+    response = client.open(query(settings.wechat_token), method=method, data="<xml/>")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
+def test_the_delivery_session_is_closed_when_the_request_ends(client, settings, invite, monkeypatch):
+    """The endpoint runs ahead of Flask's views; its application context still closes the
+    database session a handler opened."""
+    closed = []
+
+    def close_and_note(exc=None):
+        closed.append(db.opened_request_session())
+        db.close_request_session(exc)
+
+    monkeypatch.setattr(client.application, "teardown_appcontext_funcs", [close_and_note])
+    invite_row, _worker = invite
+    post(client, settings, message(NEWCOMER, "event", Event="SCAN", EventKey=f"bind:{invite_row.token}"))
+    assert len(closed) == 1 and closed[0] is not None
+    assert client.get("/healthz").status_code == 200  # every other path is Flask's
+
+
 # --- plaintext mode ------------------------------------------------------------------------
 
 
