@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import redis as redis_lib
 
@@ -109,6 +110,12 @@ return {'held', guard, redis.call('GET', KEYS[1])}
 _OFFER_SHA = hashlib.sha1(_OFFER.encode()).hexdigest()
 
 
+def _call(conn: redis_lib.connection.AbstractConnection, *command: str | int | bytes) -> Any:
+    """One command on `conn`, its reply read (an error reply raised)."""
+    conn.send_command(*command)
+    return conn.read_response()
+
+
 class Deduplicator:
     """Claims deliveries and caches their replies in Redis.
 
@@ -152,21 +159,37 @@ class Deduplicator:
         for _key, write_value, write_ttl in writes:
             flat += [write_value, write_ttl]
         keys = [claim.redis_key, guard.key, *(write[0] for write in writes)]
-        try:
-            result = self.redis.evalsha(_OFFER_SHA, len(keys), *keys, *flat)
-        except redis_lib.exceptions.NoScriptError:
-            result = self.redis.eval(_OFFER, len(keys), *keys, *flat)  # and Redis keeps it
-
+        result = self._run_offer(keys, flat)
         status, current = result[0], result[1]
         if status == b"stale":
             return Offer(OfferStatus.STALE, current)
-        if status == b"taken":
+        held = result[2] if len(result) > 2 else None
+        # Held by our own value: the script was resent after a lost reply, and had run.
+        if status == b"taken" or held == value:
             if reply is None:
                 return Offer(OfferStatus.CLAIMED, current, claim=claim)
             return Offer(OfferStatus.ANSWERED, current)
-        held = result[2] if len(result) > 2 else None
         cached = CachedReply.loads(held) if held is not None and not held.startswith(_PENDING) else None
         return Offer(OfferStatus.HELD, current, reply=cached)
+
+    def _run_offer(self, keys: list[str], args: list[str | int | bytes]) -> Any:
+        """Run the offer script: EVALSHA, and EVAL once when Redis lacks it (NOSCRIPT).
+
+        A client with a connection of its own (`RedisHolder.dedicated`) is written to and
+        read from directly: redis-py's command layer (retry, observability, pre-flight
+        checks) costs as much CPU as the round trip itself. A dropped connection is
+        reconnected and the script sent once more; other Redis errors propagate."""
+        conn = getattr(self.redis, "connection", None)
+        try:
+            if conn is None:
+                return self.redis.evalsha(_OFFER_SHA, len(keys), *keys, *args)
+            try:
+                return _call(conn, "EVALSHA", _OFFER_SHA, len(keys), *keys, *args)
+            except (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError):
+                conn.disconnect()  # a dropped connection: the next send connects afresh
+                return _call(conn, "EVALSHA", _OFFER_SHA, len(keys), *keys, *args)
+        except redis_lib.exceptions.NoScriptError:
+            return self.redis.eval(_OFFER, len(keys), *keys, *args)  # and Redis keeps it
 
     def acquire(self, key: str) -> Claim | CachedReply | None:
         """Claim delivery `key`, or get the reply already given to it.

@@ -148,3 +148,15 @@ def test_concurrent_offers_store_one_reply(client):
     winners = [reply for reply, outcome in outcomes if outcome.status is OfferStatus.ANSWERED]
     assert len(winners) == 1
     assert all(outcome.reply == winners[0] for _, outcome in outcomes if outcome.status is OfferStatus.HELD)
+
+
+@pytest.mark.parametrize("reply", [None, REPLY], ids=["claim", "reply"])
+def test_an_offer_resent_after_it_ran_is_still_ours(client, monkeypatch, reply):
+    """The script ran but its answer was lost (a dropped connection); sent again, it finds
+    its own value and takes the delivery instead of waiting on itself."""
+    dedup = Deduplicator(client)
+    marker = Claim(PREFIX + "o6", b"pending:0123456789abcdef")
+    monkeypatch.setattr(dedup, "claim", lambda key: marker)
+    first = dedup.offer("o6", reply, guard=guard())
+    resent = dedup.offer("o6", reply, guard=guard())
+    assert first.status is resent.status is (OfferStatus.CLAIMED if reply is None else OfferStatus.ANSWERED)
