@@ -12,10 +12,13 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# One worker per core and one more to use the moments a worker waits on Redis or PostgreSQL;
-# more only take turns on the same cores (2 cores: 3 workers served the callback 38 % faster
-# than gunicorn's usual 2 × cores + 1, see docs/PERFORMANCE.md).
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+# One worker per core: every request served here is short and spends nearly all its time
+# on the CPU (the callback's one Redis round trip is a tenth of a millisecond), so a worker
+# beyond the cores only takes turns on them, and each switch costs. On 2 cores, 2 workers
+# served both the callback and a bare endpoint 10-20 % faster, with a lower p99, than 3 in
+# every paired round, and 3 were faster than 5 (docs/PERFORMANCE.md). Raise GUNICORN_WORKERS
+# when PostgreSQL is on another host and pages spend a real share of their time waiting on it.
+workers = int(os.environ.get("GUNICORN_WORKERS", max(2, multiprocessing.cpu_count())))
 worker_class = "sync"
 # WeChat drops a callback after 5 s; nothing we serve may take longer than that.
 timeout = 30
