@@ -20,6 +20,10 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # when PostgreSQL is on another host and pages spend a real share of their time waiting on it.
 workers = int(os.environ.get("GUNICORN_WORKERS", max(2, multiprocessing.cpu_count())))
 worker_class = "sync"
+# Each worker's heartbeat touches a file on every loop; on a disk-backed /tmp that write can
+# stall the worker behind the filesystem journal (gunicorn's FAQ); tmpfs never does. On 2
+# cores with an ext4 /tmp, tmpfs was as fast or faster in eight paired rounds of the callback.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # WeChat drops a callback after 5 s; nothing we serve may take longer than that.
 timeout = 30
 graceful_timeout = 20
