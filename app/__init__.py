@@ -86,6 +86,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.notifications.tips.views import console_bp as tips_console_bp
     from app.notifications.tips.views import h5_bp as tips_h5_bp
     from app.notifications.views import bp as notifications_h5_bp
+    from app.wechat.callback import install as install_wechat_callback
     from app.wechat.oauth import bp as h5_identity_bp
 
     app.register_blueprint(health_bp)
@@ -107,8 +108,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
         register_fake_wechat(app)
         app.register_blueprint(sandbox_simulator_bp)
     register_api(app)
-    from app.wechat.callback import install as install_wechat_callback
-
+    # Not a blueprint: served ahead of Flask's dispatch (see CallbackEndpoint).
     install_wechat_callback(app)
 
 

@@ -79,9 +79,11 @@ class RedisHolder:
 
     def __init__(self) -> None:
         self.client: redis.Redis | None = None
+        self.in_process = False
         self._local = threading.local()
 
     def init(self, url: str | None) -> None:
+        self.in_process = not url
         if url:
             self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         else:
@@ -102,7 +104,7 @@ class RedisHolder:
         stale-data poll per command. A sync worker is one thread, so this is one extra
         connection per worker. Without a real server, the shared client."""
         client = self()
-        if not isinstance(client.connection_pool, redis.ConnectionPool) or "fakeredis" in type(client).__module__:
+        if self.in_process:
             return client
         local = self._local
         if getattr(local, "pid", None) != os.getpid() or local.client.connection_pool is not client.connection_pool:
