@@ -9,6 +9,7 @@ JSON for API clients or a small Chinese HTML page for people.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -80,6 +81,69 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
+def readable_message(exc: DomainError, labels: Mapping[str, str] | None = None) -> str:
+    """The message of `exc` as a person reads it: a one-field message
+    (`ValidationFailed.for_field`) as "标签：问题" (the problem alone without a label for the
+    field), field names in parentheses dropped from any other."""
+    message = exc.message
+    if isinstance(exc, ValidationFailed):
+        for name, problem in exc.fields.items():
+            label = (labels or {}).get(name.split(".")[0], "")
+            if message == f"{name}: {problem}":
+                return f"{label}：{problem}" if label else problem
+            message = message.replace(f"（{name}）", "")
+    return message
+
+
+def h5_notice(
+    status: int, title: str, lines: list[str], *, icon: str = "warn", retry_url: str | None = None
+) -> tuple[str, int]:
+    """The phone-layout notice page (templates/wechat/h5_notice.html) with `status`."""
+    from flask import render_template
+
+    page = render_template("wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=retry_url)
+    return page, status
+
+
+def h5_domain_error(
+    exc: DomainError, titles: Mapping[int, str], labels: Mapping[str, str] | None = None
+) -> tuple[Response | str, int]:
+    """An H5 blueprint's answer to `exc`: the unit of work rolled back, then JSON for
+    scripts or the notice page titled by status ("操作未完成" when `titles` has none)."""
+    from flask import jsonify
+
+    _rollback()
+    message = readable_message(exc, labels)
+    if wants_json():
+        return jsonify({**exc.to_dict(), "message": message}), exc.http_status
+    return h5_notice(exc.http_status, titles.get(exc.http_status, "操作未完成"), [message])
+
+
+def too_large_message(photo_bytes: int) -> str:
+    """Why a request over MAX_CONTENT_LENGTH was refused, and what to do instead."""
+    from flask import current_app
+
+    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    return (
+        f"上传的照片太大（一次最多 {limit} MB，每张不超过 {photo_bytes // (1024 * 1024)} MB）。"
+        "请压缩后再上传，或分几次上传；在微信中拍照上传会自动压缩。"
+    )
+
+
+def h5_too_large(photo_bytes: int, fallback_url: str) -> tuple[Response | str, int]:
+    """An H5 upload over MAX_CONTENT_LENGTH: rolled back, then JSON or the notice page with a
+    link back to the page the upload came from (when it is one of ours, else `fallback_url`)."""
+    from flask import jsonify, request
+
+    _rollback()
+    message = too_large_message(photo_bytes)
+    if wants_json():
+        return jsonify({"error": "too_large", "message": message}), 413
+    referrer = request.referrer or ""
+    back = referrer if referrer.startswith(request.host_url) else fallback_url
+    return h5_notice(413, "照片太大", [message], retry_url=back)
+
+
 def _rollback() -> None:
     from app.extensions import db
 
@@ -98,8 +162,7 @@ def _render(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
         # Pages opened inside WeChat get the phone layout, not the console's.
         title = H5_TITLES.get(status, "出错了" if status >= 500 else "操作未完成")
         icon = "error" if status >= 500 else "warn"
-        page = render_template("wechat/h5_notice.html", title=title, lines=[payload["message"]], icon=icon)
-        return page, status
+        return h5_notice(status, title, [payload["message"]], icon=icon)
     return render_template("error.html", status=status, payload=payload), status
 
 

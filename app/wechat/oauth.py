@@ -36,7 +36,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Actor
 from app.accounts.models import BureauMembership, Membership, User
 from app.accounts.queries import load_actor
-from app.errors import wants_json
+from app.errors import h5_notice, wants_json
 from app.extensions import db
 from app.wechat.client import InvalidOAuthCode, WeChatAPIError, get_wechat_client, strip_fragment
 
@@ -96,7 +96,7 @@ def h5_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         message = "登录已失效，请返回公众号重新打开页面。"
         if wants_json():
             return jsonify({"error": "unauthorized", "message": message}), 401
-        return _notice(401, "登录已失效", [message], icon="warn")
+        return h5_notice(401, "登录已失效", [message], icon="warn")
 
     return wrapped
 
@@ -154,10 +154,6 @@ def _safe_path(target: str | None) -> str:
     return DEFAULT_NEXT
 
 
-def _notice(status: int, title: str, lines: list[str], *, icon: str = "warn", retry_url: str | None = None):
-    return render_template("wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=retry_url), status
-
-
 # ---------------------------------------------------------------------------------------
 # Views
 # ---------------------------------------------------------------------------------------
@@ -172,7 +168,7 @@ def oauth_callback():
     entry = pending.pop(state, None) if state else None
     session[SESSION_PENDING] = pending  # a state is good for one callback only
     if entry is None or int(time.time()) - int(entry[1]) >= STATE_TTL_SECONDS:
-        return _notice(
+        return h5_notice(
             400,
             "登录校验失败",
             ["登录请求已失效或不是从本页面发起的。", "请返回公众号，重新打开要访问的页面。"],
@@ -180,26 +176,26 @@ def oauth_callback():
         )
     next_path = _safe_path(entry[0])
     if not code:
-        return _notice(400, "未获得微信授权", ["请返回公众号重新打开页面，并同意授权。"], icon="warn")
+        return h5_notice(400, "未获得微信授权", ["请返回公众号重新打开页面，并同意授权。"], icon="warn")
     try:
         answer = get_wechat_client().oauth_exchange_code(code)
     except InvalidOAuthCode:
-        return _notice(
+        return h5_notice(
             400, "授权已失效", ["微信授权码已使用或已过期。"], icon="warn", retry_url=next_path
         )
     except WeChatAPIError as exc:
         log.warning("OAuth code exchange failed: %s", exc)
-        return _notice(
+        return h5_notice(
             503, "微信服务暂时不可用", ["请稍后重新打开页面。"], icon="error", retry_url=next_path
         )
     openid = str(answer.get("openid") or "")
     if not openid:
-        return _notice(503, "微信服务暂时不可用", ["未能获取您的微信身份，请稍后重试。"], icon="error")
+        return h5_notice(503, "微信服务暂时不可用", ["未能获取您的微信身份，请稍后重试。"], icon="error")
     session[SESSION_OPENID] = openid
     session.pop(SESSION_USER_ID, None)
     user = db.session.scalar(select(User).where(User.openid == openid))
     if user is None:
-        return _notice(
+        return h5_notice(
             403,
             "尚未绑定账号",
             [
@@ -210,7 +206,7 @@ def oauth_callback():
             icon="warn",
         )
     if not user.is_active:
-        return _notice(403, "账号已停用", ["您的安查账号已被停用，如有疑问请联系企业管理员。"], icon="error")
+        return h5_notice(403, "账号已停用", ["您的安查账号已被停用，如有疑问请联系企业管理员。"], icon="error")
     session[SESSION_USER_ID] = user.id
     return redirect(next_path)
 
@@ -259,7 +255,7 @@ def logout():
     """Forget the WeChat identity on this browser (the console login is left alone)."""
     for key in (SESSION_USER_ID, SESSION_OPENID, SESSION_PENDING):
         session.pop(key, None)
-    return _notice(200, "已退出", ["重新打开公众号中的页面即可再次登录。"], icon="success")
+    return h5_notice(200, "已退出", ["重新打开公众号中的页面即可再次登录。"], icon="success")
 
 
 @bp.get("/jssdk/config")

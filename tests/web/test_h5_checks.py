@@ -267,6 +267,25 @@ def test_a_photo_that_is_not_an_image_is_refused_when_picked(client, org):
     assert nothing.status_code == 422 and nothing.get_json()["message"] == "请选择照片"
 
 
+def test_a_form_over_the_request_limit_gets_a_chinese_page_back_to_the_form(client, db_session, org):
+    task = org.daily()
+    scan(client, org, org.leader)
+    form_url = f"http://localhost/h5/checks/{task.id}"
+    fields = form_data(db_session, task, org.s1)
+
+    def post(referrer: str):
+        data = {**fields, "photo": (io.BytesIO(b"\0" * (21 * 1024 * 1024)), "a.jpg")}
+        return client.post(f"/h5/checks/{task.id}", data=data, headers={"Referer": referrer})
+
+    refused = post(form_url)
+    html = text(refused)
+    assert refused.status_code == 413 and "照片太大" in html and "一次最多 20 MB" in html
+    assert f'href="{form_url}"' in html  # back to the form, not a dead end
+    assert db_session.get(type(task), task.id).status is CheckTaskStatus.PENDING
+    # From elsewhere (no referrer of ours), the way back is the task list.
+    assert 'href="/h5/tasks"' in text(post("https://evil.example/"))
+
+
 def test_a_wechat_photo_is_fetched_with_media_get(client, org):
     task = org.daily()
     scan(client, org, org.leader)

@@ -19,7 +19,7 @@ from app.accounts.views import current_actor, login_required
 from app.clock import LOCAL_TZ, local_today, utcnow
 from app.enterprises import service as enterprise_service
 from app.enterprises.models import Department, Site, Team
-from app.errors import DomainError, NotFound, ValidationFailed
+from app.errors import DomainError, NotFound, ValidationFailed, readable_message
 from app.extensions import db
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
@@ -102,18 +102,6 @@ def _labels() -> dict[str, Any]:
         "JOB_STATUS_LABELS": JOB_STATUS_LABELS,
         "JobStatus": JobStatus,
     }
-
-
-def user_message(exc: DomainError) -> str:
-    """The service's message with field names as a person reads them."""
-    message = exc.message
-    if isinstance(exc, ValidationFailed):
-        for name, problem in exc.fields.items():
-            label = FIELD_LABELS.get(name.split(".")[0], "")
-            if message == f"{name}: {problem}":  # ValidationFailed.for_field
-                return f"{label}：{problem}" if label else problem
-            message = message.replace(f"（{name}）", "")
-    return message
 
 
 def _enterprise(enterprise_id: int):
@@ -265,7 +253,7 @@ def _act(
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return _page(context_of(enterprise_id), exc.http_status, error=user_message(exc), form=request.form)
+        return _page(context_of(enterprise_id), exc.http_status, error=readable_message(exc, FIELD_LABELS), form=request.form)
     return redirect(url_for(endpoint, enterprise_id=enterprise.id, done=done))
 
 
@@ -454,7 +442,7 @@ def _job_act(enterprise_id: int, job_id: int, change: Callable[[Any, Any], Any],
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return _page(_job_context(enterprise_id, job_id), exc.http_status, error=user_message(exc))
+        return _page(_job_context(enterprise_id, job_id), exc.http_status, error=readable_message(exc, FIELD_LABELS))
     return redirect(url_for("checks_console.job", enterprise_id=enterprise.id, job_id=job_id, done=done))
 
 

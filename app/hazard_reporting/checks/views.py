@@ -48,7 +48,17 @@ from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local, utcnow
 from app.enterprises.models import Department, Site
 from app.enterprises.service import site_by_token
-from app.errors import DomainError, NotFound, PermissionDenied, ValidationFailed, wants_json
+from app.errors import (
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    h5_domain_error,
+    h5_notice,
+    h5_too_large,
+    readable_message,
+    wants_json,
+)
 from app.extensions import db, redis_client
 from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
@@ -183,46 +193,23 @@ def _actor() -> Actor:
     return actor
 
 
-def _notice(status: int, title: str, lines: list[str], *, icon: str = "warn", retry_url: str | None = None):
-    return (
-        render_template("wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=retry_url),
-        status,
-    )
-
-
-def _message(exc: DomainError) -> str:
-    """The message as a person should read it (without pydantic's field names)."""
-    if isinstance(exc, ValidationFailed) and len(exc.fields) == 1:
-        name, problem = next(iter(exc.fields.items()))
-        if exc.message == f"{name}: {problem}":  # ValidationFailed.for_field
-            return problem
-    return exc.message
-
-
 def _item_problems(exc: ValidationFailed) -> dict[str, str]:
     """Per-item problems of a refused submission, by item code."""
     return {name.removeprefix("answers."): p for name, p in exc.fields.items() if name.startswith("answers.")}
 
 
+# What a refusal is titled on the check pages ("操作未完成" otherwise).
+_TITLES = {404: "内容不存在", 403: "不能进行此操作", 409: "无需检查"}
+
+
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
-    db.rollback_request_session()
-    if wants_json():
-        return jsonify({**exc.to_dict(), "message": _message(exc)}), exc.http_status
-    title = {404: "内容不存在", 403: "不能进行此操作", 409: "无需检查"}.get(exc.http_status, "操作未完成")
-    return _notice(exc.http_status, title, [_message(exc)])
+    return h5_domain_error(exc, _TITLES)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc: RequestEntityTooLarge):
-    db.rollback_request_session()
-    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
-    message = (
-        f"上传内容太大（一次最多 {limit} MB，每张照片不超过 {MAX_BYTES // (1024 * 1024)} MB），请压缩后重试。"
-    )
-    if wants_json():
-        return jsonify({"error": "too_large", "message": message}), 413
-    return _notice(413, "照片太大", [message])
+    return h5_too_large(MAX_BYTES, url_for("checks_h5.my_tasks"))
 
 
 def _local_day_label(moment: datetime, now: datetime) -> str:
@@ -447,14 +434,14 @@ def check_form(task_id: int):
     actor = _actor()
     token = request.args.get("site", "")
     if not token:
-        return _notice(400, "请先扫码", [SCAN_FIRST, "检查须在现场进行：扫描张贴在点位的二维码即可开始。"])
+        return h5_notice(400, "请先扫码", [SCAN_FIRST, "检查须在现场进行：扫描张贴在点位的二维码即可开始。"])
     now = utcnow()
     start = service.start_check(db.session, actor, now, task_id, token)
     if start.submission is not None:
         return redirect(url_for("checks_h5.result", task_id=task_id))
     if _fresh_scan(start.site.token, now) is None:
         lines = [SCAN_EXPIRED] if scanned_at(start.site.token) is not None else [SCAN_FIRST]
-        return _notice(403, "请先扫码", [*lines, f"点位：{start.site.name}"])
+        return h5_notice(403, "请先扫码", [*lines, f"点位：{start.site.name}"])
     return _form_page(start, key=secrets.token_urlsafe(18))
 
 
@@ -491,12 +478,12 @@ def submit(task_id: int):
     except ValidationFailed as exc:
         session_.rollback()
         if wants_json():
-            return jsonify({**exc.to_dict(), "message": _message(exc)}), exc.http_status
+            return jsonify({**exc.to_dict(), "message": readable_message(exc)}), exc.http_status
         return _form_page(
             start,
             key=key,
             values=_form_values(form, start.items, stage),
-            error=_message(exc),
+            error=readable_message(exc),
             problems=_item_problems(exc),
             status=exc.http_status,
         )

@@ -58,7 +58,18 @@ from app.accounts.queries import visible_enterprises
 from app.accounts.views import current_actor, login_required
 from app.clock import to_local, utcnow
 from app.enterprises.models import Enterprise, Site
-from app.errors import Conflict, DomainError, NotFound, ValidationFailed, wants_json
+from app.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ValidationFailed,
+    h5_domain_error,
+    h5_notice,
+    h5_too_large,
+    readable_message,
+    too_large_message,
+    wants_json,
+)
 from app.extensions import db, redis_client
 from app.hazard_reporting.hazards import ledger, queries, service
 from app.hazard_reporting.hazards.domain import (
@@ -239,18 +250,6 @@ def primary_action(hazard: Hazard, actions: list[HazardAction]) -> HazardAction 
 # ---------------------------------------------------------------------------------------
 # Messages
 # ---------------------------------------------------------------------------------------
-
-
-def user_message(exc: DomainError) -> str:
-    """The message of `exc` as a person should read it: field names in Chinese."""
-    message = exc.message
-    if isinstance(exc, ValidationFailed):
-        for name, problem in exc.fields.items():
-            label = FIELD_LABELS.get(name.split(".")[0], "")
-            if message == f"{name}: {problem}":  # ValidationFailed.for_field
-                return f"{label}：{problem}" if label else problem
-            message = message.replace(f"（{name}）", "")
-    return message
 
 
 # ---------------------------------------------------------------------------------------
@@ -841,46 +840,24 @@ def _shorttime(moment: datetime | None) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _h5_notice(status: int, title: str, lines: list[str], *, icon: str = "warn", back: str | None = None):
-    return (
-        render_template("wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=back),
-        status,
-    )
+# What a refusal is titled on the hazard pages ("操作未完成" otherwise).
+_H5_TITLES = {404: "内容不存在", 403: "没有权限", 409: "请稍候"}
 
 
 @h5_bp.errorhandler(DomainError)
 def _h5_domain_error(exc: DomainError):
-    db.rollback_request_session()
-    if wants_json():
-        return jsonify({**exc.to_dict(), "message": user_message(exc)}), exc.http_status
-    title = {404: "内容不存在", 403: "没有权限", 409: "请稍候"}.get(exc.http_status, "操作未完成")
-    return _h5_notice(exc.http_status, title, [user_message(exc)])
+    return h5_domain_error(exc, _H5_TITLES, FIELD_LABELS)
 
 
 @h5_bp.errorhandler(RequestEntityTooLarge)
 def _h5_too_large(_exc: RequestEntityTooLarge):
-    db.rollback_request_session()
-    if wants_json():
-        return jsonify({"error": "too_large", "message": too_large_message()}), 413
-    # Back to the page the upload came from, when it is one of ours.
-    referrer = request.referrer or ""
-    back = referrer if referrer.startswith(request.host_url) else url_for("hazards_h5.report")
-    return _h5_notice(413, "照片太大", [too_large_message()], back=back)
+    return h5_too_large(MAX_BYTES, url_for("hazards_h5.report"))
 
 
 @console_bp.errorhandler(RequestEntityTooLarge)
 def _console_too_large(_exc: RequestEntityTooLarge):
     db.rollback_request_session()
-    return render_template("error.html", status=413, payload={"message": too_large_message()}), 413
-
-
-def too_large_message() -> str:
-    """Why a request over MAX_CONTENT_LENGTH was refused, and what to do instead."""
-    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
-    return (
-        f"上传的照片太大（一次最多 {limit} MB，每张不超过 {MAX_BYTES // (1024 * 1024)} MB）。"
-        "请压缩后再上传，或分几次上传；在微信中拍照上传会自动压缩。"
-    )
+    return render_template("error.html", status=413, payload={"message": too_large_message(MAX_BYTES)}), 413
 
 
 def _h5_actor() -> Actor:
@@ -952,7 +929,7 @@ def report():
     actor = _h5_actor()
     enterprises, sites = _reportable(db.session, actor)
     if not enterprises:
-        return _h5_notice(
+        return h5_notice(
             403,
             "暂不能上报隐患",
             ["您还不是任何企业的成员，不能上报隐患。", "请联系本单位企业管理员邀请您加入。"],
@@ -964,7 +941,7 @@ def report():
         try:
             staged.append(PhotoStage(actor.user_id).put_media(media_id))
         except ValidationFailed as exc:
-            notice = user_message(exc)
+            notice = readable_message(exc, FIELD_LABELS)
     values = {"level": HazardLevel.GENERAL.value, "category": HazardCategory.UNSAFE_CONDITION.value}
     return _report_page(
         enterprises, sites, values=values, staged=staged, key=secrets.token_urlsafe(18), notice=notice
@@ -1024,7 +1001,7 @@ def submit_report():
         session.rollback()
         claim.release()
         if wants_json():
-            return jsonify({**exc.to_dict(), "message": user_message(exc)}), exc.http_status
+            return jsonify({**exc.to_dict(), "message": readable_message(exc, FIELD_LABELS)}), exc.http_status
         values = {
             name: form.get(name, "")
             for name in ("enterprise_id", "site_id", "location", "description", "level", "category")
@@ -1035,7 +1012,7 @@ def submit_report():
             values=values,
             staged=stage.alive(form.getlist("staged")),
             key=key,
-            error=user_message(exc),
+            error=readable_message(exc, FIELD_LABELS),
             status=exc.http_status,
         )
     except BaseException:
@@ -1283,7 +1260,7 @@ def _act(actor: Actor, hazard_id: int, slug: str, stage: PhotoStage | None, endp
                 **context,
                 done=None,
                 done_key="",
-                error=user_message(exc),
+                error=readable_message(exc, FIELD_LABELS),
                 failed=action,
                 form=form,
                 staged=stage.alive(form.getlist("staged")) if stage else [],
