@@ -13,7 +13,7 @@
  *   tap, a retry after a lost answer or a reload sends the same key, and the server answers
  *   with the first submission instead of recording a second one.
  * Without this script the form still works: radios open the 隐患 fields through CSS and the
- * file inputs post the photos.
+ * file inputs post the photos. Needs h5-common.js.
  */
 (function () {
   "use strict";
@@ -21,10 +21,9 @@
   var form = document.getElementById("check-form");
   if (!form) return;
 
-  var IN_WECHAT = /MicroMessenger/i.test(navigator.userAgent);
-  var JWEIXIN = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js";
-  var MAX_EDGE = 2048; // px: still sharp on any screen, a fraction of a camera original
-  var COMPRESS_ABOVE = 1024 * 1024;
+  var H5 = window.AnchaH5; // h5-common.js
+  var IN_WECHAT = H5.IN_WECHAT;
+  var toptips = H5.toptips;
   var draftKey = form.getAttribute("data-draft-key");
   var stageUrl = form.getAttribute("data-stage-url");
   var configUrl = form.getAttribute("data-jssdk-url");
@@ -39,7 +38,6 @@
   var items = Array.prototype.slice.call(form.querySelectorAll("[data-item]"));
   var busyUploads = 0;
   var sending = false;
-  var wxState = null;
 
   var storage = null;
   try {
@@ -73,22 +71,6 @@
     var text = "";
     for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
     return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
-  function toptips(message) {
-    var tip = document.querySelector(".weui-toptips[data-check]");
-    if (!tip) {
-      tip = document.createElement("div");
-      tip.className = "weui-toptips weui-toptips_warn";
-      tip.setAttribute("data-check", "");
-      tip.setAttribute("role", "alert");
-      document.body.appendChild(tip);
-    }
-    tip.textContent = message;
-    tip.style.display = "block";
-    tip.style.opacity = "1";
-    clearTimeout(tip._timer);
-    tip._timer = setTimeout(function () { tip.style.display = "none"; }, 3500);
   }
 
   function showError(message) {
@@ -208,49 +190,14 @@
 
   function send(item, li, body) {
     busyUploads += 1;
-    return new Promise(function (resolve) {
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", stageUrl);
-      xhr.setRequestHeader("Accept", "application/json");
-      if (xhr.upload) {
-        xhr.upload.onprogress = function (e) {
-          if (e.lengthComputable) li.setAttribute("data-progress", Math.min(99, Math.round((100 * e.loaded) / e.total)) + "%");
-        };
-      }
-      xhr.onload = function () {
-        var answer = null;
-        try { answer = JSON.parse(xhr.responseText); } catch (ignored) { answer = null; }
-        if (xhr.status === 201 && answer && answer.token) settle(item, li, answer.token, answer.thumb_url);
-        else fail(item, li, (answer && answer.message) || "照片上传失败，请重试。");
-        resolve();
-      };
-      xhr.onerror = function () { fail(item, li, "网络不稳定，照片上传失败，请重试。"); resolve(); };
-      xhr.send(body);
-    }).then(function () { busyUploads -= 1; });
-  }
-
-  /* A smaller JPEG of a large photo (drawing applies the EXIF orientation); whatever the
-     browser cannot decode goes as it is, for the server to judge. */
-  function shrink(file) {
-    return new Promise(function (resolve) {
-      if (!/^image\/(jpeg|png|webp)$/i.test(file.type || "") || file.size < COMPRESS_ABOVE || !window.URL) {
-        resolve(file);
-        return;
-      }
-      var url = URL.createObjectURL(file);
-      var img = new Image();
-      img.onload = function () {
-        var scale = Math.min(1, MAX_EDGE / Math.max(img.naturalWidth, img.naturalHeight));
-        var canvas = document.createElement("canvas");
-        canvas.width = Math.round(img.naturalWidth * scale);
-        canvas.height = Math.round(img.naturalHeight * scale);
-        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
-        URL.revokeObjectURL(url);
-        if (!canvas.toBlob) { resolve(file); return; }
-        canvas.toBlob(function (blob) { resolve(blob && blob.size < file.size ? blob : file); }, "image/jpeg", 0.85);
-      };
-      img.onerror = function () { URL.revokeObjectURL(url); resolve(file); };
-      img.src = url;
+    return H5.stage(stageUrl, body, function (percent) {
+      li.setAttribute("data-progress", percent + "%");
+    }).then(function (reply) {
+      var answer = reply.answer;
+      busyUploads -= 1;
+      if (reply.status === 201 && answer && answer.token) settle(item, li, answer.token, answer.thumb_url);
+      else if (reply.status === 0) fail(item, li, "网络不稳定，照片上传失败，请重试。");
+      else fail(item, li, (answer && answer.message) || "照片上传失败，请重试。");
     });
   }
 
@@ -261,7 +208,7 @@
       var li = photoTile(item);
       if (window.URL && /^image\//.test(file.type || "")) li.style.backgroundImage = "url(" + URL.createObjectURL(file) + ")";
       busyUploads += 1;
-      shrink(file).then(function (blob) {
+      H5.shrink(file).then(function (blob) {
         busyUploads -= 1;
         if (blob.size > maxBytes) {
           fail(item, li, "照片不能超过 " + Math.round(maxBytes / 1048576) + " MB，请压缩后再上传。");
@@ -324,53 +271,8 @@
     probe.src = stageUrl + "/" + encodeURIComponent(token) + ".jpg";
   }
 
-  /* --- WeChat JS-SDK ------------------------------------------------------------------ */
-
-  function loadScript(src) {
-    return new Promise(function (resolve, reject) {
-      var s = document.createElement("script");
-      s.src = src;
-      s.onload = resolve;
-      s.onerror = reject;
-      document.head.appendChild(s);
-    });
-  }
-
-  /* Resolves true once wx.config succeeded; false (use the browser's own way) otherwise. */
   function wechatReady() {
-    if (wxState) return wxState;
-    if (!IN_WECHAT || !window.Promise || !window.fetch) {
-      wxState = Promise.resolve(false);
-      return wxState;
-    }
-    var page = location.href.split("#")[0];
-    wxState = loadScript(JWEIXIN)
-      .then(function () {
-        return fetch(configUrl + "?url=" + encodeURIComponent(page), {
-          credentials: "same-origin",
-          headers: { Accept: "application/json" }
-        });
-      })
-      .then(function (r) { if (!r.ok) throw new Error("config " + r.status); return r.json(); })
-      .then(function (cfg) {
-        return new Promise(function (resolve) {
-          var settled = false;
-          var done = function (ok) { if (!settled) { settled = true; resolve(ok); } };
-          window.wx.config({
-            debug: false,
-            appId: cfg.appId,
-            timestamp: cfg.timestamp,
-            nonceStr: cfg.nonceStr,
-            signature: cfg.signature,
-            jsApiList: ["chooseImage", "uploadImage", "getLocation"]
-          });
-          window.wx.ready(function () { done(true); });
-          window.wx.error(function () { done(false); });
-          setTimeout(function () { done(false); }, 6000);
-        });
-      })
-      .catch(function () { return false; });
-    return wxState;
+    return H5.wechatReady(configUrl, ["chooseImage", "uploadImage", "getLocation"]);
   }
 
   /* --- location ----------------------------------------------------------------------- */

@@ -5,104 +5,14 @@
  * a reload keeps the photos, and a bad file is refused while the worker still holds the phone
  * up. Inside WeChat the photos come from wx.chooseImage + wx.uploadImage (the server fetches
  * them with media/get); elsewhere from <input type=file>, scaled down in the browser first.
- * Without this script the file inputs simply post the files with the form.
+ * Without this script the file inputs simply post the files with the form. Needs h5-common.js.
  */
 (function () {
   "use strict";
 
-  var IN_WECHAT = /MicroMessenger/i.test(navigator.userAgent);
-  var JWEIXIN = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js";
-  var MAX_EDGE = 2048; // px; a phone photo scaled to this is still sharp on any screen
-  var COMPRESS_ABOVE = 1.5 * 1024 * 1024;
-  var wxState = null; // null: not tried; a Promise resolving to true (JS-SDK ready) or false
-
-  function toptips(message) {
-    var tip = document.querySelector(".weui-toptips[data-h5]");
-    if (!tip) {
-      tip = document.createElement("div");
-      tip.className = "weui-toptips weui-toptips_warn";
-      tip.setAttribute("data-h5", "");
-      tip.setAttribute("role", "alert");
-      document.body.appendChild(tip);
-    }
-    tip.textContent = message;
-    tip.style.display = "block";
-    tip.style.opacity = "1";
-    clearTimeout(tip._timer);
-    tip._timer = setTimeout(function () { tip.style.display = "none"; }, 3500);
-  }
-
-  function loadScript(src) {
-    return new Promise(function (resolve, reject) {
-      var s = document.createElement("script");
-      s.src = src;
-      s.onload = resolve;
-      s.onerror = reject;
-      document.head.appendChild(s);
-    });
-  }
-
-  /* wx.config for this page; resolves false (use file inputs) when anything fails. */
-  function wechatReady(configUrl) {
-    if (wxState) return wxState;
-    if (!IN_WECHAT || !window.Promise || !window.fetch) {
-      wxState = Promise.resolve(false);
-      return wxState;
-    }
-    var page = location.href.split("#")[0];
-    wxState = loadScript(JWEIXIN)
-      .then(function () {
-        return fetch(configUrl + "?url=" + encodeURIComponent(page), {
-          credentials: "same-origin",
-          headers: { Accept: "application/json" }
-        });
-      })
-      .then(function (r) { if (!r.ok) throw new Error("config " + r.status); return r.json(); })
-      .then(function (cfg) {
-        return new Promise(function (resolve) {
-          var settled = false;
-          window.wx.config({
-            debug: false,
-            appId: cfg.appId,
-            timestamp: cfg.timestamp,
-            nonceStr: cfg.nonceStr,
-            signature: cfg.signature,
-            jsApiList: ["chooseImage", "uploadImage"]
-          });
-          window.wx.ready(function () { if (!settled) { settled = true; resolve(true); } });
-          window.wx.error(function () { if (!settled) { settled = true; resolve(false); } });
-          setTimeout(function () { if (!settled) { settled = true; resolve(false); } }, 6000);
-        });
-      })
-      .catch(function () { return false; });
-    return wxState;
-  }
-
-  /* A smaller JPEG of a large photo (the browser applies the EXIF orientation when drawing);
-     anything it cannot decode is sent as it is, for the server to judge. */
-  function shrink(file) {
-    return new Promise(function (resolve) {
-      if (!/^image\/(jpeg|png|webp)$/i.test(file.type || "") || file.size < COMPRESS_ABOVE || !window.URL) {
-        resolve(file);
-        return;
-      }
-      var url = URL.createObjectURL(file);
-      var img = new Image();
-      img.onload = function () {
-        var w = img.naturalWidth, h = img.naturalHeight;
-        var scale = Math.min(1, MAX_EDGE / Math.max(w, h));
-        var canvas = document.createElement("canvas");
-        canvas.width = Math.round(w * scale);
-        canvas.height = Math.round(h * scale);
-        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
-        URL.revokeObjectURL(url);
-        if (!canvas.toBlob) { resolve(file); return; }
-        canvas.toBlob(function (blob) { resolve(blob && blob.size < file.size ? blob : file); }, "image/jpeg", 0.85);
-      };
-      img.onerror = function () { URL.revokeObjectURL(url); resolve(file); };
-      img.src = url;
-    });
-  }
+  var H5 = window.AnchaH5; // h5-common.js
+  var IN_WECHAT = H5.IN_WECHAT;
+  var toptips = H5.toptips;
 
   function Uploader(root, options) {
     this.root = root;
@@ -133,7 +43,7 @@
       }
     });
     if (IN_WECHAT && this.pick) {
-      wechatReady(this.configUrl).then(function (ready) { self.wxReady = ready; });
+      H5.wechatReady(this.configUrl, ["chooseImage", "uploadImage"]).then(function (ready) { self.wxReady = ready; });
       // The JS-SDK picker once wx.config succeeded; the plain file input until then (or if
       // it fails: an unsigned domain, an old WeChat).
       this.pick.addEventListener("click", function (event) {
@@ -200,29 +110,17 @@
   Uploader.prototype.send = function (li, body) {
     var self = this;
     self.busy += 1;
-    return new Promise(function (resolve) {
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", self.stageUrl);
-      xhr.setRequestHeader("Accept", "application/json");
-      if (xhr.upload) {
-        xhr.upload.onprogress = function (e) {
-          if (e.lengthComputable) {
-            var content = li.querySelector(".weui-uploader__file-content");
-            if (content) content.textContent = Math.min(99, Math.round((e.loaded / e.total) * 100)) + "%";
-          }
-        };
-      }
-      xhr.onload = function () {
-        var answer = null;
-        try { answer = JSON.parse(xhr.responseText); } catch (ignored) { answer = null; }
-        if (xhr.status === 201 && answer && answer.token) self.settle(li, answer.token, answer.thumb_url);
-        else if (xhr.status === 401) self.fail(li, (answer && answer.message) || "登录已失效，请返回公众号重新打开页面。");
-        else self.fail(li, (answer && answer.message) || "照片上传失败，请重试。");
-        resolve();
-      };
-      xhr.onerror = function () { self.fail(li, "网络不稳定，照片上传失败，请重试。"); resolve(); };
-      xhr.send(body);
-    }).then(function () { self.busy -= 1; });
+    return H5.stage(self.stageUrl, body, function (percent) {
+      var content = li.querySelector(".weui-uploader__file-content");
+      if (content) content.textContent = percent + "%";
+    }).then(function (reply) {
+      var answer = reply.answer;
+      self.busy -= 1;
+      if (reply.status === 201 && answer && answer.token) self.settle(li, answer.token, answer.thumb_url);
+      else if (reply.status === 401) self.fail(li, (answer && answer.message) || "登录已失效，请返回公众号重新打开页面。");
+      else if (reply.status === 0) self.fail(li, "网络不稳定，照片上传失败，请重试。");
+      else self.fail(li, (answer && answer.message) || "照片上传失败，请重试。");
+    });
   };
 
   Uploader.prototype.addFiles = function (files) {
@@ -235,7 +133,7 @@
         li.style.backgroundImage = "url(" + URL.createObjectURL(file) + ")";
       }
       self.busy += 1;
-      shrink(file).then(function (blob) {
+      H5.shrink(file).then(function (blob) {
         self.busy -= 1;
         if (blob.size > self.maxBytes) {
           self.fail(li, "照片不能超过 " + Math.round(self.maxBytes / 1048576) + " MB，请压缩后再上传。");
