@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask
 
 from config import ConfigError, Settings, load_settings
 from config.settings import INSTANCE_DIR
@@ -34,17 +33,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     return app
 
 
-class CookielessFastSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, minus the signing serializer Flask builds on every
-    request: a request without the cookie (WeChat's callback, API clients) gets an empty
-    session at once. Saving an empty, unmodified session needs no serializer either."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
-            return self.session_class()
-        return super().open_session(app, request)
-
-
 def configure_app(app: Flask, settings: Settings) -> None:
     app.config.update(
         SETTINGS=settings,
@@ -58,7 +46,6 @@ def configure_app(app: Flask, settings: Settings) -> None:
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.session_interface = CookielessFastSessionInterface()
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
