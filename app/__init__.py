@@ -53,12 +53,14 @@ def configure_app(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     from app.extensions import db, redis_client
+    from app.web import init_csrf
 
     if settings.DATABASE_URL.startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     db.init(settings.DATABASE_URL)
     redis_client.init(settings.REDIS_URL)
     app.teardown_appcontext(db.close_request_session)
+    init_csrf(app)
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
@@ -69,6 +71,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.checks.views import bp as checks_h5_bp
     from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
+    from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
     from app.notifications.tips.views import console_bp as tips_console_bp
     from app.notifications.tips.views import h5_bp as tips_h5_bp
@@ -87,6 +90,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(checks_h5_bp)
     app.register_blueprint(hazards_console_bp)
     app.register_blueprint(checks_console_bp)
+    app.register_blueprint(calendar_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.wechat.sandbox.api import register_fake_wechat

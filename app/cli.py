@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 
 from app.hazard_reporting.checks.cli import checklists_group
+from app.hazard_reporting.work_calendar.cli import calendar_group
 from app.notifications.cli import notifications_group
 from app.notifications.tips.cli import tips_group
 from app.scheduling.cli import scheduler_group
@@ -35,6 +36,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(wechat_group)
     app.cli.add_command(qr_group)
     app.cli.add_command(checklists_group)
+    app.cli.add_command(calendar_group)
     app.cli.add_command(scheduler_group)
     app.cli.add_command(tips_group)
     app.cli.add_command(notifications_group)

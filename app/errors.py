@@ -153,6 +153,13 @@ def _rollback() -> None:
 H5_TITLES = {401: "请重新打开", 403: "没有权限", 404: "内容不存在", 413: "上传内容太大", 429: "操作过于频繁"}
 
 
+def render_error(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
+    """Roll the unit of work back and answer an error: JSON for API clients, the phone page
+    under /h5/, the console's error page otherwise."""
+    _rollback()
+    return _render(status, payload)
+
+
 def _render(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
     from flask import jsonify, render_template, request
 

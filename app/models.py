@@ -4,7 +4,6 @@ from app.accounts.models import ApiToken, BureauMembership, Membership, User, bu
 from app.database import Base
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.hazard_reporting.checks.models import (
-    CalendarOverride,
     CheckItemResult,
     Checklist,
     ChecklistItem,
@@ -25,6 +24,7 @@ from app.hazard_reporting.hazards.models import (
     HazardPhoto,
     MajorHazardPlan,
 )
+from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
@@ -32,7 +32,9 @@ __all__ = [
     "ApiToken",
     "Base",
     "BureauMembership",
+    "CalendarEvent",
     "CalendarOverride",
+    "CalendarYear",
     "CheckItemResult",
     "CheckSchedule",
     "CheckSubmission",

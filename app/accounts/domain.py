@@ -67,6 +67,7 @@ class Action(StrEnum):
     PUBLISH_BULLETIN = "publish_bulletin"
     BROADCAST_TIP = "broadcast_tip"
     MANAGE_TOWNS = "manage_towns"
+    MANAGE_CALENDAR = "manage_calendar"  # the district's working calendar (工作日历)
     MANAGE_BUREAU_USERS = "manage_bureau_users"
 
 
@@ -77,6 +78,7 @@ DISTRICT_ACTIONS = frozenset(
         Action.PUBLISH_BULLETIN,
         Action.BROADCAST_TIP,
         Action.MANAGE_TOWNS,
+        Action.MANAGE_CALENDAR,
         Action.MANAGE_BUREAU_USERS,
     }
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -19,8 +20,10 @@ from app.enterprises import queries, service
 from app.enterprises.domain import site_scene
 from app.enterprises.models import Town
 from app.enterprises.schemas import EnterpriseIn, EnterpriseUpdate, SiteIn
-from app.errors import PermissionDenied
+from app.errors import PermissionDenied, ValidationFailed
 from app.extensions import db
+from app.hazard_reporting.work_calendar.queries import calendar_days
+from app.hazard_reporting.work_calendar.schemas import CalendarDayOut, CalendarOut, CalendarQuery
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -139,6 +142,35 @@ def create_site(enterprise_id: int):
     site = service.add_site(db.session, g.actor, utcnow(), enterprise_id, request.get_json(silent=True))
     db.session.commit()
     return jsonify(_site_out(site)), 201
+
+
+def _date_arg(name: str):
+    value = request.args.get(name, "")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed.for_field(name, "应为 YYYY-MM-DD 格式的日期") from None
+
+
+@bp.get("/calendar")
+@spec.validate(query=CalendarQuery, resp=Response(HTTP_200=CalendarOut, **_ERRORS), skip_validation=True, tags=["calendar"])
+@token_required
+def calendar():
+    """The district's working calendar, day by day, with each day's source: `override` (the
+    bureau's), `official` (the State Council's published arrangement), `statutory_rule`
+    (holidays computed by law for a year not yet published) or `weekday`."""
+    days = calendar_days(db.session, _date_arg("from"), _date_arg("to"))
+    return jsonify(
+        {
+            "days": [
+                CalendarDayOut(
+                    date=d.day, workday=d.workday, name=d.name, source=d.source.value,
+                    provisional=d.provisional, note=d.note,
+                ).model_dump(mode="json")
+                for d in days
+            ]
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -45,6 +45,7 @@ class Family(StrEnum):
     CHECK = "check"
     TIP = "tip"
     DIGEST = "digest"
+    CALENDAR = "calendar"
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,23 @@ KINDS: dict[str, Kind] = {
             ),
             _tip_link,
             channels=_CS_FIRST,
+        ),
+        # --- the working calendar still provisional (hazard_reporting/work_calendar
+        # remind_unconfirmed), weekly to the bureau admins. Payload: year (the latest still
+        # provisional), years (all of them), at. ---
+        Kind(
+            "calendar_unconfirmed",
+            "工作日历待确认",
+            Family.CALENDAR,
+            (
+                Field("thing1", "通知事项", _const("工作日历待确认")),
+                Field("thing2", "年度", lambda p: "、".join(f"{y}年" for y in p.get("years") or [p.get("year")])),
+                Field("thing3", "当前状态", _const("节假日按法定规则推算")),
+                Field("thing4", "请处理", _const("导入国务院放假安排或确认")),
+                Field("time5", "提醒时间", _time("at")),
+            ),
+            lambda p: f"/console/calendar?year={int(p.get('year') or 0)}",
+            foldable=False,
         ),
         # --- the daily digest (build_daily_digests). Payload: date (ISO), overdue_checks,
         # open_hazards, overdue_hazards, folded_notices. Never folded into itself. ---

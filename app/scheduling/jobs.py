@@ -97,6 +97,16 @@ JOBS: tuple[JobSpec, ...] = (
         run_at_start=True,
     ),
     JobSpec(
+        id="calendar.remind_unconfirmed",
+        description="提醒安监局管理员确认下一年度工作日历（12月起每周一次）",
+        service="app.hazard_reporting.work_calendar.service:remind_unconfirmed",
+        # Daily, but one notice per admin per ISO week (dedupe key): the first run of a week
+        # sends, a scheduler down on Monday still sends that week.
+        trigger=Cron(minute="0", hour="9"),
+        misfire_grace=timedelta(hours=8),
+        run_at_start=True,
+    ),
+    JobSpec(
         id="notifications.daily_digests",
         description="生成每日安全汇总",
         service="app.notifications.service:build_daily_digests",

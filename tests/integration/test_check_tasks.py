@@ -17,12 +17,12 @@ from app.errors import InvalidTransition, NotFound, PermissionDenied, Validation
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
 from app.hazard_reporting.checks.models import (
-    CalendarOverride,
     Checklist,
     CheckSchedule,
     CheckTask,
 )
 from app.hazard_reporting.checks.queries import tasks_owed
+from app.hazard_reporting.work_calendar.models import CalendarOverride
 from tests.fixtures.builders import Builders
 
 
@@ -241,14 +241,15 @@ def test_daily_checks_follow_holidays_adjusted_workdays_and_overrides(db_session
     assert weeks == [date(2025, 9, 22), date(2025, 9, 29), date(2025, 10, 6)]  # weekly ignores holidays
 
 
-def test_a_year_the_calendar_library_does_not_know_falls_back_to_weekdays(db_session, build, standards):
+def test_a_year_the_calendar_library_does_not_know_follows_the_statutory_rule(db_session, build, standards):
     org = Org(build)
-    service.ensure_default_schedules(db_session, local(2099, 1, 1), org.enterprise.id)
-    service.generate_tasks(db_session, local(2099, 1, 5))
+    service.ensure_default_schedules(db_session, local(2026, 12, 30), org.enterprise.id)
+    service.generate_tasks(db_session, local(2027, 1, 5))
     days = sorted(
         d for level, unit, d in keyed(db_session, org.enterprise) if level == "daily" and unit == org.t1.id
     )
-    assert days == [date(2099, 1, 1), date(2099, 1, 2), date(2099, 1, 5)]  # Thu, Fri, Mon
+    # Friday 2027-01-01 is 元旦 by the rule (chinese-calendar stops at 2026): no daily check.
+    assert days == [date(2026, 12, 30), date(2026, 12, 31), date(2027, 1, 4), date(2027, 1, 5)]
 
 
 def test_week_53_and_leap_month_periods_in_generation(db_session, build, standards):

@@ -258,6 +258,7 @@ def test_every_declared_job_resolves_and_ids_are_stable():
     assert [j.spec.id for j in resolved] == [
         "checks.generate_tasks",
         "checks.sweep_overdue",
+        "calendar.remind_unconfirmed",
         "notifications.daily_digests",
         "tips.propose_monthly",
         "tips.release_due",

@@ -23,7 +23,6 @@ from app.hazard_reporting.checks.domain import (
     ScheduleFacts,
     ScheduleKind,
     Timing,
-    WorkCalendar,
     check_task_transition,
     check_timing,
     checkable_at,
@@ -40,9 +39,13 @@ from app.hazard_reporting.checks.domain import (
     status_after_submission,
     timeliness,
 )
+from app.hazard_reporting.work_calendar import sources
+from app.hazard_reporting.work_calendar.domain import DayMark, WorkCalendar
 
 D, W, M = CheckLevel.DAILY, CheckLevel.WEEKLY, CheckLevel.MONTHLY
-STATUTORY = WorkCalendar(statutory=chinese_calendar.is_workday)
+STATUTORY = WorkCalendar(
+    official=sources.official_mark, official_years=sources.official_years(), rule=sources.rule_rest_days
+)
 
 
 # --- periods ----------------------------------------------------------------------------
@@ -109,7 +112,7 @@ def test_national_day_2025_holidays_and_adjusted_workdays():
     assert STATUTORY.is_workday(date(2025, 9, 28))
     assert STATUTORY.is_workday(date(2025, 10, 11))
     assert not STATUTORY.is_workday(date(2025, 9, 27))  # an ordinary Saturday
-    days = [p.start for p in periods_between(D, date(2025, 9, 26), date(2025, 10, 12), STATUTORY)]
+    days = [p.start for p in periods_between(D, date(2025, 9, 26), date(2025, 10, 12), STATUTORY.is_workday)]
     assert days == [
         date(2025, 9, 26),
         date(2025, 9, 28),
@@ -121,34 +124,43 @@ def test_national_day_2025_holidays_and_adjusted_workdays():
     ]
 
 
-def test_unknown_year_falls_back_to_monday_to_friday():
+def test_a_year_without_official_data_follows_the_statutory_rule_then_the_weekday():
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(date(2099, 1, 1))
-    # 2099-01-01 is a Thursday: without statutory data it is an ordinary workday.
-    assert STATUTORY.is_workday(date(2099, 1, 1))
+    # 2099-01-01 is a Thursday and 元旦 by the statutory rule; the rest goes by weekday.
+    assert not STATUTORY.is_workday(date(2099, 1, 1))
     assert STATUTORY.is_workday(date(2099, 1, 2))  # Friday
     assert not STATUTORY.is_workday(date(2099, 1, 3))  # Saturday
     assert not STATUTORY.is_workday(date(2099, 1, 4))  # Sunday
+    assert STATUTORY.is_workday(date(2099, 1, 5))  # Monday
 
 
-def test_override_wins_over_statutory_calendar_and_fallback():
+def test_override_wins_over_official_data_and_rule():
     calendar_ = WorkCalendar(
-        overrides={date(2025, 10, 1): True, date(2025, 9, 29): False, date(2099, 1, 3): True},
-        statutory=chinese_calendar.is_workday,
+        overrides={
+            date(2025, 10, 1): DayMark(True),
+            date(2025, 9, 29): DayMark(False),
+            date(2099, 1, 3): DayMark(True),
+            date(2099, 1, 1): DayMark(True),
+        },
+        official=sources.official_mark,
+        official_years=sources.official_years(),
+        rule=sources.rule_rest_days,
     )
     assert calendar_.is_workday(date(2025, 10, 1))  # a statutory holiday declared a workday
     assert not calendar_.is_workday(date(2025, 9, 29))  # a statutory workday declared off
     assert calendar_.is_workday(date(2099, 1, 3))  # a fallback Saturday declared a workday
-    assert not calendar_.is_workday(date(2025, 10, 2))  # no override: statutory
+    assert calendar_.is_workday(date(2099, 1, 1))  # a rule holiday declared a workday
+    assert not calendar_.is_workday(date(2025, 10, 2))  # no override: official
 
 
-def test_without_statutory_calendar_weekdays_are_workdays():
+def test_without_any_source_weekdays_are_workdays():
     assert WorkCalendar().is_workday(date(2025, 10, 1))  # Wednesday
     assert not WorkCalendar().is_workday(date(2025, 10, 4))
 
 
 def test_weekly_and_monthly_periods_ignore_the_work_calendar():
-    weeks = list(periods_between(W, date(2025, 9, 29), date(2025, 10, 12), STATUTORY))
+    weeks = list(periods_between(W, date(2025, 9, 29), date(2025, 10, 12), STATUTORY.is_workday))
     assert [p.start for p in weeks] == [date(2025, 9, 29), date(2025, 10, 6)]
 
 

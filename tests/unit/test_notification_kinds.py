@@ -58,7 +58,7 @@ TIP_PAYLOAD = {"broadcast_id": 5, "tip_id": 12, "tip_code": "TIP-19", "title": L
 DIGEST_PAYLOAD = {"date": "2026-11-28", "overdue_checks": 3, "open_hazards": 12, "overdue_hazards": 2,
                   "folded_notices": 123456}
 PAYLOADS = {Family.HAZARD: HAZARD_PAYLOAD, Family.CHECK: CHECK_PAYLOAD, Family.TIP: TIP_PAYLOAD,
-            Family.DIGEST: DIGEST_PAYLOAD}
+            Family.DIGEST: DIGEST_PAYLOAD, Family.CALENDAR: {"year": 2027, "years": [2027], "at": "2026-12-07T01:00:00+00:00"}}
 
 
 def test_every_kind_the_hazards_service_enqueues_is_registered():

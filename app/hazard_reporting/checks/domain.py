@@ -3,7 +3,7 @@
 - Standard checklists (隐患排查标准清单): parsing the data file, choosing an enterprise's
   lists by industry and topic flags, and resolving an enterprise's copy-on-write list.
 - Periods: a calendar day, an ISO week (Mon–Sun) or a calendar month, in Asia/Shanghai;
-  daily checks skip non-workdays (法定节假日/调休, overrides first); due times computed in
+  daily checks skip non-workdays (the working calendar: hazard_reporting/work_calendar); due times computed in
   local time, handed back in UTC.
 - Check tasks: status enum + transition table, the done / done_late / missed decision.
 - Who owes which check, and which checks can be done from which QR point.
@@ -19,7 +19,7 @@ import calendar
 import hashlib
 import json
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -365,40 +365,17 @@ def iso_week_label(period: Period) -> str:
     return f"{year}-W{week:02d}"
 
 
-def is_weekday(day: date) -> bool:
-    return day.isoweekday() <= 5
-
-
-@dataclass(frozen=True)
-class WorkCalendar:
-    """Is a day a workday? An override (CalendarOverride row) wins; else the statutory
-    calendar (法定节假日 and 调休, e.g. `chinese_calendar.is_workday`); for a year the
-    statutory calendar does not know yet (it raises NotImplementedError), Monday–Friday."""
-
-    overrides: Mapping[date, bool] = field(default_factory=dict)
-    statutory: Callable[[date], bool] | None = None
-
-    def is_workday(self, day: date) -> bool:
-        if day in self.overrides:
-            return self.overrides[day]
-        if self.statutory is not None:
-            try:
-                return bool(self.statutory(day))
-            except NotImplementedError:
-                pass  # year not published yet: plain weekdays until the library is updated
-        return is_weekday(day)
-
-
 def periods_between(
-    level: CheckLevel, first: date, last: date, calendar_: WorkCalendar | None = None
+    level: CheckLevel, first: date, last: date, is_workday: Callable[[date], bool] | None = None
 ) -> Iterator[Period]:
-    """Every period overlapping [first, last] in order. With `calendar_` (daily checks on
-    workdays only), non-workdays are skipped: a holiday has no daily check."""
+    """Every period overlapping [first, last] in order. With `is_workday` (daily checks on
+    workdays only: the working calendar's), non-workdays are skipped: a holiday has no daily
+    check."""
     if first > last:
         return
     period = period_containing(level, first)
     while period.start <= last:
-        if calendar_ is None or level is not CheckLevel.DAILY or calendar_.is_workday(period.start):
+        if is_workday is None or level is not CheckLevel.DAILY or is_workday(period.start):
             yield period
         period = next_period(level, period)
 

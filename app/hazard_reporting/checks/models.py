@@ -1,5 +1,5 @@
-"""Tables of scheduled checks: checklists (standard and enterprise, versioned), the calendar
-overrides, site risk profiles, schedules, check tasks, their submissions (扫码排查) and
+"""Tables of scheduled checks: checklists (standard and enterprise, versioned), site risk
+profiles, schedules, check tasks, their submissions (扫码排查) and
 confined-space jobs."""
 
 from __future__ import annotations
@@ -37,18 +37,6 @@ from app.hazard_reporting.checks.domain import (
     ScheduleKind,
     SubmissionStatus,
 )
-
-
-class CalendarOverride(TimestampMixin, Base):
-    """A district-wide correction of the work calendar for one day; wins over the statutory
-    calendar (e.g. a local shutdown day, or a year the library does not know yet)."""
-
-    __tablename__ = "calendar_overrides"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date] = mapped_column(unique=True)
-    is_workday: Mapped[bool]
-    note: Mapped[str] = mapped_column(String(128), default="")
 
 
 class Checklist(TimestampMixin, Base):

@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import chinese_calendar
 import yaml
 from sqlalchemy import Date, and_, case, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
@@ -55,7 +54,6 @@ from app.hazard_reporting.checks.domain import (
     ScheduleSpec,
     TemplateSpec,
     Timing,
-    WorkCalendar,
     answer_problems,
     check_excuse_reason,
     check_item_text,
@@ -81,7 +79,6 @@ from app.hazard_reporting.checks.domain import (
     timeliness,
 )
 from app.hazard_reporting.checks.models import (
-    CalendarOverride,
     CheckItemResult,
     Checklist,
     ChecklistItem,
@@ -112,6 +109,7 @@ from app.hazard_reporting.checks.schemas import (
 )
 from app.hazard_reporting.hazards import service as hazard_service
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
+from app.hazard_reporting.work_calendar.service import work_calendar
 from app.library_load import LoadResult
 from app.validation import parse
 
@@ -608,53 +606,6 @@ def set_checklist_item_enabled(
     return _edit_own_list(session, actor, now, enterprise_id, note, change)
 
 
-# --- Calendar ----------------------------------------------------------------------------
-
-
-def statutory_workday(day: date) -> bool:
-    """China's statutory calendar (法定节假日 and 调休). Raises NotImplementedError for a
-    year the installed chinese_calendar does not know yet (WorkCalendar falls back)."""
-    return chinese_calendar.is_workday(day)
-
-
-def work_calendar(session: Session, first: date, last: date) -> WorkCalendar:
-    """The work calendar for [first, last]: overrides from the table, then the statutory
-    calendar, then Monday–Friday."""
-    overrides = dict(
-        session.execute(
-            select(CalendarOverride.day, CalendarOverride.is_workday).where(
-                CalendarOverride.day >= first, CalendarOverride.day <= last
-            )
-        ).all()
-    )
-    return WorkCalendar(overrides=overrides, statutory=statutory_workday)
-
-
-def set_calendar_override(
-    session: Session, actor: Actor, now: datetime, day: date, is_workday: bool, note: str = ""
-) -> CalendarOverride:
-    """Declare a day a workday or a rest day for the whole district (wins over the statutory
-    calendar). Bureau admins only (Action.MANAGE_TOWNS). Raises PermissionDenied."""
-    require(actor, Action.MANAGE_TOWNS)
-    row = session.scalar(select(CalendarOverride).where(CalendarOverride.day == day))
-    if row is None:
-        row = CalendarOverride(day=day, is_workday=is_workday, note=note[:128])
-        session.add(row)
-    else:
-        row.is_workday = is_workday
-        row.note = note[:128]
-    session.flush()
-    return row
-
-
-def remove_calendar_override(session: Session, actor: Actor, now: datetime, day: date) -> bool:
-    """Drop the override of a day; True when there was one. Raises PermissionDenied."""
-    require(actor, Action.MANAGE_TOWNS)
-    removed = session.execute(delete(CalendarOverride).where(CalendarOverride.day == day)).rowcount
-    session.flush()
-    return bool(removed)
-
-
 # --- Schedules ---------------------------------------------------------------------------
 
 
@@ -1043,8 +994,8 @@ def generate_tasks(session: Session, now: datetime, horizon: timedelta = timedel
         lower = min(candidates)
         if lower > upper:
             continue
-        calendar_ = work_calendar(session, lower, upper) if timing.workdays_only else None
-        for period in periods_between(timing.level, lower, upper, calendar_):
+        is_workday = work_calendar(session, lower, upper).is_workday if timing.workdays_only else None
+        for period in periods_between(timing.level, lower, upper, is_workday):
             due_at, grace_until = due_window(timing, period)
             created += _insert_period(session, timing, period.start, period.end, due_at, grace_until, now)
     session.flush()
