@@ -343,8 +343,10 @@ def _looks_like_yaml(text: str) -> bool:
 def _read_yaml(text: str) -> list[ArrangementRow]:
     """A YAML list of {date, workday, name} (or a mapping with such a list under `days`)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # BaseLoader: every scalar stays a string (no YAML 1.1 date or yes/no guessing), so a
+        # bad date is reported by the row checks with its line, not raised by the loader.
+        node = yaml.compose(text, Loader=yaml.BaseLoader)
+        data = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ArrangementFileError([((mark.line + 1) if mark else 0, f"YAML 格式错误：{getattr(exc, 'problem', exc)}")]) from None
