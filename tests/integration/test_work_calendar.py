@@ -278,3 +278,12 @@ def test_cli_import_is_idempotent_and_refuses_a_bad_file(app, db_session, build,
     assert refused.exit_code == 1 and "第 3 行" in refused.output
     show = runner.invoke(args=["calendar", "show", "2027"])
     assert "2027-02-20\twork\t春节调休上班\toverride" in show.output
+
+
+def test_importing_days_of_a_published_year_overrides_them_but_confirms_nothing(db_session, admin):
+    rows = service.read_arrangement("date,workday,name\n2026-12-31,否,区内停产\n".encode(), "a.csv")
+    service.import_arrangement(db_session, admin, NOW, rows)
+    assert db_session.get(CalendarYear, 2026) is None
+    cal = service.work_calendar(db_session, date(2026, 12, 30), date(2026, 12, 31))
+    assert not cal.is_workday(date(2026, 12, 31))
+    assert cal.day(date(2026, 12, 30)).source is DaySource.OFFICIAL  # the rest stays official

@@ -41,7 +41,8 @@ def _actor_may_view():
 def _year_arg(value: str | None, default: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not MIN_YEAR <= int(value) <= MAX_YEAR:
+    # ASCII only: str.isdigit() also accepts ² and full-width digits, which int() refuses or reads.
+    if not (value.isascii() and value.isdigit()) or not MIN_YEAR <= int(value) <= MAX_YEAR:
         abort(404)
     return int(value)
 

@@ -15,6 +15,8 @@ from app.clock import local_today
 from app.errors import ValidationFailed
 from app.hazard_reporting.work_calendar import sources
 from app.hazard_reporting.work_calendar.domain import (
+    MAX_YEAR,
+    MIN_YEAR,
     CalendarDay,
     YearBasis,
     check_year,
@@ -34,8 +36,9 @@ def calendar_days(session: Session, first: date, last: date) -> list[CalendarDay
         raise ValidationFailed.for_field("to", "结束日期不能早于开始日期")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise ValidationFailed.for_field("to", f"一次最多查询 {MAX_RANGE_DAYS} 天")
-    check_year(first.year)
-    check_year(last.year)
+    for name, day in (("from", first), ("to", last)):
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValidationFailed.for_field(name, f"年份应在 {MIN_YEAR}–{MAX_YEAR} 之间")
     return work_calendar(session, first, last).days(first, last)
 
 

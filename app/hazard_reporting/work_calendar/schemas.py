@@ -12,7 +12,7 @@ class CalendarQuery(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: date = Field(alias="from", description="first day, YYYY-MM-DD")
-    to: date = Field(description="last day, YYYY-MM-DD (at most 732 days after `from`)")
+    to: date = Field(description="last day, YYYY-MM-DD (at most 732 days in all, `from` and `to` included)")
 
 
 class CalendarDayOut(BaseModel):

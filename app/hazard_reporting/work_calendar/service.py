@@ -368,7 +368,8 @@ def import_arrangement(
     """Import the State Council's arrangement (放假安排) for the years in `rows`: each listed
     day becomes an override (created, updated, or unchanged when it is already so: a second
     import of the same file changes nothing), and each year is confirmed on the basis of the
-    arrangement — its other days follow the weekday. With `dry_run`, nothing is written.
+    arrangement — its other days follow the weekday (a year with official data keeps it for
+    the days not listed). With `dry_run`, nothing is written.
     Raises PermissionDenied, ValidationFailed (a day already past made a working day)."""
     years = {row.day.year for row in rows}
     for year in years:
@@ -380,9 +381,11 @@ def import_arrangement(
         for row in rows
     ]
 
+    official = sources.official_years()
+
     def edit(state: CalendarState) -> None:
         state.overrides.update(marks)
-        for year in years:
+        for year in years - set(official):  # a published year needs no confirmation
             state.confirmed[year] = YearBasis.ARRANGEMENT
 
     changed = sum(1 for r in report_rows if r.action != "unchanged")
