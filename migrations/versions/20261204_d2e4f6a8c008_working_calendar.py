@@ -5,7 +5,8 @@ Revises: c1d3e5a7b007
 Create Date: 2026-12-04 18:00:00+00:00
 
 Written by hand (checked against the models by the drift test). `calendar_overrides` gains
-the day's name (春节, 调休上班 …) and who set it last; existing rows get an empty name. Two
+the day's name (春节, 调休上班 …), its origin (by hand or an imported arrangement) and who
+set it last; existing rows get an empty name. Two
 new tables: `calendar_years` (a year the bureau confirmed, and on what basis) and the
 append-only `calendar_events`. Enum columns are VARCHAR + CHECK like the rest of the schema.
 """
@@ -30,6 +31,14 @@ def _utc() -> app.database.UTCDateTime:
 def upgrade() -> None:
     with op.batch_alter_table("calendar_overrides") as batch:
         batch.add_column(sa.Column("name", sa.String(length=32), server_default="", nullable=False))
+        batch.add_column(
+            sa.Column(
+                "origin",
+                sa.Enum("manual", "arrangement", name="calendar_override_origin", native_enum=False, create_constraint=True),
+                server_default="manual",
+                nullable=False,
+            )
+        )
         batch.add_column(sa.Column("updated_by_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             op.f("fk_calendar_overrides_updated_by_id_users"), "users", ["updated_by_id"], ["id"], ondelete="SET NULL"
@@ -80,4 +89,5 @@ def downgrade() -> None:
     with op.batch_alter_table("calendar_overrides") as batch:
         batch.drop_constraint(op.f("fk_calendar_overrides_updated_by_id_users"), type_="foreignkey")
         batch.drop_column("updated_by_id")
+        batch.drop_column("origin")
         batch.drop_column("name")

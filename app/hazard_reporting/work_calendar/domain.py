@@ -45,6 +45,13 @@ SOURCE_LABELS = {
 }
 
 
+class OverrideOrigin(StrEnum):
+    """Where an override came from: entered by hand, or a line of an imported arrangement."""
+
+    MANUAL = "manual"
+    ARRANGEMENT = "arrangement"
+
+
 class YearBasis(StrEnum):
     """How the bureau confirmed a year."""
 
@@ -138,11 +145,13 @@ def is_weekday(day: date) -> bool:
 
 @dataclass(frozen=True)
 class DayMark:
-    """What a source says of one day: working or not, and its name (春节, 春节调休上班 …)."""
+    """What a source says of one day: working or not, and its name (春节, 春节调休上班 …);
+    for an override, its note and origin."""
 
     workday: bool
     name: str = ""
     note: str = ""
+    origin: OverrideOrigin = OverrideOrigin.MANUAL
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,20 @@ class CalendarDay:
     source: DaySource
     provisional: bool
     note: str = ""
+    arranged: bool = False  # an override imported from the State Council's arrangement
+
+    @property
+    def label(self) -> str:
+        """At most two characters for a day cell (the full name goes in its tooltip)."""
+        if self.workday and not is_weekday(self.day):
+            return "上班"
+        if not self.name:
+            return ""
+        if self.name.endswith("（补假）"):
+            return "补假"
+        if "上班" in self.name:
+            return "上班"
+        return self.name[:2]
 
 
 @dataclass(frozen=True)
@@ -181,7 +204,10 @@ class WorkCalendar:
     def day(self, day: date) -> CalendarDay:
         mark = self.overrides.get(day)
         if mark is not None:
-            return CalendarDay(day, mark.workday, mark.name, DaySource.OVERRIDE, False, mark.note)
+            return CalendarDay(
+                day, mark.workday, mark.name, DaySource.OVERRIDE, False, mark.note,
+                arranged=mark.origin is OverrideOrigin.ARRANGEMENT,
+            )
         if day.year in self.official_years:
             official = self.official(day)
             if official is not None:

@@ -9,7 +9,13 @@ from sqlalchemy import ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base, TimestampMixin, str_enum
-from app.hazard_reporting.work_calendar.domain import MAX_NAME, MAX_NOTE, CalendarAction, YearBasis
+from app.hazard_reporting.work_calendar.domain import (
+    MAX_NAME,
+    MAX_NOTE,
+    CalendarAction,
+    OverrideOrigin,
+    YearBasis,
+)
 
 
 class CalendarOverride(TimestampMixin, Base):
@@ -23,6 +29,9 @@ class CalendarOverride(TimestampMixin, Base):
     is_workday: Mapped[bool]
     name: Mapped[str] = mapped_column(String(MAX_NAME), default="", server_default="")
     note: Mapped[str] = mapped_column(String(MAX_NOTE), default="")
+    origin: Mapped[OverrideOrigin] = mapped_column(
+        str_enum(OverrideOrigin, "calendar_override_origin"), default=OverrideOrigin.MANUAL, server_default="manual"
+    )
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 

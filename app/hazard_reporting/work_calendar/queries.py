@@ -18,6 +18,8 @@ from app.hazard_reporting.work_calendar.domain import (
     MAX_YEAR,
     MIN_YEAR,
     CalendarDay,
+    DaySource,
+    OverrideOrigin,
     YearBasis,
     check_year,
     is_weekday,
@@ -64,6 +66,7 @@ class OverrideRow:
     updated_at: datetime | None
     updated_by: str
     differs: bool  # False when the override only restates what the day would be anyway
+    arranged: bool  # a line of an imported arrangement, not a correction by hand
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ def year_view(session: Session, year: int) -> YearView:
     months = []
     for month in range(1, 13):
         weeks = stdlib_calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
-        months.append((month, [[by_day[d] if d.month == month else None for d in week] for week in weeks]))
+        rows = [[by_day[d] if d.month == month else None for d in week] for week in weeks]
+        # Six rows each, so the month grids of a row line up.
+        months.append((month, rows + [[None] * 7 for _ in range(6 - len(rows))]))
     # Holidays, adjusted working days and named overrides: what differs from a plain week.
     special = [d for d in days if d.name or d.workday != is_weekday(d.day)]
     return YearView(
@@ -137,6 +142,7 @@ def year_view(session: Session, year: int) -> YearView:
             OverrideRow(
                 o.day, o.is_workday, o.name, o.note, o.updated_at, names.get(o.updated_by_id, ""),
                 differs=plain.is_workday(o.day) != o.is_workday,
+                arranged=o.origin is OverrideOrigin.ARRANGEMENT,
             )
             for o in overrides
         ],
@@ -146,7 +152,7 @@ def year_view(session: Session, year: int) -> YearView:
         counts={
             "workdays": sum(1 for d in days if d.workday),
             "rest": sum(1 for d in days if not d.workday),
-            "provisional": sum(1 for d in days if d.provisional),
+            "rule": sum(1 for d in days if d.source is DaySource.STATUTORY_RULE),
         },
     )
 

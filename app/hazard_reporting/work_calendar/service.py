@@ -37,6 +37,7 @@ from app.hazard_reporting.work_calendar.domain import (
     CalendarAction,
     DayChange,
     DayMark,
+    OverrideOrigin,
     WorkCalendar,
     YearBasis,
     changed_days,
@@ -77,9 +78,13 @@ class CalendarState:
 def load_state(session: Session, first: date, last: date) -> CalendarState:
     """The overrides of [first, last] and the confirmations of its years."""
     rows = session.execute(
-        select(CalendarOverride.day, CalendarOverride.is_workday, CalendarOverride.name, CalendarOverride.note).where(
-            CalendarOverride.day >= first, CalendarOverride.day <= last
-        )
+        select(
+            CalendarOverride.day,
+            CalendarOverride.is_workday,
+            CalendarOverride.name,
+            CalendarOverride.note,
+            CalendarOverride.origin,
+        ).where(CalendarOverride.day >= first, CalendarOverride.day <= last)
     ).all()
     years = session.execute(
         select(CalendarYear.year, CalendarYear.basis).where(
@@ -87,7 +92,7 @@ def load_state(session: Session, first: date, last: date) -> CalendarState:
         )
     ).all()
     return CalendarState(
-        overrides={row.day: DayMark(row.is_workday, row.name, row.note) for row in rows},
+        overrides={row.day: DayMark(row.is_workday, row.name, row.note, OverrideOrigin(row.origin)) for row in rows},
         confirmed={row.year: YearBasis(row.basis) for row in years},
     )
 
@@ -175,7 +180,7 @@ def _write_overrides(
     }
     for day, mark in changed.items():
         row = existing.get(day) or CalendarOverride(day=day)
-        row.is_workday, row.name, row.note = mark.workday, mark.name, mark.note
+        row.is_workday, row.name, row.note, row.origin = mark.workday, mark.name, mark.note, mark.origin
         row.updated_by_id = actor.user_id
         session.add(row)
 
@@ -374,7 +379,7 @@ def import_arrangement(
     years = {row.day.year for row in rows}
     for year in years:
         check_year(year)
-    marks = {row.day: DayMark(row.workday, row.name, "国务院放假安排") for row in rows}
+    marks = {row.day: DayMark(row.workday, row.name, "国务院放假安排", OverrideOrigin.ARRANGEMENT) for row in rows}
     existing = load_state(session, *_year_span(years)).overrides
     report_rows = [
         ImportedRow(row, "create" if row.day not in existing else "unchanged" if existing[row.day] == marks[row.day] else "update")
