@@ -19,6 +19,10 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
+	# holidays (an independent computation of China's statutory holidays, compared with ours in
+	# tests) declares python-dateutil<3, while wechatpy's runtime pin is 4.0.0; its China calendar
+	# runs on 4.0.0, so it goes in without pip's dependency check.
+	$(BIN)/pip install -q --no-deps holidays==0.108
 	touch $@
 
 # Front-end assets from npm (WeUI, ECharts, jsQR), copied into app/static/vendor/.

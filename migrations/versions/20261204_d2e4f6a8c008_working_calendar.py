@@ -89,5 +89,7 @@ def downgrade() -> None:
     with op.batch_alter_table("calendar_overrides") as batch:
         batch.drop_constraint(op.f("fk_calendar_overrides_updated_by_id_users"), type_="foreignkey")
         batch.drop_column("updated_by_id")
+        # SQLite's batch copy would keep the enum's CHECK on a column it no longer has.
+        batch.drop_constraint(op.f("ck_calendar_overrides_calendar_override_origin"), type_="check")
         batch.drop_column("origin")
         batch.drop_column("name")
