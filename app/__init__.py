@@ -28,6 +28,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     configure_app(app, settings)
     register_extensions(app, settings)
     register_blueprints(app, settings)
+    register_template_helpers(app)
     register_error_handlers(app)
     register_cli(app)
     return app
@@ -101,6 +102,18 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     register_api(app)
     # Not a blueprint: served ahead of Flask's dispatch (see CallbackEndpoint).
     install_wechat_callback(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and context every template may use, whichever blueprint renders it."""
+    from app.accounts.views import console_context
+    from app.enterprises.views import label_context
+    from app.hazard_reporting.work_calendar.console import banner_context
+    from app.web import register_filters
+
+    register_filters(app)
+    for processor in (console_context, label_context, banner_context):
+        app.context_processor(processor)
 
 
 def register_error_handlers(app: Flask) -> None:

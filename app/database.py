@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +81,30 @@ class TimestampMixin:
 
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+# --- dialect helpers ---------------------------------------------------------------------
+
+CHUNK = 500  # values per IN list / rows per executemany batch
+
+
+def insert_ignoring_conflicts(session: Session, model_or_table: Any) -> Any:
+    """A Core INSERT on the model's table for the session's dialect (PostgreSQL or SQLite),
+    with `.on_conflict_do_nothing(...)` available. Raises RuntimeError on another dialect."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project supports these two backends only
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return insert(getattr(model_or_table, "__table__", model_or_table))
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """`values` in slices of at most `size` (IN lists and batches stay below driver limits)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 # --- has this unit of work written anything? ------------------------------------------------

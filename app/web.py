@@ -1,4 +1,5 @@
-"""Web helpers every console blueprint may use: CSRF tokens on state-changing forms.
+"""Web helpers every blueprint may use: the time filters of every template, and CSRF tokens
+on state-changing forms.
 
 Flask-WTF's CSRFProtect issues the tokens (`csrf_token()` in templates, tied to the
 session) and checks them. Checking is per view (`csrf_required`) for now: the pages that
@@ -8,11 +9,14 @@ predate it are switched over by the security issue, so that none breaks half-don
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from app.clock import to_local, utcnow
 
 csrf = CSRFProtect()
 
@@ -30,6 +34,26 @@ def init_csrf(app: Flask) -> None:
         from app.errors import render_error
 
         return render_error(400, {"error": "csrf_failed", "message": CSRF_MESSAGE})
+
+
+def localtime(moment: datetime | None) -> str:
+    """An aware UTC instant as Asia/Shanghai wall-clock time, to the minute."""
+    return to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def shorttime(moment: datetime | None) -> str:
+    """Local time without the year when it is this year: 11-28 10:05."""
+    if not moment:
+        return ""
+    local = to_local(moment)
+    if local.year == to_local(utcnow()).year:
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(shorttime, "shorttime")
 
 
 def csrf_required(view: Callable[..., Any]) -> Callable[..., Any]:

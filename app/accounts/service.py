@@ -20,7 +20,6 @@ from app.accounts.domain import (
     Action,
     Actor,
     EnterpriseRef,
-    Role,
     check_invite_redeemable,
     check_invite_ttl,
     invite_scene,
@@ -29,11 +28,9 @@ from app.accounts.domain import (
     require,
 )
 from app.accounts.models import ApiToken, Invite, Membership, User
-from app.enterprises.models import Department, Enterprise, Post, Team
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 # Roles whose duty is tied to a unit: the daily check is per team, the weekly per department.
-REQUIRED_UNIT = {Role.TEAM_LEADER: "team_id", Role.DEPARTMENT_HEAD: "department_id"}
 
 
 def hash_password(password: str) -> str:
@@ -82,56 +79,6 @@ def derived_token(secret_key: str, purpose: str) -> str:
     """A stable token derived from SECRET_KEY (the demo's API token survives re-seeding)."""
     digest = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).hexdigest()
     return "ac_" + digest[:40]
-
-
-def add_membership(
-    session: Session,
-    actor: Actor,
-    now: datetime,
-    user: User,
-    enterprise: Enterprise,
-    role: Role,
-    *,
-    department: Department | None = None,
-    team: Team | None = None,
-    post: Post | None = None,
-) -> Membership:
-    """Give `user` a role in `enterprise`. Raises PermissionDenied, ValidationFailed."""
-    require(actor, Action.MANAGE_MEMBERS, EnterpriseRef(enterprise.id, enterprise.town_id))
-    if team is not None and department is None:
-        department = team.department
-    for unit in (department, post):
-        if unit is not None and unit.enterprise_id != enterprise.id:
-            raise ValidationFailed.for_field(
-                "department_id" if unit is department else "post_id", "不属于本企业"
-            )
-    if team is not None and team.department_id != department.id:
-        raise ValidationFailed.for_field("team_id", "班组不属于所选部门")
-    needed = REQUIRED_UNIT.get(role)
-    if needed == "team_id" and team is None:
-        raise ValidationFailed.for_field("team_id", "班组长必须指定所在班组")
-    if needed == "department_id" and department is None:
-        raise ValidationFailed.for_field("department_id", "部门负责人必须指定所在部门")
-    existing = session.scalar(
-        select(Membership).where(
-            Membership.user_id == user.id,
-            Membership.enterprise_id == enterprise.id,
-            Membership.role == role,
-        )
-    )
-    if existing is not None:
-        raise ValidationFailed.for_field("role", "该成员已有此角色")
-    membership = Membership(
-        user_id=user.id,
-        enterprise_id=enterprise.id,
-        role=role,
-        department_id=department.id if department else None,
-        team_id=team.id if team else None,
-        post_id=post.id if post else None,
-    )
-    session.add(membership)
-    session.flush()
-    return membership
 
 
 def get_user(session: Session, user_id: int) -> User:

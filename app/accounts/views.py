@@ -40,8 +40,8 @@ def current_actor():
     return g.actor
 
 
-@bp.app_context_processor
-def _console_helpers() -> dict[str, Any]:
+def console_context() -> dict[str, Any]:
+    """`console_can(action)` for every template (registered by the app factory)."""
     def console_can(action: str) -> bool:
         """May the logged-in console user take this district-wide action (menu entries)?"""
         actor = current_actor() if session.get("user_id") else None

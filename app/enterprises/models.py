@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.domain import EnterpriseRef
 from app.database import Base, TimestampMixin, str_enum
 from app.enterprises.domain import (
     CreditStatus,
@@ -82,6 +83,11 @@ class Enterprise(TimestampMixin, Base):
     @property
     def dust_key(self) -> bool:
         return is_dust_key_enterprise(self.dust_explosion, self.dust_worker_count)
+
+    @property
+    def ref(self) -> EnterpriseRef:
+        """What access rules need to know of this enterprise (accounts.domain)."""
+        return EnterpriseRef(id=self.id, town_id=self.town_id)
 
 
 class Department(Base):

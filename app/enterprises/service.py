@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.accounts.domain import Action, Actor, EnterpriseRef, require
+from app.accounts.domain import Action, Actor, require
 from app.enterprises.domain import new_site_token
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.schemas import (
@@ -23,14 +23,10 @@ from app.errors import NotFound, ValidationFailed
 from app.validation import parse
 
 
-def enterprise_ref(enterprise: Enterprise) -> EnterpriseRef:
-    return EnterpriseRef(id=enterprise.id, town_id=enterprise.town_id)
-
-
 def get_enterprise(session: Session, actor: Actor, enterprise_id: int) -> Enterprise:
     """The enterprise if the actor may see it. Raises NotFound otherwise (no existence leak)."""
     enterprise = session.get(Enterprise, enterprise_id)
-    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, enterprise_ref(enterprise)):
+    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, enterprise.ref):
         raise NotFound("企业不存在或您无权查看。")
     return enterprise
 
@@ -68,11 +64,11 @@ def update_enterprise(
     """Change the given fields of an enterprise file. Raises NotFound, PermissionDenied,
     ValidationFailed. Credit status is the bureau admin's alone."""
     enterprise = get_enterprise(session, actor, enterprise_id)
-    require(actor, Action.EDIT_ENTERPRISE, enterprise_ref(enterprise))
+    require(actor, Action.EDIT_ENTERPRISE, enterprise.ref)
     payload = parse(EnterpriseUpdate, data)
     changes = payload.model_dump(exclude_unset=True)
     if "credit_status" in changes:
-        require(actor, Action.SET_CREDIT_STATUS, enterprise_ref(enterprise))
+        require(actor, Action.SET_CREDIT_STATUS, enterprise.ref)
     if "uscc" in changes:
         _check_uscc_free(session, changes["uscc"], except_id=enterprise.id)
     if "town_id" in changes:
@@ -87,7 +83,7 @@ def update_enterprise(
 
 def _structure_target(session: Session, actor: Actor, enterprise_id: int) -> Enterprise:
     enterprise = get_enterprise(session, actor, enterprise_id)
-    require(actor, Action.MANAGE_STRUCTURE, enterprise_ref(enterprise))
+    require(actor, Action.MANAGE_STRUCTURE, enterprise.ref)
     return enterprise
 
 

@@ -6,7 +6,6 @@ from flask import Blueprint, render_template, request
 
 from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Action
 from app.accounts.views import current_actor, login_required
-from app.clock import to_local
 from app.enterprises import queries, service
 from app.enterprises.domain import (
     CREDIT_LABELS,
@@ -22,14 +21,8 @@ from app.extensions import db
 bp = Blueprint("enterprises", __name__, url_prefix="/console", template_folder="../templates")
 
 
-@bp.app_template_filter("localtime")
-def _localtime(moment) -> str:
-    """An aware UTC instant as Asia/Shanghai wall-clock time, to the minute."""
-    return to_local(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
-@bp.app_context_processor
-def _labels() -> dict:
+def label_context() -> dict:
+    """The enterprise file's labels, for every template (registered by the app factory)."""
     return {
         "INDUSTRY_LABELS": INDUSTRY_LABELS,
         "SCALE_LABELS": SCALE_LABELS,
@@ -69,5 +62,5 @@ def enterprise_detail(enterprise_id: int):
         e=enterprise,
         file=queries.enterprise_file(db.session, enterprise),
         site_scene=site_scene,
-        can_invite=actor.can(Action.MANAGE_MEMBERS, service.enterprise_ref(enterprise)),
+        can_invite=actor.can(Action.MANAGE_MEMBERS, enterprise.ref),
     )

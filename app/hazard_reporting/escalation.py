@@ -15,7 +15,7 @@ downtime writes every level due by then — within the policy's lookback.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,11 +34,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.domain import Role
 from app.accounts.models import Membership, User
+from app.database import chunks
 from app.enterprises.models import Department, Enterprise, Team
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
 from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
@@ -60,13 +60,9 @@ from app.hazard_reporting.escalation_domain import (
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.service import SUMMARY_LENGTH
-from app.notifications.domain import OutboxStatus
-from app.notifications.kinds import get_kind, is_urgent
 from app.notifications.models import OutboxMessage
+from app.notifications.service import enqueue_many, outbox_row
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-_BATCH = 5000  # outbox rows per INSERT
-_IN_CHUNK = 500  # values per IN list
 _TASK_CHUNK = 500  # overdue tasks per audience statement
 # Tasks that still owe their check: pending (past the due time, maybe still in grace) or
 # missed. Done, done late and excused tasks never escalate.
@@ -326,7 +322,7 @@ def escalate_tasks(
     dialect = session.get_bind().dialect.name
     candidates = overdue_task_ids(session, now, policy) if task_ids is None else list(task_ids)
     with _without_jit(session):
-        return _escalate_chunks(session, now, policy, candidates, dialect)
+        return _escalatechunks(session, now, policy, candidates, dialect)
 
 
 @contextmanager
@@ -346,7 +342,7 @@ def _without_jit(session: Session) -> Iterator[None]:
     session.execute(text("SELECT set_config('jit', :value, true)"), {"value": previous})
 
 
-def _escalate_chunks(
+def _escalatechunks(
     session: Session,
     now: datetime,
     policy: EscalationPolicy,
@@ -354,7 +350,7 @@ def _escalate_chunks(
     dialect: str,
 ) -> Counter[str]:
     written: Counter[str] = Counter()
-    for chunk in _chunks(candidates, _TASK_CHUNK):
+    for chunk in chunks(candidates, _TASK_CHUNK):
         notices: dict[str, dict[str, Any]] = {}
         for row in session.execute(task_notice_query(now, policy, task_ids=chunk, dialect=dialect)):
             key = task_dedupe_key(row.task_id, row.level, row.user_id)
@@ -372,19 +368,14 @@ def _escalate_chunks(
                 "escalation_level": row.level,
             }
             # A person holding two memberships of one level appears twice: one notice.
-            notices[key] = _outbox_row(TASK_KINDS[row.level], row.user_id, payload, key, now)
+            notices[key] = outbox_row(TASK_KINDS[row.level], row.user_id, payload, key, now)
         by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for notice in notices.values():
             by_kind[notice["kind"]].append(notice)
         for kind, rows in by_kind.items():
             # Counted from the insert itself: a concurrent run may have written some first.
-            written[kind] += insert_notices(session, rows)
+            written[kind] += enqueue_many(session, rows)
     return written
-
-
-def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # --- overdue hazards -----------------------------------------------------------------------
@@ -414,7 +405,7 @@ def _enterprise_people(
     """Per enterprise, its staff in the roles escalation reaches; and (enterprise, user) →
     department for `user_ids` (the hazards' assignees and reporters)."""
     staff: dict[int, list[Staff]] = defaultdict(list)
-    for chunk in _chunks(sorted(enterprise_ids)):
+    for chunk in chunks(sorted(enterprise_ids)):
         rows = _membership_rows(
             session, Membership.enterprise_id.in_(chunk), Membership.role.in_(list(_HAZARD_STAFF_ROLES))
         )
@@ -422,7 +413,7 @@ def _enterprise_people(
             staff[enterprise_id].append(Staff(user_id, Role(role), department_id))
     department_of: dict[tuple[int, int], int] = {}
     wanted = set(enterprise_ids)
-    for chunk in _chunks(sorted(user_ids)):
+    for chunk in chunks(sorted(user_ids)):
         for enterprise_id, user_id, _role, department_id in _membership_rows(session, Membership.user_id.in_(chunk)):
             if enterprise_id in wanted and department_id is not None:
                 department_of.setdefault((enterprise_id, user_id), department_id)
@@ -494,59 +485,12 @@ def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy =
             notice_payload = {**payload, "notice": notice.value}
             for user_id in sorted(hazard_audience(notice, facts)):
                 key = hazard_dedupe_key(row.id, row.deadline, notice, user_id)
-                candidates[key] = _outbox_row(kind, user_id, notice_payload, key, now)
+                candidates[key] = outbox_row(kind, user_id, notice_payload, key, now)
     existing: set[str] = set()
-    for chunk in _chunks(list(candidates)):
+    for chunk in chunks(list(candidates)):
         existing.update(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))))
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for key, notice in candidates.items():
         if key not in existing:
             by_kind[notice["kind"]].append(notice)
-    return Counter({kind: insert_notices(session, rows) for kind, rows in by_kind.items()})
-
-
-# --- writing the outbox ----------------------------------------------------------------------
-
-
-def _outbox_row(kind: str, user_id: int, payload: dict[str, Any], dedupe_key: str, now: datetime) -> dict[str, Any]:
-    """An outbox row as notifications.service.enqueue writes it: queued, due now, urgent by
-    the kind's rule (anything about a major hazard)."""
-    return {
-        "kind": kind,
-        "recipient_user_id": user_id,
-        "recipient_openid": None,
-        "payload": payload,
-        "dedupe_key": dedupe_key,
-        "status": OutboxStatus.QUEUED,
-        "urgent": is_urgent(get_kind(kind), payload),
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-def insert_notices(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert outbox rows in batches, skipping any whose dedupe key exists (ON CONFLICT DO
-    NOTHING: a concurrent run cannot write a notice twice, nor fail on one). The bulk form
-    of notifications.service.enqueue, for the thousands of notices a catch-up can owe.
-    Returns how many rows were inserted. Raises RuntimeError on an unsupported database."""
-    batch = list(rows)
-    if not batch:
-        return 0
-    dialect = session.get_bind().dialect.name
-    try:
-        insert = _INSERTS[dialect]
-    except KeyError:
-        raise RuntimeError(f"escalation does not support the {dialect} dialect") from None
-    session.flush()
-    # A Core statement on the table: executemany with a plain rowcount (the ORM's bulk path
-    # would hand back no count).
-    statement = (
-        insert(OutboxMessage.__table__)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .execution_options(preserve_rowcount=True)
-    )
-    written = 0
-    for start in range(0, len(batch), _BATCH):
-        written += session.execute(statement, batch[start : start + _BATCH]).rowcount
-    return written
+    return Counter({kind: enqueue_many(session, rows) for kind, rows in by_kind.items()})

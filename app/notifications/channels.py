@@ -164,11 +164,6 @@ def paused_until(redis: redis_lib.Redis, channels: Iterable[Channel], now: datet
     return found
 
 
-def resume_channel(redis: redis_lib.Redis, channel: Channel) -> None:
-    """Lift a pause (after the operator reset the quota with clear_quota)."""
-    redis.delete(_PAUSE + channel.value)
-
-
 # --- operator alerts ---------------------------------------------------------------------
 
 

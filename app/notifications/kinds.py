@@ -25,7 +25,7 @@ from typing import Any
 
 from app.clock import LOCAL_TZ
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS, CheckLevel
-from app.hazard_reporting.hazards.domain import LEVEL_LABELS, HazardLevel
+from app.hazard_reporting.hazards.domain import HazardLevel
 from app.notifications.domain import Channel
 
 MAX_KEYWORD_LENGTH = 20
@@ -146,13 +146,6 @@ def _time(name: str, default: str = MISSING) -> Callable[[Payload], Any]:
 
 def _const(text: str) -> Callable[[Payload], Any]:
     return lambda _payload: text
-
-
-def _level(payload: Payload) -> str:
-    try:
-        return LEVEL_LABELS[HazardLevel(payload.get("level"))]
-    except ValueError:
-        return MISSING
 
 
 def _check_task(payload: Payload) -> str:

@@ -7,17 +7,18 @@ Each takes (session, …, now), flushes and never commits: the caller owns the t
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Actor
 from app.accounts.models import User
 from app.accounts.queries import load_actor
 from app.clock import local_today
+from app.database import chunks, insert_ignoring_conflicts
 from app.notifications import queries
 from app.notifications.domain import (
     MAX_DEDUPE_KEY_LENGTH,
@@ -32,7 +33,7 @@ from app.validation import parse
 
 log = logging.getLogger(__name__)
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_BATCH = 5000  # outbox rows per INSERT of enqueue_many
 DIGEST_KIND = "daily_digest"
 UNFOLLOWED_REASON = "收件人已取消关注公众号（43004）"
 
@@ -57,38 +58,69 @@ def enqueue(
     unknown kind, without a recipient, or with a key longer than the column.
     """
     try:
-        spec = get_kind(kind)
+        get_kind(kind)
     except KeyError as exc:
         raise ValueError(str(exc.args[0])) from None
     if recipient_user_id is None and not recipient_openid:
         raise ValueError("an outbox message needs a recipient user or openid")
     if not dedupe_key or len(dedupe_key) > MAX_DEDUPE_KEY_LENGTH:
         raise ValueError(f"dedupe_key must be 1–{MAX_DEDUPE_KEY_LENGTH} characters")
-    dialect = session.get_bind().dialect.name
-    try:
-        insert = _INSERTS[dialect]
-    except KeyError:
-        raise RuntimeError(f"outbox enqueue does not support the {dialect} dialect") from None
     # Pending ORM changes first, so the outbox row lands after the change that caused it.
     session.flush()
+    row = outbox_row(kind, recipient_user_id, payload, dedupe_key, now, recipient_openid=recipient_openid)
+    if urgent is not None:
+        row["urgent"] = urgent
     statement = (
-        insert(OutboxMessage)
-        .values(
-            kind=kind,
-            recipient_user_id=recipient_user_id,
-            recipient_openid=recipient_openid,
-            payload=payload,
-            dedupe_key=dedupe_key,
-            status=OutboxStatus.QUEUED,
-            urgent=is_urgent(spec, payload) if urgent is None else urgent,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
-        .returning(OutboxMessage.id)
+        insert_ignoring_conflicts(session, OutboxMessage)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.__table__.c.id)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def outbox_row(
+    kind: str,
+    user_id: int | None,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    *,
+    recipient_openid: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row as `enqueue` writes it: queued, due now, urgent by the kind's rule
+    (anything about a major hazard). Raises KeyError for an unknown kind."""
+    return {
+        "kind": kind,
+        "recipient_user_id": user_id,
+        "recipient_openid": recipient_openid,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": OutboxStatus.QUEUED,
+        "urgent": is_urgent(get_kind(kind), payload),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def enqueue_many(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """The bulk form of `enqueue` for rows made by `outbox_row` (the thousands of notices an
+    escalation catch-up can owe): inserted in batches, skipping any whose dedupe key exists
+    (ON CONFLICT DO NOTHING: a concurrent run cannot write a notice twice, nor fail on one).
+    Returns how many rows were inserted."""
+    batch = list(rows)
+    if not batch:
+        return 0
+    session.flush()
+    # A Core statement on the table: executemany with a plain rowcount (the ORM's bulk path
+    # would hand back no count).
+    statement = (
+        insert_ignoring_conflicts(session, OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .execution_options(preserve_rowcount=True)
+    )
+    return sum(session.execute(statement, part).rowcount for part in chunks(batch, _BATCH))
 
 
 def record_template_result(session: Session, msg_id: int | str, report: str, now: datetime) -> bool:

@@ -111,7 +111,7 @@ def _enterprise(enterprise_id: int):
 
 
 def _can(actor, enterprise, action: Action) -> bool:
-    return actor.can(action, enterprise_service.enterprise_ref(enterprise))
+    return actor.can(action, enterprise.ref)
 
 
 def _tasks_context(enterprise_id: int) -> dict[str, Any]:

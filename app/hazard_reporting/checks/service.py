@@ -24,13 +24,12 @@ from typing import Any
 import yaml
 from sqlalchemy import Date, and_, case, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 
-from app.accounts.domain import Action, Actor, EnterpriseRef, require
+from app.accounts.domain import Action, Actor, require
 from app.accounts.models import User
 from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local
-from app.database import UTCDateTime
+from app.database import UTCDateTime, chunks, insert_ignoring_conflicts
 from app.enterprises.domain import Industry, Topic
 from app.enterprises.models import Department, Enterprise, Site, Team
 from app.enterprises.service import site_by_token
@@ -114,37 +113,15 @@ from app.library_load import LoadResult
 from app.validation import parse
 
 DATA_FILE = Path(__file__).parent / "data" / "checklists.yaml"
-_CHUNK = 500  # rows per IN-list / executemany batch
 
-
-def _enterprise_ref(enterprise: Enterprise) -> EnterpriseRef:
-    return EnterpriseRef(id=enterprise.id, town_id=enterprise.town_id)
 
 
 def _visible_enterprise(session: Session, actor: Actor, enterprise_id: int) -> Enterprise:
     """The enterprise if the actor may see it. Raises NotFound otherwise (no existence leak)."""
     enterprise = session.get(Enterprise, enterprise_id)
-    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, _enterprise_ref(enterprise)):
+    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, enterprise.ref):
         raise NotFound("企业不存在或您无权查看。")
     return enterprise
-
-
-def _insert_ignoring_duplicates(session: Session, model: Any) -> Insert:
-    """A Core INSERT on the model's table, for the session's dialect (PostgreSQL or SQLite),
-    with `.on_conflict_do_nothing()` available."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the project supports these two backends only
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    return insert(model.__table__)
-
-
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # --- Standard checklists -----------------------------------------------------------------
@@ -335,7 +312,7 @@ def sync_enterprise_checklists(
     if not stale:
         return 0
     session.execute(
-        _insert_ignoring_duplicates(session, Checklist).on_conflict_do_nothing(
+        insert_ignoring_conflicts(session, Checklist).on_conflict_do_nothing(
             index_elements=["enterprise_id", "kind"]
         ),
         [
@@ -353,7 +330,7 @@ def sync_enterprise_checklists(
         ],
     )
     written = 0
-    for chunk in _chunks(stale):
+    for chunk in chunks(stale):
         # Lock in a fixed order so concurrent generators never deadlock; re-check under lock.
         locked = session.execute(
             select(Checklist.id, Checklist.enterprise_id, Checklist.version)
@@ -376,7 +353,7 @@ def _enterprise_signatures(
 ) -> dict[int, str | None]:
     """enterprise id → signature of its current list version (None: no list or no version)."""
     found: dict[int, str | None] = dict.fromkeys(enterprise_ids)
-    for chunk in _chunks(list(enterprise_ids)):
+    for chunk in chunks(list(enterprise_ids)):
         rows = session.execute(
             select(Checklist.enterprise_id, ChecklistVersion.signature)
             .join(
@@ -426,7 +403,7 @@ def _write_enterprise_versions(
     previous = {checklist_id: version for checklist_id, version, _ in bumps if version > 0}
     old_ids = {
         version_id: checklist_id
-        for chunk in _chunks(list(previous))
+        for chunk in chunks(list(previous))
         for version_id, checklist_id, version in session.execute(
             select(ChecklistVersion.id, ChecklistVersion.checklist_id, ChecklistVersion.version).where(
                 ChecklistVersion.checklist_id.in_(chunk)
@@ -434,7 +411,7 @@ def _write_enterprise_versions(
         )
         if previous[checklist_id] == version
     }
-    for chunk in _chunks(list(old_ids)):
+    for chunk in chunks(list(old_ids)):
         for line in session.scalars(select(ChecklistItem).where(ChecklistItem.version_id.in_(chunk))):
             session.add(
                 ChecklistItem(
@@ -476,7 +453,7 @@ def _edit_own_list(
     """Copy-on-write edit of an enterprise's inspection list: the next version holds the
     changed own lines; the standard templates are never touched."""
     enterprise = _visible_enterprise(session, actor, enterprise_id)
-    require(actor, Action.MANAGE_STRUCTURE, _enterprise_ref(enterprise))
+    require(actor, Action.MANAGE_STRUCTURE, enterprise.ref)
     sync_enterprise_checklists(session, now, [enterprise.id])
     checklist = session.scalar(
         select(Checklist)
@@ -785,7 +762,7 @@ def set_site_risk_profile(
     if site is None:
         raise NotFound("点位不存在。")
     enterprise = _visible_enterprise(session, actor, site.enterprise_id)
-    require(actor, Action.MANAGE_STRUCTURE, _enterprise_ref(enterprise))
+    require(actor, Action.MANAGE_STRUCTURE, enterprise.ref)
     payload = parse(RiskProfileIn, data)
     profile = session.scalar(select(SiteRiskProfile).where(SiteRiskProfile.site_id == site.id))
     if profile is None:
@@ -809,7 +786,7 @@ def update_schedule(
     if schedule is None:
         raise NotFound("排查计划不存在。")
     enterprise = _visible_enterprise(session, actor, schedule.enterprise_id)
-    require(actor, Action.MANAGE_STRUCTURE, _enterprise_ref(enterprise))
+    require(actor, Action.MANAGE_STRUCTURE, enterprise.ref)
     changes = parse(ScheduleUpdate, data).model_dump(exclude_unset=True)
     for name in ("label", "due_time", "grace_minutes", "workdays_only", "active"):
         if name in changes and changes[name] is None:
@@ -952,7 +929,7 @@ def _insert_period(
         )
     )
     statement = (
-        _insert_ignoring_duplicates(session, CheckTask)
+        insert_ignoring_conflicts(session, CheckTask)
         .from_select(
             [
                 "schedule_id",
@@ -1070,7 +1047,7 @@ def excuse_task(session: Session, actor: Actor, now: datetime, task_id: int, rea
     if task is None:
         raise NotFound("检查任务不存在。")
     enterprise = _visible_enterprise(session, actor, task.enterprise_id)
-    require(actor, Action.VERIFY_HAZARD, _enterprise_ref(enterprise))
+    require(actor, Action.VERIFY_HAZARD, enterprise.ref)
     cleaned = check_excuse_reason(reason)
     facts = schedule_facts(task.schedule)
     if any(owes(facts, m) for m in member_facts(session, actor.user_id, enterprise.id)):
@@ -1387,7 +1364,7 @@ WORK_CONFIRMATION_CODE = "CSC"
 
 
 def _require_job_actor(actor: Actor, enterprise: Enterprise) -> None:
-    ref = _enterprise_ref(enterprise)
+    ref = enterprise.ref
     if not any(actor.can(action, ref) for action in _JOB_ACTIONS):
         raise PermissionDenied("只有班组长、部门负责人、经理或安全管理员可以办理有限空间作业。")
 

@@ -17,10 +17,7 @@ from app.hazard_reporting.hazards.domain import (
     HazardCategory,
     HazardLevel,
     HazardSource,
-    HazardStatus,
     OnFail,
-    PhotoKind,
-    StandardVersion,
     local_end_of_day,
 )
 
@@ -168,46 +165,3 @@ class ExtensionRequestIn(_Input):
 class ExtensionDecisionIn(_Input):
     approved: bool = Field(title="审批结论")
     note: Note = Field("", title="审批意见")
-
-
-# --- output ---------------------------------------------------------------------------------
-
-
-class _Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class HazardPhotoOut(_Output):
-    id: int
-    kind: PhotoKind
-    path: str
-    thumb_path: str
-    width: int
-    height: int
-    uploaded_at: datetime
-
-
-class HazardOut(_Output):
-    id: int
-    enterprise_id: int
-    site_id: int | None
-    department_id: int | None
-    source: HazardSource
-    source_task_id: int | None
-    item_code: str | None
-    level: HazardLevel
-    review_required: bool
-    category: HazardCategory
-    description: str
-    location: str
-    reporter_id: int
-    assignee_id: int | None
-    deadline: datetime | None
-    status: HazardStatus
-    criteria_code: str | None
-    criteria_note: str | None
-    standard_version: StandardVersion | None
-    rejected_reason: str | None
-    closed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime

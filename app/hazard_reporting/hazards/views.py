@@ -205,9 +205,6 @@ _SIDE_ACTIONS = frozenset(
 )
 
 
-def enterprise_ref(enterprise: Enterprise) -> EnterpriseRef:
-    return EnterpriseRef(id=enterprise.id, town_id=enterprise.town_id)
-
 
 def available_actions(
     actor: Actor,
@@ -749,7 +746,7 @@ def detail_context(session: Session, actor: Actor, hazard_id: int, now: datetime
         if event.action is HazardAction.ASSIGN:
             ids.add((event.data or {}).get("assignee_id"))
     names = _names(session, ids)
-    ref = enterprise_ref(enterprise)
+    ref = enterprise.ref
     actions = available_actions(actor, hazard, ref, pending)
     plan_values = {}
     if plan is not None:
@@ -824,17 +821,6 @@ def _console_context() -> dict[str, Any]:
     return {**_labels(), "ui": "console", "photo_endpoint": "hazards_console.console_photo"}
 
 
-@h5_bp.app_template_filter("shorttime")
-def _shorttime(moment: datetime | None) -> str:
-    """Local time without the year when it is this year: 11-28 10:05."""
-    if not moment:
-        return ""
-    local = to_local(moment)
-    if local.year == to_local(utcnow()).year:
-        return local.strftime("%m-%d %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
-
-
 # ---------------------------------------------------------------------------------------
 # H5: errors
 # ---------------------------------------------------------------------------------------
@@ -879,7 +865,7 @@ def _reportable(session: Session, actor: Actor) -> tuple[list[Enterprise], list[
         for e in session.scalars(
             select(Enterprise).where(Enterprise.id.in_(list(actor.roles))).order_by(Enterprise.name)
         )
-        if actor.can(Action.REPORT_HAZARD, enterprise_ref(e))
+        if actor.can(Action.REPORT_HAZARD, e.ref)
     ]
     if not enterprises:
         return [], []
@@ -1126,7 +1112,7 @@ def waiting_for(session: Session, actor: Actor, limit: int = LIST_LIMIT) -> list
     found = []
     for hazard in candidates:
         actions = available_actions(
-            actor, hazard, enterprise_ref(enterprises[hazard.enterprise_id]), pending.get(hazard.id)
+            actor, hazard, enterprises[hazard.enterprise_id].ref, pending.get(hazard.id)
         )
         relevant = [a for a in actions if a in DECISIONS]
         # Re-assigning is always possible before the work starts; it is not "waiting".
@@ -1357,7 +1343,7 @@ def console_list():
     filters = ListFilters.from_args(request.args)
     hazards, total = console_hazards(session, actor, filters, now)
     enterprises = _visible_enterprises(session, actor)
-    exportable = [e for e in enterprises if actor.can(Action.EXPORT_LEDGER, enterprise_ref(e))]
+    exportable = [e for e in enterprises if actor.can(Action.EXPORT_LEDGER, e.ref)]
     pages = max(1, -(-total // CONSOLE_PAGE_SIZE))
     return render_template(
         "hazards/console_list.html",

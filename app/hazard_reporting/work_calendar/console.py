@@ -51,9 +51,9 @@ def _back(year: int):
     return redirect(url_for("calendar_console.year", year=year))
 
 
-@bp.app_context_processor
-def _calendar_banner() -> dict:
-    """`calendar_banner`: the years the logged-in bureau admin still has to confirm."""
+def banner_context() -> dict:
+    """`calendar_banner()` for every console page: the years the logged-in bureau admin
+    still has to confirm (registered by the app factory)."""
 
     def calendar_banner() -> list[int]:
         actor = current_actor()

@@ -20,11 +20,10 @@ from typing import Any
 import yaml
 from sqlalchemy import JSON, Boolean, Integer, String, cast, func, literal, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.domain import Action, Actor, require
-from app.database import UTCDateTime
+from app.database import UTCDateTime, insert_ignoring_conflicts
 from app.enterprises.models import Town
 from app.errors import NotFound, ValidationFailed
 from app.library_load import LoadResult
@@ -59,18 +58,6 @@ log = logging.getLogger(__name__)
 
 DATA_FILE = Path(__file__).parent / "data" / "tips.yaml"
 SUMMARY_FROM_BODY = 80  # characters of the first paragraph when a custom tip has no summary
-
-
-def _insert(session: Session, model: Any) -> Insert:
-    """A Core INSERT for the session's dialect, with `.on_conflict_do_nothing()`."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the project supports these two backends only
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    return insert(model.__table__)
 
 
 # --- Library ------------------------------------------------------------------------------
@@ -302,7 +289,7 @@ def propose_monthly_tips(session: Session, now: datetime) -> list[int]:
         if month not in (months or ()):
             continue
         broadcast_id = session.execute(
-            _insert(session, TipBroadcast)
+            insert_ignoring_conflicts(session, TipBroadcast)
             .values(
                 tip_id=tip_id,
                 status=BroadcastStatus.DRAFT.value,
@@ -369,7 +356,7 @@ def _enqueue_receipts(
         literal(now, UTCDateTime()),
     ).where(TipReceipt.broadcast_id == broadcast_id, *conditions)
     statement = (
-        _insert(session, OutboxMessage)
+        insert_ignoring_conflicts(session, OutboxMessage)
         .from_select(
             [
                 "kind",
@@ -407,7 +394,7 @@ def release_broadcast(session: Session, broadcast_id: int, now: datetime) -> Rel
     audience = Audience.from_json(broadcast.audience)
     recipients = audience_user_ids(audience).subquery()
     session.execute(
-        _insert(session, TipReceipt)
+        insert_ignoring_conflicts(session, TipReceipt)
         .from_select(
             ["broadcast_id", "user_id", "created_at"],
             # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT (else ON parses as a join).
