@@ -65,6 +65,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
+    from app.accounts.h5_login import bp as h5_identity_bp
     from app.accounts.views import bp as accounts_bp
     from app.api.views import register_api
     from app.enterprises.views import bp as enterprises_bp
@@ -74,11 +75,10 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
-    from app.notifications.tips.views import console_bp as tips_console_bp
-    from app.notifications.tips.views import h5_bp as tips_h5_bp
     from app.notifications.views import bp as notifications_h5_bp
-    from app.wechat.callback import install as install_wechat_callback
-    from app.wechat.oauth import bp as h5_identity_bp
+    from app.tips.views import console_bp as tips_console_bp
+    from app.tips.views import h5_bp as tips_h5_bp
+    from app.wechat_inbound.callback import install as install_wechat_callback
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -94,8 +94,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(calendar_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
-        from app.wechat.sandbox.api import register_fake_wechat
-        from app.wechat.sandbox.simulator import bp as sandbox_simulator_bp
+        from app.sandbox.api import register_fake_wechat
+        from app.sandbox.simulator import bp as sandbox_simulator_bp
 
         register_fake_wechat(app)
         app.register_blueprint(sandbox_simulator_bp)

@@ -8,12 +8,13 @@ import sys
 import click
 from flask import Flask, current_app
 
+from app.enterprises.cli import qr_group
 from app.hazard_reporting.checks.cli import checklists_group
 from app.hazard_reporting.work_calendar.cli import calendar_group
 from app.notifications.cli import notifications_group
-from app.notifications.tips.cli import tips_group
 from app.scheduling.cli import scheduler_group
-from app.wechat.cli import qr_group, wechat_group
+from app.tips.cli import tips_group
+from app.wechat.cli import wechat_group
 from config.settings import PROJECT_ROOT
 
 

@@ -26,7 +26,7 @@ from app.hazard_reporting.hazards.models import (
 )
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
-from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
     "ApiToken",

@@ -81,7 +81,7 @@ def prepare():
     from app.accounts.models import User
     from app.cli import alembic_config
     from app.extensions import db, redis_client
-    from app.wechat.sandbox.store import SandboxStore
+    from app.sandbox.store import SandboxStore
     from tests.conftest import recreate_postgres_database
 
     recreate_postgres_database(DB_URL)

@@ -110,8 +110,8 @@ def run_once(engine, admin_id: int, recipients: int) -> dict[str, float]:
     from app.accounts.models import User
     from app.accounts.queries import load_actor
     from app.notifications.models import OutboxMessage
-    from app.notifications.tips import queries, service
-    from app.notifications.tips.models import TipBroadcast, TipReceipt
+    from app.tips import queries, service
+    from app.tips.models import TipBroadcast, TipReceipt
 
     timings: dict[str, float] = {}
     with Session(engine) as session:

@@ -20,7 +20,7 @@ from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
 from app.notifications.models import NotificationPreference
-from app.notifications.tips.service import propose_monthly_tips
+from app.tips.service import propose_monthly_tips
 from app.validation import parse
 
 log = logging.getLogger(__name__)

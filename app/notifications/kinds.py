@@ -259,7 +259,7 @@ KINDS: dict[str, Kind] = {
              _check_fields("排查逾期请督促落实"), _fixed("/h5/tasks")),
         Kind("check_overdue_bureau", "企业排查逾期未完成", Family.CHECK,
              _check_fields("企业排查逾期未完成"), _fixed("/h5/tasks")),
-        # --- safety tips broadcast by the bureau (app/notifications/tips). Payload:
+        # --- safety tips broadcast by the bureau (app/tips). Payload:
         # broadcast_id, tip_id, tip_code, title, summary, at, path; reminder=True on the
         # reminder to acknowledge. ---
         Kind(

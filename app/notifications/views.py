@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from app.accounts.h5_login import current_h5_actor, h5_login_required
 from app.clock import utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.notifications.domain import DEFAULT_QUIET_END, DEFAULT_QUIET_START
 from app.notifications.models import NotificationPreference
 from app.notifications.service import save_preference
-from app.wechat.oauth import current_h5_actor, h5_login_required
 
 bp = Blueprint("notifications_h5", __name__, url_prefix="/h5/me/notifications")
 

@@ -120,7 +120,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(
         id="tips.propose_monthly",
         description="按季节日历生成本月安全提示建议（待审核）",
-        service="app.notifications.tips.service:propose_monthly_tips",
+        service="app.tips.service:propose_monthly_tips",
         trigger=Cron(minute="0", hour="8", day="1"),
         # domain.md §8(b): tips go out in the first week of the month.
         misfire_grace=timedelta(days=7),
@@ -128,8 +128,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(
         id="tips.release_due",
         description="发送到期的安全提示推送",
-        service="app.notifications.tips.service:release_broadcast",
-        items="app.notifications.tips.service:due_broadcast_ids",
+        service="app.tips.service:release_broadcast",
+        items="app.tips.service:due_broadcast_ids",
         trigger=Interval(MINUTE),
         misfire_grace=timedelta(minutes=1),
     ),

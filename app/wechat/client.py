@@ -736,7 +736,7 @@ def get_wechat_client(app: Flask | None = None) -> WeChatAPIClient:
     """The WeChat client of `app` (default: the current app), built once from its settings.
 
     In the sandbox, when the base URL is this service's own fake API, requests to it are
-    served in-process by the app (see `app.wechat.sandbox.transport`), so the client works
+    served in-process by the app (see `app.wechat.transport`), so the client works
     without a listening server and in tests.
     """
     if app is None:
@@ -763,7 +763,7 @@ def build_wechat_client(app: Flask) -> WeChatAPIClient:
         settings.wechat_app_id, settings.wechat_app_secret, base_url=base_url, redis=redis_client()
     )
     if settings.sandbox and base_url == f"{settings.PUBLIC_BASE_URL}/sandbox/wx":
-        from app.wechat.sandbox.transport import WSGITransport
+        from app.wechat.transport import WSGITransport
 
         client._http.mount(f"{base_url}/", WSGITransport(app))
     return client

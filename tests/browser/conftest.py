@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from app.wechat.posters import FONT_PACKAGE
+from app.enterprises.posters import FONT_PACKAGE
 
 T = TypeVar("T")
 

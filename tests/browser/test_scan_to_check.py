@@ -37,7 +37,7 @@ from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, Subm
 from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import HazardSource, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
-from app.wechat.sandbox.authorize import SIMULATOR_OPENID_COOKIE
+from app.sandbox.authorize import SIMULATOR_OPENID_COOKIE
 from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
 
 HAZARD_ITEM = "GEN-04"

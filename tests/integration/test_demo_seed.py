@@ -69,8 +69,8 @@ def test_demo_api_token_works(app, client):
 
 
 def test_seed_proposes_this_months_tips_once(app, db_session):
-    from app.notifications.tips.models import TipBroadcast as Broadcast
-    from app.notifications.tips.service import load_tip_library
+    from app.tips.models import TipBroadcast as Broadcast
+    from app.tips.service import load_tip_library
 
     load_tip_library(db_session)
     seed_demo(db_session, NOW, TEST_SECRET)

@@ -18,9 +18,9 @@ from app.notifications.domain import CLAIM_LEASE, MAX_ATTEMPTS, Channel, OutboxS
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.notifications.service import build_daily_digests, enqueue
 from app.wechat import records
-from app.wechat.handlers import router
 from app.wechat.parsing import parse_inbound
-from app.wechat.router import HandlerContext
+from app.wechat_inbound.handlers import router
+from app.wechat_inbound.router import HandlerContext
 from config.settings import sandbox_template_id
 from tests.fixtures.builders import NOW
 from tests.fixtures.outbox import (

@@ -13,12 +13,13 @@ from PIL import Image, PdfParser
 from sqlalchemy import select
 from wechatpy.exceptions import WeChatClientException
 
+from app.enterprises import cli as enterprise_cli
+from app.enterprises import posters
 from app.enterprises.domain import site_entry_url, site_scene
 from app.enterprises.models import Site
+from app.enterprises.site_codes import plan_site_codes
 from app.wechat import cli as wechat_cli
-from app.wechat import posters
 from app.wechat.menu import default_menu
-from app.wechat.qrcodes import plan_site_codes
 from tests.fixtures.builders import NOW
 from tests.fixtures.fake_wechat_api import FakeWeChatClient
 
@@ -28,7 +29,8 @@ BASE = "http://ancha.test"  # PUBLIC_BASE_URL of the test settings
 @pytest.fixture
 def fake(monkeypatch) -> FakeWeChatClient:
     client = FakeWeChatClient()
-    monkeypatch.setattr(wechat_cli, "_wechat_client", lambda: client)
+    monkeypatch.setattr(enterprise_cli, "wechat_client", lambda: client)
+    monkeypatch.setattr(wechat_cli, "wechat_client", lambda: client)
     return client
 
 

@@ -20,8 +20,6 @@ from sqlalchemy import func, select
 
 from app.clock import LOCAL_TZ
 from app.notifications.models import OutboxMessage
-from app.notifications.tips import service as tips
-from app.notifications.tips.models import TipBroadcast
 from app.scheduling.jobs import (
     JOBS,
     Cron,
@@ -39,6 +37,8 @@ from app.scheduling.runner import (
     missed_at_start,
     start_background_scheduler,
 )
+from app.tips import service as tips
+from app.tips.models import TipBroadcast
 from tests.fixtures import scheduler_probe
 from tests.fixtures.scheduler_probe import probe_job
 

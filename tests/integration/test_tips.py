@@ -17,9 +17,9 @@ from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from app.notifications.domain import OutboxStatus
 from app.notifications.models import OutboxMessage
-from app.notifications.tips import queries, service
-from app.notifications.tips.domain import Audience, BroadcastStatus, TipKind, check_audience_scope
-from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips import queries, service
+from app.tips.domain import Audience, BroadcastStatus, TipKind, check_audience_scope
+from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 NOW = datetime(2027, 6, 10, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 

@@ -17,6 +17,7 @@ import requests
 import time_machine
 from werkzeug.serving import make_server
 
+from app.sandbox.store import SandboxStore
 from app.wechat.client import (
     DEFAULT_TIMEOUT,
     NotFollowing,
@@ -29,7 +30,6 @@ from app.wechat.client import (
     WeChatTimeout,
     get_wechat_client,
 )
-from app.wechat.sandbox.store import SandboxStore
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

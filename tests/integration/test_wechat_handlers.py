@@ -11,9 +11,9 @@ from app.accounts.domain import INVITE_EXPIRED, Role
 from app.accounts.models import Invite, Membership, User
 from app.accounts.service import create_invite
 from app.wechat import records
-from app.wechat.handlers import NOT_BOUND, UNKNOWN_CODE, WELCOME, router
 from app.wechat.parsing import parse_inbound
-from app.wechat.router import HandlerContext, Outcome
+from app.wechat_inbound.handlers import NOT_BOUND, UNKNOWN_CODE, WELCOME, router
+from app.wechat_inbound.router import HandlerContext, Outcome
 from tests.fixtures.builders import NOW
 
 BASE = "http://ancha.test"

@@ -19,7 +19,7 @@ from app.notifications.kinds import (
     keyword,
     render,
 )
-from app.notifications.tips.domain import TIP_BROADCAST_KIND
+from app.tips.domain import TIP_BROADCAST_KIND
 from config.settings import TEMPLATE_SETTING_PREFIX, load_settings, sandbox_template_id
 
 BASE = "http://ancha.test"

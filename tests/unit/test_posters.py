@@ -13,9 +13,9 @@ import zxingcpp
 from PIL import Image, ImageFont, PdfParser
 from qrcode.constants import ERROR_CORRECT_Q
 
+from app.enterprises import posters
 from app.enterprises.models import Enterprise, Site
-from app.wechat import posters
-from app.wechat.posters import (
+from app.enterprises.posters import (
     A4_SIZE,
     DEFAULT_CHECKS,
     FontCandidate,
@@ -25,7 +25,8 @@ from app.wechat.posters import (
     render_poster,
     write_enterprise_posters,
 )
-from app.wechat.qrcodes import SiteCodes, render_qr
+from app.enterprises.site_codes import SiteCodes
+from app.wechat.qrcodes import render_qr
 
 ENTRY = "https://ancha.example.cn/h5/scan/Zq3xY8vWc1LmN0pR4tU6sA"
 WECHAT = "http://weixin.qq.com/q/02kZgfwMTm72WWPkovabbI1c"

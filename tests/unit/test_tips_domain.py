@@ -14,7 +14,7 @@ from app.accounts.domain import Role
 from app.clock import LOCAL_TZ
 from app.enterprises.domain import Industry, Topic
 from app.errors import InvalidTransition, ValidationFailed
-from app.notifications.tips.domain import (
+from app.tips.domain import (
     BROADCAST_TRANSITIONS,
     Audience,
     Block,
@@ -34,7 +34,7 @@ from app.notifications.tips.domain import (
 )
 
 S, A = BroadcastStatus, BroadcastAction
-DATA_FILE = Path(__file__).resolve().parents[2] / "app" / "notifications" / "tips" / "data" / "tips.yaml"
+DATA_FILE = Path(__file__).resolve().parents[2] / "app" / "tips" / "data" / "tips.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 
 from app.errors import NotFound
 from app.wechat.parsing import parse_inbound
-from app.wechat.router import HandlerContext, Router
-from app.wechat.scenes import Scene, SceneKind, parse_scene, scene_from_scan_result
+from app.wechat_inbound.router import HandlerContext, Router
+from app.wechat_inbound.scenes import Scene, SceneKind, parse_scene, scene_from_scan_result
 
 TOKEN = "AbCdEfGh_-12345678"
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from app.accounts.h5_login import SESSION_USER_ID
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks import views as check_views
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
@@ -19,8 +20,7 @@ from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
-from app.wechat.oauth import SESSION_USER_ID
-from app.wechat.sandbox.store import sandbox_store
+from app.sandbox.store import sandbox_store
 from tests.fixtures.checks import KEY, MONDAY, CheckOrg, counts, jpeg
 
 JSON = {"Accept": "application/json"}

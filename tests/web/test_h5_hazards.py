@@ -21,7 +21,7 @@ from app.hazard_reporting.hazards.domain import (
     PhotoKind,
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardPhoto
-from app.wechat.sandbox.store import sandbox_store
+from app.sandbox.store import sandbox_store
 from tests.fixtures.hazard_pages import (
     action_forms,
     events_of,

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask, jsonify
 
 from app.accounts.domain import Role
+from app.accounts.h5_login import SESSION_PENDING, authorize_url, h5_login_required
 from app.wechat.client import InvalidOAuthCode, get_wechat_client, jsapi_signature
-from app.wechat.oauth import SESSION_PENDING, authorize_url, h5_login_required
 from config.settings import PROJECT_ROOT
 
 
@@ -188,7 +188,7 @@ def test_logout_forgets_the_wechat_identity(client, worker):
 
 
 def test_wechat_outage_during_the_exchange_is_a_friendly_503(client, worker, redis):
-    from app.wechat.sandbox.store import SandboxStore
+    from app.sandbox.store import SandboxStore
 
     SandboxStore(redis).add_fault(path="sns/oauth2/access_token", errcode=-1)
     callback, _ = sign_in(client, worker.openid)
@@ -241,8 +241,8 @@ def test_authorize_page_checks_its_parameters(client, app, change, message):
 
 
 def test_h5_login_required_on_a_form_post_answers_401(app):
-    from app.wechat.oauth import bp as identity_bp
-    from app.wechat.sandbox.api import register_fake_wechat
+    from app.accounts.h5_login import bp as identity_bp
+    from app.sandbox.api import register_fake_wechat
 
     other = Flask("other", template_folder=str(PROJECT_ROOT / "app" / "templates"))
     other.config.update(SETTINGS=app.config["SETTINGS"], SECRET_KEY="k" * 40)
@@ -303,7 +303,7 @@ def test_jssdk_config_needs_the_url(client):
 
 
 def test_jssdk_config_when_wechat_is_down(client, redis):
-    from app.wechat.sandbox.store import SandboxStore
+    from app.sandbox.store import SandboxStore
 
     SandboxStore(redis).add_fault(path="cgi-bin/ticket/getticket", errcode=-1)
     answer = client.get("/h5/jssdk/config", query_string={"url": "http://ancha.test/h5/me"})

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.accounts.domain import Role
+from app.accounts.h5_login import SESSION_USER_ID
 from app.notifications.models import NotificationPreference
-from app.wechat.oauth import SESSION_USER_ID
 from tests.web.test_h5_identity import sign_in
 
 URL = "/h5/me/notifications"

@@ -11,7 +11,7 @@ import qrcode
 import time_machine
 from flask import Flask
 
-from app.wechat.sandbox.store import PERMANENT_QR_CAP, SandboxStore, record_message
+from app.sandbox.store import PERMANENT_QR_CAP, SandboxStore, record_message
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

@@ -15,18 +15,18 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts.domain import ROLE_LABELS, Role, invite_scene
+from app.accounts.h5_login import SESSION_OPENID, SESSION_USER_ID
 from app.accounts.models import Membership, User
 from app.accounts.service import create_invite
 from app.clock import utcnow
 from app.enterprises.domain import site_scene
-from app.wechat import handlers
+from app.sandbox import simulator
+from app.sandbox.authorize import SIMULATOR_OPENID_COOKIE
+from app.sandbox.store import SandboxStore
 from app.wechat.crypto import MessageCrypto, sign
 from app.wechat.menu import MenuKey, default_menu
-from app.wechat.oauth import SESSION_OPENID, SESSION_USER_ID
 from app.wechat.parsing import parse_xml
-from app.wechat.sandbox import simulator
-from app.wechat.sandbox.authorize import SIMULATOR_OPENID_COOKIE
-from app.wechat.sandbox.store import SandboxStore
+from app.wechat_inbound import handlers
 from tests.web.test_sandbox_api import PNG
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

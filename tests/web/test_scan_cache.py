@@ -14,7 +14,7 @@ from app.accounts.domain import Role
 from app.accounts.models import Membership, User
 from app.enterprises.models import Site
 from app.extensions import db
-from app.wechat.handlers import ACCOUNT_DISABLED, NOT_BOUND
+from app.wechat_inbound.handlers import ACCOUNT_DISABLED, NOT_BOUND
 from tests.web.test_wechat_callback import message, post, reply_content
 
 _create_times = itertools.count(int(time.time()) * 10)

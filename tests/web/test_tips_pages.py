@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from app.accounts.h5_login import SESSION_USER_ID
 from app.clock import LOCAL_TZ, utcnow
 from app.notifications.models import OutboxMessage
-from app.notifications.tips import service
-from app.notifications.tips.domain import BroadcastStatus
-from app.notifications.tips.models import Tip, TipBroadcast, TipReceipt
-from app.wechat.oauth import SESSION_USER_ID
+from app.tips import service
+from app.tips.domain import BroadcastStatus
+from app.tips.models import Tip, TipBroadcast, TipReceipt
 
 
 def h5_login(client, user) -> None:

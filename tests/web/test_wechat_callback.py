@@ -18,10 +18,10 @@ from app.accounts.service import create_invite
 from app.clock import utcnow
 from app.enterprises.models import Town
 from app.extensions import db
-from app.wechat import callback as callback_module
 from app.wechat.crypto import MessageCrypto, check_msg_signature, sign
 from app.wechat.parsing import MAX_BODY_BYTES, parse_xml
-from app.wechat.router import Router
+from app.wechat_inbound import callback as callback_module
+from app.wechat_inbound.router import Router
 from tests.unit.test_wechat_parsing import BILLION_LAUGHS, EXTERNAL_ENTITY
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

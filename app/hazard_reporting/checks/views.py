@@ -43,6 +43,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts.domain import Actor
+from app.accounts.h5_login import current_h5_actor, current_h5_user, h5_login_required, start_oauth
 from app.accounts.models import User
 from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local, utcnow
@@ -83,7 +84,6 @@ from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, Haz
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.photos import MAX_BYTES, prepare_photo
 from app.wechat.client import WeChatAPIError, get_wechat_client
-from app.wechat.oauth import current_h5_actor, current_h5_user, h5_login_required, start_oauth
 
 bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
 

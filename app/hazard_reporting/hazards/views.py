@@ -53,6 +53,7 @@ from app.accounts.domain import (
     EnterpriseRef,
     Role,
 )
+from app.accounts.h5_login import current_h5_actor, current_h5_user, h5_login_required
 from app.accounts.models import Membership, User
 from app.accounts.queries import visible_enterprises
 from app.accounts.views import current_actor, login_required
@@ -95,7 +96,6 @@ from app.hazard_reporting.hazards.ledger import OVERDUE_STATUSES, is_overdue
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardEvent, HazardPhoto
 from app.hazard_reporting.hazards.photos import MAX_BYTES, prepare_photo
 from app.wechat.client import WeChatAPIError, get_wechat_client
-from app.wechat.oauth import current_h5_actor, current_h5_user, h5_login_required
 
 h5_bp = Blueprint("hazards_h5", __name__, url_prefix="/h5")
 console_bp = Blueprint("hazards_console", __name__, url_prefix="/console")

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, TimestampMixin, str_enum
-from app.notifications.tips.domain import (
+from app.tips.domain import (
     MAX_SUMMARY,
     MAX_TITLE,
     BroadcastAction,

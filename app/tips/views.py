@@ -10,13 +10,14 @@ from flask import Blueprint, abort, flash, get_flashed_messages, redirect, rende
 from werkzeug.datastructures import MultiDict
 
 from app.accounts.domain import ROLE_LABELS, Action, Role, require
+from app.accounts.h5_login import current_h5_actor, h5_login_required
 from app.accounts.views import current_actor, login_required
 from app.clock import to_local, utcnow
 from app.enterprises.domain import INDUSTRY_LABELS, TOPIC_LABELS, Industry, Topic
 from app.errors import DomainError
 from app.extensions import db
-from app.notifications.tips import queries, service
-from app.notifications.tips.domain import (
+from app.tips import queries, service
+from app.tips.domain import (
     BROADCAST_ACTION_LABELS,
     BROADCAST_STATUS_LABELS,
     TIP_KIND_LABELS,
@@ -25,8 +26,7 @@ from app.notifications.tips.domain import (
     TipKind,
     article_blocks,
 )
-from app.notifications.tips.models import Tip
-from app.wechat.oauth import current_h5_actor, h5_login_required
+from app.tips.models import Tip
 
 console_bp = Blueprint("tips_console", __name__, url_prefix="/console/tips")
 h5_bp = Blueprint("tips_h5", __name__, url_prefix="/h5/tips")

@@ -14,13 +14,13 @@ from app.accounts.models import Membership, User
 from app.enterprises.models import Enterprise, Town
 from app.notifications.domain import OutboxStatus
 from app.notifications.models import OutboxMessage
-from app.notifications.tips.domain import (
+from app.tips.domain import (
     BROADCAST_KEY,
     Audience,
     BroadcastStatus,
     TipKind,
 )
-from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 
 def reachable_users() -> Select[tuple[int]]:

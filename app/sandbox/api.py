@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from app.wechat.sandbox.store import (
+from app.sandbox.store import (
     DEFAULT_TEMPORARY_QR_SECONDS,
     MAX_TEMPORARY_QR_SECONDS,
     PERMANENT_QR_CAP,
@@ -90,7 +90,7 @@ _MAGIC = {
 
 def register_fake_wechat(app: Flask) -> None:
     """Register the fake WeChat API, its control API and the fake OAuth page on `app`."""
-    from app.wechat.sandbox.authorize import connect
+    from app.sandbox.authorize import connect
 
     app.register_blueprint(wx)
     app.register_blueprint(control)

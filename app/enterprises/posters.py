@@ -22,7 +22,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from app.enterprises.models import Enterprise, Site
-from app.wechat.qrcodes import SiteCodes, render_qr
+from app.enterprises.site_codes import SiteCodes
+from app.wechat.qrcodes import render_qr
 
 DPI = 300
 A4_SIZE = (2480, 3508)  # 210 × 297 mm at 300 dpi

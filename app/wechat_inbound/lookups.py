@@ -17,7 +17,7 @@ from app.enterprises.models import Enterprise, Site
 from app.enterprises.queries import ScannedSite, scanned_site
 from app.enterprises.service import SITE_NOT_FOUND
 from app.errors import NotFound
-from app.wechat.router import HandlerContext
+from app.wechat_inbound.router import HandlerContext
 
 watch(Site, "token", "name", "active", "enterprise_id")
 watch(Enterprise, "name")

@@ -21,11 +21,12 @@ from app.accounts.models import User
 from app.enterprises.models import Site
 from app.errors import DomainError, PermissionDenied
 from app.notifications.service import record_template_result
-from app.wechat import lookups, records
+from app.wechat import records
 from app.wechat.menu import MenuKey
 from app.wechat.qrcodes import scene_of_temporary_qr
-from app.wechat.router import HandlerContext, Router
-from app.wechat.scenes import Scene, SceneKind, parse_scene, scene_from_scan_result
+from app.wechat_inbound import lookups
+from app.wechat_inbound.router import HandlerContext, Router
+from app.wechat_inbound.scenes import Scene, SceneKind, parse_scene, scene_from_scan_result
 
 log = logging.getLogger(__name__)
 

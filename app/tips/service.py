@@ -30,7 +30,7 @@ from app.library_load import LoadResult
 from app.notifications.domain import OutboxStatus
 from app.notifications.kinds import get_kind, is_urgent
 from app.notifications.models import OutboxMessage
-from app.notifications.tips.domain import (
+from app.tips.domain import (
     TIP_BROADCAST_KIND,
     Audience,
     BroadcastAction,
@@ -49,9 +49,9 @@ from app.notifications.tips.domain import (
     reminder_key_prefix,
     reminder_payload,
 )
-from app.notifications.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
-from app.notifications.tips.queries import audience_user_ids, reachable_users
-from app.notifications.tips.schemas import AudienceIn, BroadcastIn
+from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips.queries import audience_user_ids, reachable_users
+from app.tips.schemas import AudienceIn, BroadcastIn
 from app.validation import parse
 
 log = logging.getLogger(__name__)

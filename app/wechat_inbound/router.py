@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class HandlerContext:
     """What a handler may use: the unit of work (opened on first use from `open_session`;
     the caller commits), Redis, the time, the public base URL for links, and the cache
-    generation the lookups may trust (None: they read through, see app/wechat/lookups.py)."""
+    generation the lookups may trust (None: they read through, see app/wechat_inbound/lookups.py)."""
 
     open_session: Callable[[], Session]
     redis: redis_lib.Redis

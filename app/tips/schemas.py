@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.accounts.domain import Role
 from app.clock import LOCAL_TZ
 from app.enterprises.domain import Industry, Topic
-from app.notifications.tips.domain import MAX_BODY, MAX_SUMMARY, MAX_TITLE, Audience
+from app.tips.domain import MAX_BODY, MAX_SUMMARY, MAX_TITLE, Audience
 
 
 class _Input(BaseModel):

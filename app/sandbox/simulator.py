@@ -51,23 +51,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.domain import BUREAU_ROLE_LABELS, INVITE_SCENE_PREFIX, ROLE_LABELS
+from app.accounts.h5_login import SESSION_OPENID, SESSION_PENDING, SESSION_USER_ID
 from app.accounts.models import BureauMembership, Invite, Membership, User
 from app.clock import to_local, utcnow
 from app.enterprises.domain import site_scene
 from app.enterprises.models import Site
+from app.enterprises.site_codes import ensure_site_wechat_qr
 from app.extensions import db, redis_client
 from app.notifications.kinds import KINDS
+from app.sandbox.api import MEDIA_LIMITS
+from app.sandbox.authorize import SIMULATOR_OPENID_COOKIE
+from app.sandbox.store import OPENID_RE, SandboxStore, sandbox_store
 from app.wechat.client import WeChatAPIError, get_wechat_client
 from app.wechat.crypto import CallbackAuthError, MessageCrypto, sign
 from app.wechat.menu import default_menu
-from app.wechat.oauth import SESSION_OPENID, SESSION_PENDING, SESSION_USER_ID
 from app.wechat.parsing import InboundError, parse_xml
-from app.wechat.qrcodes import WeChatQrUnavailable, ensure_site_wechat_qr, temporary_qr_url
-from app.wechat.sandbox.api import MEDIA_LIMITS
-from app.wechat.sandbox.authorize import SIMULATOR_OPENID_COOKIE
-from app.wechat.sandbox.store import OPENID_RE, SandboxStore, sandbox_store
-from app.wechat.sandbox.transport import WSGITransport
-from app.wechat.scenes import SITE_SCENE_PREFIX
+from app.wechat.qrcodes import WeChatQrUnavailable, temporary_qr_url
+from app.wechat.transport import WSGITransport
+from app.wechat_inbound.scenes import SITE_SCENE_PREFIX
 from config import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from app.wechat.sandbox.store import OPENID_RE, sandbox_store
+from app.sandbox.store import OPENID_RE, sandbox_store
 
 connect = Blueprint("sandbox_connect", __name__, url_prefix="/sandbox/connect")
 

@@ -18,12 +18,12 @@ def tips_group() -> None:
     "path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Library YAML (default: the bundled app/notifications/tips/data/tips.yaml).",
+    help="Library YAML (default: the bundled app/tips/data/tips.yaml).",
 )
 def load(path: Path | None) -> None:
     """Store the library; idempotent (unchanged entries are left alone)."""
     from app.extensions import db
-    from app.notifications.tips.service import load_tip_library
+    from app.tips.service import load_tip_library
 
     with db.new_session() as session:
         try:

@@ -43,7 +43,6 @@ from app.wechat.crypto import (
     new_nonce,
 )
 from app.wechat.dedup import CachedReply, Claim, Deduplicator, Guard, OfferStatus
-from app.wechat.handlers import router
 from app.wechat.parsing import (
     MAX_BODY_BYTES,
     Inbound,
@@ -54,7 +53,8 @@ from app.wechat.parsing import (
     parse_inbound,
     parse_xml,
 )
-from app.wechat.router import HandlerContext
+from app.wechat_inbound.handlers import router
+from app.wechat_inbound.router import HandlerContext
 from config import Settings
 
 log = logging.getLogger(__name__)
