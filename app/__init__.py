@@ -29,6 +29,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     register_extensions(app, settings)
     register_blueprints(app, settings)
     register_template_helpers(app)
+    register_notification_kinds()
     register_error_handlers(app)
     register_cli(app)
     return app
@@ -102,6 +103,11 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     register_api(app)
     # Not a blueprint: served ahead of Flask's dispatch (see CallbackEndpoint).
     install_wechat_callback(app)
+
+
+def register_notification_kinds() -> None:
+    """The features' notification kinds, handed to the outbox (importing registers them)."""
+    import app.notices  # noqa: F401
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from app.enterprises.cli import qr_group
 from app.hazard_reporting.checks.cli import checklists_group
+from app.hazard_reporting.escalation.cli import digests_command
 from app.hazard_reporting.work_calendar.cli import calendar_group
 from app.notifications.cli import notifications_group
 from app.scheduling.cli import scheduler_group
@@ -40,6 +41,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(calendar_group)
     app.cli.add_command(scheduler_group)
     app.cli.add_command(tips_group)
+    notifications_group.add_command(digests_command)
     app.cli.add_command(notifications_group)
 
 

@@ -44,7 +44,7 @@ from app.enterprises.schemas import uscc_check_digit  # noqa: E402
 from app.hazard_reporting.checks import service as checks  # noqa: E402
 from app.hazard_reporting.checks.domain import ROUTINE_DEFAULTS, CheckLevel, due_window, period_containing  # noqa: E402
 from app.hazard_reporting.checks.models import CheckSchedule, CheckTask  # noqa: E402
-from app.hazard_reporting.escalation import run_escalations  # noqa: E402
+from app.hazard_reporting.escalation.service import run_escalations  # noqa: E402
 from app.models import Base  # noqa: E402, F401  (every table mapped)
 
 DB_URL = os.environ.get(

@@ -48,7 +48,7 @@ from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult, OnFail
 from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckTask
 from app.hazard_reporting.checks.queries import task_items
-from app.hazard_reporting.escalation import run_escalations
+from app.hazard_reporting.escalation.service import run_escalations
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard

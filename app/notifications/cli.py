@@ -49,16 +49,3 @@ def dispatch(once: bool, batch_size: int | None, concurrency: int | None, interv
     finally:
         dispatcher.close()
     click.echo(json.dumps(stats.as_dict()))
-
-
-@notifications_group.command("digests")
-def digests() -> None:
-    """Write today's daily digests (idempotent: once per user and local day)."""
-    from app.clock import utcnow
-    from app.extensions import db
-    from app.notifications.service import build_daily_digests
-
-    with db.new_session() as session:
-        written = build_daily_digests(session, utcnow())
-        session.commit()
-    click.echo(f"{written} digests queued")

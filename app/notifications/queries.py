@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.domain import Actor
 from app.accounts.models import User
-from app.accounts.queries import visible_enterprises
-from app.enterprises.models import Enterprise
-from app.hazard_reporting.checks.domain import CheckTaskStatus
-from app.hazard_reporting.checks.models import CheckTask
-from app.hazard_reporting.hazards.domain import OPEN_STATUSES
-from app.hazard_reporting.hazards.models import Hazard
-from app.notifications.domain import DEFAULT_QUIET_END, DEFAULT_QUIET_START, OutboxStatus, Recipient
-from app.notifications.models import NotificationPreference, OutboxMessage
-
-# What a daily digest looks back over.
-DIGEST_PERIOD = timedelta(days=1)
+from app.notifications.domain import DEFAULT_QUIET_END, DEFAULT_QUIET_START, Recipient
+from app.notifications.models import NotificationPreference
 
 
 def recipients(session: Session, user_ids: Iterable[int]) -> dict[int, Recipient]:
@@ -56,76 +44,3 @@ def recipients(session: Session, user_ids: Iterable[int]) -> dict[int, Recipient
             quiet_end=end if has_pref else DEFAULT_QUIET_END,
         )
     return found
-
-
-def digest_users(session: Session) -> list[User]:
-    """Active, following users with an openid who asked for the daily digest."""
-    return list(
-        session.scalars(
-            select(User)
-            .join(NotificationPreference, NotificationPreference.user_id == User.id)
-            .where(
-                NotificationPreference.digest_only.is_(True),
-                User.is_active.is_(True),
-                User.subscribed.is_(True),
-                User.openid.is_not(None),
-            )
-            .order_by(User.id)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class DigestCounts:
-    overdue_checks: int
-    open_hazards: int
-    overdue_hazards: int
-    folded_notices: int
-
-    @property
-    def empty(self) -> bool:
-        return not (self.overdue_checks or self.open_hazards or self.overdue_hazards or self.folded_notices)
-
-
-def digest_counts(session: Session, actor: Actor, now: datetime) -> DigestCounts:
-    """What one user's digest reports, over the enterprises they may see:
-
-    - overdue checks: tasks past their due time without a submission — still pending, or
-      swept to missed during the last day;
-    - open hazards (not closed nor rejected) and, of those, the ones past their deadline;
-    - the user's own notices folded into the digest during the last day."""
-    since = now - DIGEST_PERIOD
-    enterprises = visible_enterprises(actor).with_only_columns(Enterprise.id).scalar_subquery()
-    overdue_checks = session.scalar(
-        select(func.count())
-        .select_from(CheckTask)
-        .where(
-            CheckTask.enterprise_id.in_(enterprises),
-            or_(
-                and_(CheckTask.status == CheckTaskStatus.PENDING, CheckTask.due_at < now),
-                and_(CheckTask.status == CheckTaskStatus.MISSED, CheckTask.closed_at > since),
-            ),
-        )
-    )
-    open_hazards, overdue_hazards = session.execute(
-        select(
-            func.count(),
-            func.count().filter(Hazard.deadline < now),
-        ).where(Hazard.enterprise_id.in_(enterprises), Hazard.status.in_(sorted(OPEN_STATUSES)))
-    ).one()
-    folded = session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.recipient_user_id == actor.user_id,
-            OutboxMessage.status == OutboxStatus.DIGESTED,
-            OutboxMessage.finished_at > since,
-            OutboxMessage.finished_at <= now,
-        )
-    )
-    return DigestCounts(
-        overdue_checks=overdue_checks or 0,
-        open_hazards=open_hazards or 0,
-        overdue_hazards=overdue_hazards or 0,
-        folded_notices=folded or 0,
-    )

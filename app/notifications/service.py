@@ -16,10 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.domain import Actor
 from app.accounts.models import User
-from app.accounts.queries import load_actor
-from app.clock import local_today
 from app.database import chunks, insert_ignoring_conflicts
-from app.notifications import queries
 from app.notifications.domain import (
     MAX_DEDUPE_KEY_LENGTH,
     OutboxStatus,
@@ -34,7 +31,6 @@ from app.validation import parse
 log = logging.getLogger(__name__)
 
 _BATCH = 5000  # outbox rows per INSERT of enqueue_many
-DIGEST_KIND = "daily_digest"
 UNFOLLOWED_REASON = "收件人已取消关注公众号（43004）"
 
 
@@ -194,35 +190,3 @@ def save_preference(session: Session, actor: Actor, now: datetime, data: Any) ->
     preference.updated_at = now
     session.flush()
     return preference
-
-
-def build_daily_digests(session: Session, now: datetime) -> int:
-    """Write one `daily_digest` message per digest-only user for the local day of `now`
-    (dedupe key `digest:<user>:<date>`, so running it again that day writes nothing): the
-    overdue checks, open and overdue hazards of the enterprises they may see, and how many
-    of their notices were folded into it. Users with nothing to report get none.
-    Returns how many digests were written."""
-    day = local_today(now)
-    written = 0
-    for user in queries.digest_users(session):
-        counts = queries.digest_counts(session, load_actor(session, user), now)
-        if counts.empty:
-            continue
-        payload = {
-            "date": day.isoformat(),
-            "overdue_checks": counts.overdue_checks,
-            "open_hazards": counts.open_hazards,
-            "overdue_hazards": counts.overdue_hazards,
-            "folded_notices": counts.folded_notices,
-        }
-        if enqueue(
-            session,
-            kind=DIGEST_KIND,
-            recipient_user_id=user.id,
-            payload=payload,
-            dedupe_key=f"digest:{user.id}:{day.isoformat()}",
-            now=now,
-        ) is not None:
-            written += 1
-    return written
-

@@ -90,7 +90,7 @@ JOBS: tuple[JobSpec, ...] = (
         description="标记逾期排查任务并发送逾期升级提醒（排查、隐患）",
         # Sweeps overdue tasks to missed (checks.service.sweep_overdue), then writes the
         # escalation notices of overdue checks and hazards due soon or overdue.
-        service="app.hazard_reporting.escalation:run_escalations",
+        service="app.hazard_reporting.escalation.service:run_escalations",
         trigger=Interval(5 * MINUTE),
         misfire_grace=timedelta(minutes=5),
         # A scheduler coming back must not sit on overdue work for another interval.
@@ -109,7 +109,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(
         id="notifications.daily_digests",
         description="生成每日安全汇总",
-        service="app.notifications.service:build_daily_digests",
+        service="app.hazard_reporting.escalation.service:build_daily_digests",
         # At the start of the working day, after the 22:00–07:00 quiet hours.
         trigger=Cron(minute="0", hour="8"),
         misfire_grace=timedelta(hours=4),

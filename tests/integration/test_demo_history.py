@@ -20,7 +20,7 @@ from app.demo.history import WEAK, demo_enterprises
 from app.demo.seed import seed_demo
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
 from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, CheckTask
-from app.hazard_reporting.escalation import run_escalations
+from app.hazard_reporting.escalation.service import run_escalations
 from app.hazard_reporting.hazards.domain import (
     HazardAction,
     HazardLevel,

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.hazard_reporting.escalation.service import build_daily_digests
 from app.notifications import channels
 from app.notifications.channels import SendQuota, note_interaction
 from app.notifications.dispatcher import Dispatcher
 from app.notifications.domain import CLAIM_LEASE, MAX_ATTEMPTS, Channel, OutboxStatus
 from app.notifications.models import NotificationPreference, OutboxMessage
-from app.notifications.service import build_daily_digests, enqueue
+from app.notifications.service import enqueue
 from app.wechat import records
 from app.wechat.parsing import parse_inbound
 from app.wechat_inbound.handlers import router

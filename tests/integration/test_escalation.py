@@ -15,8 +15,8 @@ from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
 from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
 from app.hazard_reporting.checks.queries import member_facts, schedule_facts
-from app.hazard_reporting.escalation import run_escalations, task_notice_query
-from app.hazard_reporting.escalation_domain import DEFAULT_POLICY, EscalationPolicy, task_audience
+from app.hazard_reporting.escalation.domain import DEFAULT_POLICY, EscalationPolicy, task_audience
+from app.hazard_reporting.escalation.service import run_escalations, task_notice_query
 from app.hazard_reporting.hazards.domain import (
     HazardCategory,
     HazardLevel,
@@ -30,7 +30,7 @@ from app.notifications.models import OutboxMessage
 from app.scheduling.jobs import Interval, JobSpec, resolve_jobs
 
 H = timedelta(hours=1)
-ESCALATION_JOB = "app.hazard_reporting.escalation:run_escalations"
+ESCALATION_JOB = "app.hazard_reporting.escalation.service:run_escalations"
 
 
 def local(y, m, d, hh=10, mm=0) -> datetime:

@@ -14,12 +14,12 @@ from app.accounts.models import User
 from app.clock import LOCAL_TZ
 from app.errors import ValidationFailed
 from app.hazard_reporting.checks import service as checks
+from app.hazard_reporting.escalation.service import build_daily_digests
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardStatus
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.notifications.service import (
-    build_daily_digests,
     mark_unfollowed,
     record_template_result,
     save_preference,

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import app.notices  # noqa: F401  (registers the features' kinds)
 from app.accounts.domain import Role
 from app.hazard_reporting.checks.domain import CheckLevel, MemberFacts, ScheduleFacts, ScheduleKind
-from app.hazard_reporting.escalation_domain import (
+from app.hazard_reporting.escalation.domain import (
     DEFAULT_POLICY,
     HAZARD_KINDS,
     TASK_KINDS,

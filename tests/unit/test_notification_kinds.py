@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import app.notices  # noqa: F401  (registers the features' kinds)
 from app.hazard_reporting.hazards.domain import NOTICES
 from app.notifications.domain import Channel
 from app.notifications.kinds import (
@@ -80,13 +81,13 @@ def test_the_brief_s_kinds_exist_with_one_kind_per_check_escalation_level():
 
 
 def test_every_kind_the_escalation_job_enqueues_is_registered():
-    from app.hazard_reporting.escalation_domain import HAZARD_KINDS, TASK_KINDS
+    from app.hazard_reporting.escalation.domain import HAZARD_KINDS, TASK_KINDS
 
     assert set(TASK_KINDS.values()) | set(HAZARD_KINDS.values()) <= set(KINDS)
 
 
 def test_an_unknown_kind_is_refused_with_a_hint():
-    with pytest.raises(KeyError, match="kinds.py"):
+    with pytest.raises(KeyError, match="notices.py"):
         get_kind("hazard_exploded")
 
 
@@ -212,3 +213,16 @@ def test_quota_settings_are_validated():
     with pytest.raises(ConfigError, match="NOTIFY_RATE_TEMPLATE"):
         load_settings({"NOTIFY_RATE_TEMPLATE": "lots"})
     assert load_settings({"NOTIFY_RATE_CUSTOM": "10/second;100/day"}).NOTIFY_RATE_CUSTOM == "10/second;100/day"
+
+
+def test_a_second_kind_under_a_taken_name_is_refused_and_the_same_kind_again_is_harmless():
+    from dataclasses import replace
+
+    from app.notifications.kinds import register
+
+    known = get_kind("hazard_assigned")
+    register(known)
+    assert get_kind("hazard_assigned") is known
+    with pytest.raises(ValueError, match="hazard_assigned"):
+        register(replace(known, title="别的"))
+    assert get_kind("hazard_assigned") is known

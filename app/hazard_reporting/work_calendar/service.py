@@ -50,9 +50,8 @@ from app.hazard_reporting.work_calendar.domain import (
     years_to_confirm,
 )
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
+from app.hazard_reporting.work_calendar.notices import REMINDER_KIND
 from app.notifications.service import enqueue
-
-REMINDER_KIND = "calendar_unconfirmed"
 
 
 @dataclass

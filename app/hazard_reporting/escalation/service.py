@@ -38,12 +38,14 @@ from sqlalchemy.orm import Session, aliased
 
 from app.accounts.domain import Role
 from app.accounts.models import Membership, User
+from app.accounts.queries import load_actor
+from app.clock import local_today
 from app.database import chunks
 from app.enterprises.models import Department, Enterprise, Team
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
 from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
 from app.hazard_reporting.checks.service import sweep_overdue
-from app.hazard_reporting.escalation_domain import (
+from app.hazard_reporting.escalation.domain import (
     DEFAULT_POLICY,
     HAZARD_KINDS,
     TASK_KINDS,
@@ -57,11 +59,13 @@ from app.hazard_reporting.escalation_domain import (
     responsible_label,
     task_dedupe_key,
 )
+from app.hazard_reporting.escalation.notices import DIGEST_KIND
+from app.hazard_reporting.escalation.queries import digest_counts, digest_users
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.service import SUMMARY_LENGTH
 from app.notifications.models import OutboxMessage
-from app.notifications.service import enqueue_many, outbox_row
+from app.notifications.service import enqueue, enqueue_many, outbox_row
 
 _TASK_CHUNK = 500  # overdue tasks per audience statement
 # Tasks that still owe their check: pending (past the due time, maybe still in grace) or
@@ -494,3 +498,38 @@ def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy =
         if key not in existing:
             by_kind[notice["kind"]].append(notice)
     return Counter({kind: enqueue_many(session, rows) for kind, rows in by_kind.items()})
+
+
+# --- the daily digest -----------------------------------------------------------------------
+
+
+def build_daily_digests(session: Session, now: datetime) -> int:
+    """Write one `daily_digest` message per digest-only user for the local day of `now`
+    (dedupe key `digest:<user>:<date>`, so running it again that day writes nothing): the
+    overdue checks, open and overdue hazards of the enterprises they may see, and how many
+    of their notices were folded into it. Users with nothing to report get none.
+    Returns how many digests were written."""
+    day = local_today(now)
+    written = 0
+    for user in digest_users(session):
+        counts = digest_counts(session, load_actor(session, user), now)
+        if counts.empty:
+            continue
+        payload = {
+            "date": day.isoformat(),
+            "overdue_checks": counts.overdue_checks,
+            "open_hazards": counts.open_hazards,
+            "overdue_hazards": counts.overdue_hazards,
+            "folded_notices": counts.folded_notices,
+        }
+        if enqueue(
+            session,
+            kind=DIGEST_KIND,
+            recipient_user_id=user.id,
+            payload=payload,
+            dedupe_key=f"digest:{user.id}:{day.isoformat()}",
+            now=now,
+        ) is not None:
+            written += 1
+    return written
+

@@ -12,7 +12,7 @@ and safety officers from its first notice. "Overdue" is derived — an open item
 time — never a status of its own, so the transition tables stay as they are.
 
 Standard library and other domain modules only; the SQL form of the audience rules lives in
-app/hazard_reporting/escalation.py and is tested against the functions here.
+app/hazard_reporting/escalation/service.py and is tested against the functions here.
 """
 
 from __future__ import annotations

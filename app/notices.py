@@ -1,0 +1,13 @@
+"""Every notification kind, registered with the outbox in one place (like app/models.py for
+the mapped classes): the platform's dispatcher knows no feature, so the features' own
+declarations are handed to it here. Importing this module registers them."""
+
+from app.hazard_reporting.escalation import notices as escalation_notices
+from app.hazard_reporting.hazards import notices as hazard_notices
+from app.hazard_reporting.work_calendar import notices as calendar_notices
+from app.notifications.kinds import KINDS, register
+from app.tips import notices as tip_notices
+
+register(*hazard_notices.KINDS, *escalation_notices.KINDS, *tip_notices.KINDS, *calendar_notices.KINDS)
+
+__all__ = ["KINDS"]
