@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     TIMEZONE: str = "Asia/Shanghai"
     MEDIA_ROOT: str = str(INSTANCE_DIR / "media")
     # The account's send quotas, shared by every dispatcher ("N/minute;M/day"). Templates:
-    # 100 000 a day by default (docs/wechat.md §2.4); customer-service messages 500 000.
+    # 100 000 a day by default (docs/WECHAT.md §2.4); customer-service messages 500 000.
     NOTIFY_RATE_TEMPLATE: str = "3000/minute;100000/day"
     NOTIFY_RATE_CUSTOM: str = "3000/minute;500000/day"
     # Rows one dispatcher claims at a time, and how many of them it sends at once.

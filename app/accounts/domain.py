@@ -215,7 +215,7 @@ def require(actor: Actor, action: Action, enterprise: EnterpriseRef | None = Non
 # --- WeChat binding invites ------------------------------------------------------------
 # An invite is shown as a temporary parametric QR whose scene is `bind:<token>`.
 INVITE_SCENE_PREFIX = "bind:"
-MAX_SCENE_LENGTH = 64  # scene_str limit of qrcode/create (docs/wechat.md §2.2)
+MAX_SCENE_LENGTH = 64  # scene_str limit of qrcode/create (docs/WECHAT.md §2.2)
 DEFAULT_INVITE_TTL = timedelta(days=7)
 MIN_INVITE_TTL = timedelta(minutes=5)
 # A temporary QR lives at most 30 days; an invite outliving its QR would be useless.

@@ -53,7 +53,7 @@ STANDARDIZATION_LABELS = {
     StandardizationLevel.LEVEL3: "三级",
 }
 
-# A standardization certificate is valid for three years (domain.md §1.7).
+# A standardization certificate is valid for three years (docs/DOMAIN.md §1.7).
 STANDARDIZATION_VALID_YEARS = 3
 
 
@@ -88,7 +88,7 @@ CREDIT_LABELS = {
 
 
 class Topic(StrEnum):
-    """Special-risk topic flags; each selects a topic checklist (domain.md §8)."""
+    """Special-risk topic flags; each selects a topic checklist (docs/DOMAIN.md §8)."""
 
     DUST_EXPLOSION = "dust_explosion"
     CONFINED_SPACE = "confined_space"

@@ -27,7 +27,7 @@ from app.wechat.qrcodes import render_qr
 
 DPI = 300
 A4_SIZE = (2480, 3508)  # 210 × 297 mm at 300 dpi
-# Until check schedules exist every site lists all three levels (domain.md §0).
+# Until check schedules exist every site lists all three levels (docs/DOMAIN.md §0).
 DEFAULT_CHECKS: tuple[str, ...] = ("班组日排查", "部门周排查", "经理月排查")
 STEPS: tuple[str, ...] = ("微信扫码", "关注公众号", "按提示完成排查")
 

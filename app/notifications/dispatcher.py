@@ -521,7 +521,7 @@ class Dispatcher:
             return SendOutcome(channel, unexpected=f"{exc.__class__.__name__}: {exc}")
 
     def _judge(self, job: SendJob, outcome: SendOutcome, now: datetime, stats: DispatchStats) -> Result:
-        """The row's result from WeChat's answer (docs/wechat.md §2.12)."""
+        """The row's result from WeChat's answer (docs/WECHAT.md §2.12)."""
         claimed = job.claimed
         if outcome.error is None and outcome.unexpected is None:
             stats.sent += 1

@@ -45,7 +45,7 @@ class Channel(StrEnum):
 
 
 # A customer-service message may follow a user's message for 48 hours; a follow, a QR scan
-# or a click / scancode menu event allows a few for one minute (docs/wechat.md §2.6).
+# or a click / scancode menu event allows a few for one minute (docs/WECHAT.md §2.6).
 WINDOW_AFTER_MESSAGE = timedelta(hours=48)
 WINDOW_AFTER_EVENT = timedelta(minutes=1)
 WINDOW_LENGTHS = (WINDOW_AFTER_MESSAGE, WINDOW_AFTER_EVENT)
@@ -114,7 +114,7 @@ _VERDICT_BY_CATEGORY = {
 
 def classify(category: str, errcode: int | None) -> Verdict:
     """The verdict for a failed send, from the client error's `category` and `errcode`
-    (docs/wechat.md §2.12). 43004 is singled out: the user unfollowed."""
+    (docs/WECHAT.md §2.12). 43004 is singled out: the user unfollowed."""
     if errcode == 43004:
         return Verdict.UNFOLLOWED
     return _VERDICT_BY_CATEGORY.get(category, Verdict.RETRY)

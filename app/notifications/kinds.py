@@ -1,7 +1,7 @@
 """Message kinds as data: what each notice says, to whom it may be folded or held, and how
 it is laid out as a WeChat template message and as a customer-service text.
 
-Template rules since 2023-05-04 (docs/wechat.md §2.4): `first`, `remark` and colours are
+Template rules since 2023-05-04 (docs/WECHAT.md §2.4): `first`, `remark` and colours are
 not shown, so everything essential is in keyword fields, each at most 20 characters with no
 line break; longer values are cut here with "…" rather than by WeChat.
 

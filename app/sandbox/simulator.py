@@ -77,7 +77,7 @@ bp = Blueprint("sandbox_simulator", __name__, url_prefix="/sandbox")
 
 ACCOUNT_NAME = "安查"
 CALLBACK_PATH = "/wechat/callback"
-# WeChat waits 5 s for the server's answer, then shows the user this line (wechat.md §1.3).
+# WeChat waits 5 s for the server's answer, then shows the user this line (docs/WECHAT.md §1.3).
 CALLBACK_TIMEOUT_SECONDS = 5.0
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 MAX_TEXT_CHARS = 2000

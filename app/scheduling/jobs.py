@@ -122,7 +122,7 @@ JOBS: tuple[JobSpec, ...] = (
         description="按季节日历生成本月安全提示建议（待审核）",
         service="app.tips.service:propose_monthly_tips",
         trigger=Cron(minute="0", hour="8", day="1"),
-        # domain.md §8(b): tips go out in the first week of the month.
+        # docs/DOMAIN.md §8(b): tips go out in the first week of the month.
         misfire_grace=timedelta(days=7),
     ),
     JobSpec(

@@ -1,6 +1,6 @@
 """Pure rules of safety tips and their broadcasts. Standard library and other domain modules only.
 
-- The library (domain.md §7, §8(b)): seasonal tips TIP-01..28 and the confined-space
+- The library (docs/DOMAIN.md §7, §8(b)): seasonal tips TIP-01..28 and the confined-space
   knowledge CSK-01..12, each with the months it is proposed in and a default audience.
 - Audience: towns × industries × topic flags × member roles. Within a dimension any value
   matches; across dimensions all must match; an empty dimension matches everything.
@@ -143,7 +143,7 @@ class Audience:
 
 def audience_from_library(raw: Mapping[str, Any] | None, where: str) -> Audience:
     """A library entry's `audience` ({all: true} or topics / industries / roles by Chinese
-    label or value, as in domain.md §8(b)). Raises ValueError naming the entry and value."""
+    label or value, as in docs/DOMAIN.md §8(b)). Raises ValueError naming the entry and value."""
     raw = raw or {}
     unknown = set(raw) - {"all", "topics", "industries", "roles"}
     if unknown:
@@ -361,7 +361,7 @@ def proposal_month(now: datetime) -> str:
     return to_local(now).strftime("%Y-%m")
 
 
-# domain.md §8(b): push in the first week of the month. The calendar proposes on the 1st;
+# docs/DOMAIN.md §8(b): push in the first week of the month. The calendar proposes on the 1st;
 # the 3rd at 09:30 leaves the bureau two days to review before the suggested time.
 PROPOSAL_DAY = 3
 PROPOSAL_TIME = time(9, 30)

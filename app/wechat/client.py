@@ -2,7 +2,7 @@
 
 `WeChatAPIClient` is wechatpy's `WeChatClient` (so `.qrcode`, `.menu`, `.message`, `.tag`,
 `.user`, `.media`, `.jsapi`, `.template` … keep working) with the defects listed in
-docs/wechat.md §3 fixed:
+docs/WECHAT.md §3 fixed:
 
 * every URL goes under the configured base URL, the token URL included (wechatpy hard-codes
   `https://api.weixin.qq.com/cgi-bin/token`, `showqrcode` and a few absolute URLs);
@@ -56,7 +56,7 @@ DEFAULT_TIMEOUT = (3.05, 10.0)
 # minutes remain, so refreshing earlier would only get the same token back.
 REFRESH_MARGIN_SECONDS = 300
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
-# stable_token with force_refresh=true: at most 20 per day and 30 s apart (docs/wechat.md
+# stable_token with force_refresh=true: at most 20 per day and 30 s apart (docs/WECHAT.md
 # §2.1). Keep well inside that so a misbehaving deployment cannot burn the day's allowance.
 FORCE_REFRESH_SPACING_SECONDS = 30
 FORCE_REFRESH_DAILY_BUDGET = 10

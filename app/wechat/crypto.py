@@ -1,4 +1,4 @@
-"""Callback authentication and message encryption (wechat.md §1.1–1.2).
+"""Callback authentication and message encryption (docs/WECHAT.md §1.1–1.2).
 
 - `signature` = sha1 of the sorted (token, timestamp, nonce), on every GET and POST.
 - `msg_signature` = sha1 of the sorted (token, timestamp, nonce, Encrypt), in compatible and

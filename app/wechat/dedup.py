@@ -1,4 +1,4 @@
-"""Retry de-duplication for the callback (wechat.md §1.3).
+"""Retry de-duplication for the callback (docs/WECHAT.md §1.3).
 
 WeChat retries a delivery it got no answer for within 5 s, up to three times, and a retry
 can arrive while the first request is still running. Every delivery must have one effect

@@ -1,7 +1,7 @@
 """The Official Account's custom menu (自定义菜单): the data, its validation, and the push.
 
 The menu is kept in WeChat's own JSON shape (`{"button": [...]}`), so what is validated is
-exactly what `cgi-bin/menu/create` receives. Limits (docs/wechat.md §2.3): at most 3
+exactly what `cgi-bin/menu/create` receives. Limits (docs/WECHAT.md §2.3): at most 3
 top-level buttons, each with at most 5 sub-buttons; a top-level name at most 4 Chinese
 characters, a sub-button name at most 8. Names are measured in display width: a Chinese
 (wide / full-width) character counts 2, any other character 1, so "4 Chinese characters"
@@ -34,7 +34,7 @@ class MenuKey(StrEnum):
     HELP = "HELP"
 
 
-# Button types of menu/create (docs/wechat.md §2.3) and the field each one requires.
+# Button types of menu/create (docs/WECHAT.md §2.3) and the field each one requires.
 _KEY_TYPES = frozenset(
     {
         "click",

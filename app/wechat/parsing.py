@@ -1,4 +1,4 @@
-"""Safe parsing of callback bodies into messages (wechat.md §1.3–1.4).
+"""Safe parsing of callback bodies into messages (docs/WECHAT.md §1.3–1.4).
 
 Order of defences, cheapest first: a size cap, strict UTF-8, a refusal of any DOCTYPE or
 ENTITY declaration before a parser sees the bytes (without a DTD expat knows no entity but
@@ -200,7 +200,7 @@ class Inbound:
 
     @property
     def dedup_key(self) -> str:
-        """Identity of one delivery for retry de-duplication (wechat.md §1.3).
+        """Identity of one delivery for retry de-duplication (docs/WECHAT.md §1.3).
 
         Messages: MsgId. Events: FromUserName + CreateTime + Event + EventKey, plus MsgID when
         present, so two template-job results for one user in the same second stay distinct."""

@@ -8,7 +8,7 @@ Two kinds of code can lead a worker to a site's check:
   follows the account if needed and sends a subscribe/SCAN event carrying the scene, so the
   callback can greet the worker and reply with the check link. An account may hold at most
   100 000 permanent codes in its life, so a site's code is obtained once, stored on the
-  site, and never re-created (docs/wechat.md §2.2).
+  site, and never re-created (docs/WECHAT.md §2.2).
 - the **plain-URL QR** encoding `{PUBLIC_BASE_URL}/h5/scan/<token>`: opens the H5 check entry
   directly. Always available; the only code when the account may not create parametric
   codes (errcode 48001, or switched off by the operator) or has used up its permanent codes
@@ -30,7 +30,7 @@ from wechatpy.exceptions import WeChatClientException
 
 PERMANENT_STR_SCENE = "QR_LIMIT_STR_SCENE"
 MAX_SCENE_LENGTH = 64
-# errcodes of qrcode/create that mean "no parametric code for this site now" (docs/wechat.md
+# errcodes of qrcode/create that mean "no parametric code for this site now" (docs/WECHAT.md
 # §2.2, §2.12): 40053 — the account's 100 000 permanent codes are used up; 48001 — the
 # account has no permission for the API (e.g. an uncertified or subscription account).
 ERRCODE_PERMANENT_QR_EXHAUSTED = 40053
@@ -91,7 +91,7 @@ def errcode_of(exc: WeChatClientException) -> int | None:
 
 
 TEMPORARY_STR_SCENE = "QR_STR_SCENE"
-# A temporary parametric QR lives at most 30 days (docs/wechat.md §2.2).
+# A temporary parametric QR lives at most 30 days (docs/WECHAT.md §2.2).
 MAX_TEMPORARY_SECONDS = 2_592_000
 
 

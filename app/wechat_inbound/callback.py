@@ -1,4 +1,4 @@
-"""GET|POST /wechat/callback — the Official Account's server URL (wechat.md §1, CONTRACT.md).
+"""GET|POST /wechat/callback — the Official Account's server URL (docs/WECHAT.md §1, CONTRACT.md).
 
 GET: URL verification, `signature` checked, `echostr` returned unchanged (plaintext in all
 modes for Official Accounts). POST: plaintext, compatible and safe mode; `encrypt_type=aes`

@@ -24,7 +24,7 @@ from app.tips.domain import TIP_BROADCAST_KIND
 from config.settings import TEMPLATE_SETTING_PREFIX, load_settings, sandbox_template_id
 
 BASE = "http://ancha.test"
-# The 2023 rule (docs/wechat.md §2.4), spelled out rather than imported from the code under test.
+# The 2023 rule (docs/WECHAT.md §2.4), spelled out rather than imported from the code under test.
 WECHAT_KEYWORD_LIMIT = 20
 LONG = "郑州市金水区某某精密机械制造有限公司第一分公司冲压车间\n三号线\r\n安全防护罩缺失\t存在机械伤害风险" * 3
 

@@ -42,7 +42,7 @@ from app.wechat.client import (
 
 BASE = "http://mock.local/wx"
 
-# 附录1 of the JS-SDK documentation (docs/wechat.md §2.10), verified against its sha1.
+# 附录1 of the JS-SDK documentation (docs/WECHAT.md §2.10), verified against its sha1.
 OFFICIAL_TICKET = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
 OFFICIAL_NONCE = "Wm3WZYTPz0wzccnW"
 OFFICIAL_TIMESTAMP = 1414587457

@@ -61,7 +61,7 @@ ITEM_CATEGORY_LABELS = {
 
 
 class OnFail(StrEnum):
-    """The hazard level a failed item suggests (domain.md §8)."""
+    """The hazard level a failed item suggests (docs/DOMAIN.md §8)."""
 
     GENERAL = "general"  # 一般隐患: fixed the same day (不过夜)
     MAJOR = "major"  # matches a major-hazard criterion: 五到位 workflow

@@ -16,7 +16,7 @@ from enum import StrEnum
 from app.accounts.domain import ENTERPRISE_PERMISSIONS, Action, Actor, EnterpriseRef, Role
 from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks.domain import OnFail  # the checklists' vocabulary (domain.md §8)
+from app.hazard_reporting.checks.domain import OnFail  # the checklists' vocabulary (docs/DOMAIN.md §8)
 
 # --- vocabularies ------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ CATEGORY_LABELS = {
     HazardCategory.MANAGEMENT_DEFECT: "管理缺陷",
 }
 
-# Checklist item categories (domain.md §8) → hazard category. Emergency items (预案、演练、
+# Checklist item categories (docs/DOMAIN.md §8) → hazard category. Emergency items (预案、演练、
 # 应急物资配备) are the enterprise's management duty.
 _ITEM_CATEGORY = {
     "site": HazardCategory.UNSAFE_CONDITION,
@@ -89,7 +89,7 @@ def level_for_failed_item(on_fail: OnFail) -> tuple[HazardLevel, bool]:
 class HazardStatus(StrEnum):
     REPORTED = "reported"
     ASSIGNED = "assigned"
-    # The major-hazard duties before rectification (domain.md §1.5), in order.
+    # The major-hazard duties before rectification (docs/DOMAIN.md §1.5), in order.
     ASSESSED = "assessed"  # 评估认定
     REGISTERED = "registered"  # 登记建档 (reported to the bureau)
     PLAN_APPROVED = "plan_approved"  # 立项审核 of the 五到位 plan
@@ -438,7 +438,7 @@ def check_extension(old_deadline: datetime | None, new_deadline: datetime, now: 
         raise ValidationFailed.for_field("new_deadline", "新期限须晚于当前时间")
 
 
-# --- major-hazard criteria (判定标准, domain.md §6) -----------------------------------------
+# --- major-hazard criteria (判定标准, docs/DOMAIN.md §6) -----------------------------------------
 
 
 class StandardVersion(StrEnum):
@@ -502,7 +502,7 @@ def check_criteria(code: str | None, note: str | None, now: datetime) -> tuple[s
     return code, version
 
 
-# --- 五到位 (domain.md §2) -------------------------------------------------------------------
+# --- 五到位 (docs/DOMAIN.md §2) -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

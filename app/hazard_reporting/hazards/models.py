@@ -149,8 +149,8 @@ class HazardPhoto(Base):
 
 
 class MajorHazardPlan(Base):
-    """The governance of one major hazard: the 五到位 plan (domain.md §2) and the five duties
-    (domain.md §1.5), each recording who took it and when."""
+    """The governance of one major hazard: the 五到位 plan (docs/DOMAIN.md §2) and the five duties
+    (docs/DOMAIN.md §1.5), each recording who took it and when."""
 
     __tablename__ = "major_hazard_plans"
     __table_args__ = (CheckConstraint("fund_amount >= 0", name="fund_amount_nonnegative"),)

@@ -641,7 +641,7 @@ def _event_view(event: HazardEvent, names: dict[int, str]) -> dict[str, Any]:
 
 
 def _duty_steps(hazard: Hazard, names: dict[int, str]) -> list[dict[str, Any]]:
-    """The five duties of a major hazard (domain.md §1.5) with who did each and when."""
+    """The five duties of a major hazard (docs/DOMAIN.md §1.5) with who did each and when."""
     plan = hazard.plan
 
     def step(title: str, at: datetime | None, by: int | None, *lines: str | None) -> dict[str, Any]:
