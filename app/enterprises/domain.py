@@ -128,3 +128,7 @@ def site_scene(token: str) -> str:
 def site_entry_url(base_url: str, token: str) -> str:
     """Where the printed plain-URL QR of a site points: the H5 check entry."""
     return f"{base_url}/h5/scan/{token}"
+
+
+# What a scanner reads when a QR token is unknown or its site retired.
+SITE_NOT_FOUND = "二维码无效或已停用，请联系企业安全管理员。"

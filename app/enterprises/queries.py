@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership
 from app.accounts.queries import visible_enterprises
-from app.enterprises.domain import StandardizationLevel
+from app.enterprises.domain import SITE_NOT_FOUND, StandardizationLevel
 from app.enterprises.models import Department, Enterprise, Site, Town
-from app.enterprises.service import SITE_NOT_FOUND
 from app.errors import NotFound
 
 # How people are listed on the enterprise file: the principal first, the workers last.
@@ -105,9 +104,18 @@ class ScannedSite:
     enterprise_name: str
 
 
+def site_with_token(session: Session, token: str) -> Site | None:
+    """The site whose QR carries `token`, active or not, with its enterprise loaded (every
+    caller names it); None for an empty or unknown token."""
+    if not token:
+        return None
+    return session.scalar(select(Site).where(Site.token == token).options(joinedload(Site.enterprise)))
+
+
 def scanned_site(session: Session, token: str) -> ScannedSite:
     """The active site behind a scanned token with its enterprise's name, as plain values
-    (the SCAN reply path). Raises NotFound with the same message as `site_by_token`."""
+    (the SCAN reply path: one row, no ORM objects, so the lookup cache can keep it). Raises
+    NotFound with the same message as `enterprises.service.site_by_token`."""
     row = (
         session.execute(
             select(Site.token, Site.name, Site.enterprise_id, Enterprise.name)

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from app.accounts.domain import Action, Actor, require
-from app.enterprises.domain import new_site_token
+from app.enterprises.domain import SITE_NOT_FOUND, new_site_token
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.enterprises.queries import site_with_token
 from app.enterprises.schemas import (
     DepartmentIn,
     EnterpriseIn,
@@ -155,14 +156,9 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
     return site
 
 
-SITE_NOT_FOUND = "二维码无效或已停用，请联系企业安全管理员。"
-
-
 def site_by_token(session: Session, token: str) -> Site:
     """The active site behind a scanned QR token. Raises NotFound with a message for the scanner."""
-    # The enterprise comes along in the same query: every caller names it to the scanner.
-    query = select(Site).where(Site.token == token).options(joinedload(Site.enterprise))
-    site = session.scalar(query) if token else None
+    site = site_with_token(session, token)
     if site is None or not site.active:
         raise NotFound(SITE_NOT_FOUND)
     return site

@@ -56,6 +56,7 @@ from app.accounts.models import BureauMembership, Invite, Membership, User
 from app.clock import to_local, utcnow
 from app.enterprises.domain import site_scene
 from app.enterprises.models import Site
+from app.enterprises.queries import site_with_token
 from app.enterprises.site_codes import ensure_site_wechat_qr
 from app.extensions import db, redis_client
 from app.notifications.kinds import KINDS
@@ -563,7 +564,8 @@ def code_for_scene(store: SandboxStore, scene: str) -> ScannedCode:
 
 
 def _site_code(store: SandboxStore, scene: str, token: str) -> ScannedCode:
-    site = db.session.scalar(select(Site).where(Site.token == token)) if token else None
+    site = site_with_token(db.session, token)
+    # A retired site that has a WeChat code still answers its scan (with the refusal).
     if site is None or (not site.active and not site.wx_qr_url):
         raise SimulatorError(404, "not_found", "点位不存在或已停用")
     try:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from app.accounts import queries as account_queries
 from app.accounts.models import Membership, User
 from app.cache import LocalCache, can_cache_from, watch
+from app.enterprises.domain import SITE_NOT_FOUND
 from app.enterprises.models import Enterprise, Site
 from app.enterprises.queries import ScannedSite, scanned_site
-from app.enterprises.service import SITE_NOT_FOUND
 from app.errors import NotFound
 from app.wechat_inbound.router import HandlerContext
 
