@@ -30,12 +30,10 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Actor
-from app.accounts.models import BureauMembership, Membership, User
-from app.accounts.queries import load_actor
+from app.accounts.domain import BUREAU_ROLE_LABELS, Actor
+from app.accounts.models import User
+from app.accounts.queries import active_user, load_actor, my_roles, user_by_openid
 from app.errors import h5_notice, wants_json
 from app.extensions import db
 from app.wechat.client import InvalidOAuthCode, WeChatAPIError, get_wechat_client, strip_fragment
@@ -63,9 +61,7 @@ DEFAULT_NEXT = "/h5/me"
 def current_h5_user() -> User | None:
     """The active user signed in through WeChat on this browser, or None."""
     if "h5_user" not in g:
-        user_id = session.get(SESSION_USER_ID)
-        user = db.session.get(User, user_id) if user_id else None
-        g.h5_user = user if user is not None and user.is_active else None
+        g.h5_user = active_user(db.session, session.get(SESSION_USER_ID))
     return g.h5_user
 
 
@@ -193,7 +189,7 @@ def oauth_callback():
         return h5_notice(503, "微信服务暂时不可用", ["未能获取您的微信身份，请稍后重试。"], icon="error")
     session[SESSION_OPENID] = openid
     session.pop(SESSION_USER_ID, None)
-    user = db.session.scalar(select(User).where(User.openid == openid))
+    user = user_by_openid(db.session, openid)
     if user is None:
         return h5_notice(
             403,
@@ -216,34 +212,11 @@ def oauth_callback():
 def me():
     """我的: name, enterprises with roles, bureau role, bound WeChat."""
     user: User = current_h5_user()  # type: ignore[assignment]  # set: h5_login_required
-    memberships = db.session.scalars(
-        select(Membership)
-        .where(Membership.user_id == user.id, Membership.active.is_(True))
-        .options(
-            selectinload(Membership.enterprise),
-            selectinload(Membership.department),
-            selectinload(Membership.team),
-        )
-        .order_by(Membership.enterprise_id, Membership.id)
-    ).all()
-    enterprises: dict[int, dict[str, Any]] = {}
-    for membership in memberships:
-        entry = enterprises.setdefault(
-            membership.enterprise_id, {"name": membership.enterprise.name, "roles": []}
-        )
-        unit = " · ".join(
-            part.name for part in (membership.department, membership.team) if part is not None
-        )
-        entry["roles"].append({"label": ROLE_LABELS[membership.role], "unit": unit})
-    bureau = db.session.scalar(
-        select(BureauMembership)
-        .where(BureauMembership.user_id == user.id)
-        .options(selectinload(BureauMembership.towns))
-    )
+    enterprises, bureau = my_roles(db.session, user)
     return render_template(
         "wechat/h5_me.html",
         user=user,
-        enterprises=list(enterprises.values()),
+        enterprises=enterprises,
         bureau_label=BUREAU_ROLE_LABELS[bureau.role] if bureau else None,
         bureau_towns=[t.name for t in bureau.towns] if bureau else [],
         masked_openid=_mask(user.openid),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.domain import Actor, Role
+from app.accounts.domain import ROLE_LABELS, Actor, Role
 from app.accounts.models import BureauMembership, Membership, User
 from app.enterprises.models import Enterprise
 
@@ -86,3 +86,35 @@ def is_active_member(session: Session, user_id: int, enterprise_id: int) -> bool
         .limit(1)
     )
     return found is not None
+
+
+def active_user(session: Session, user_id: int | None) -> User | None:
+    """The user behind a session's user id, if it still exists and is active."""
+    user = session.get(User, user_id) if user_id else None
+    return user if user is not None and user.is_active else None
+
+
+def my_roles(session: Session, user: User) -> tuple[list[dict], BureauMembership | None]:
+    """我的: the user's enterprises, each with its name and the roles held there (label and
+    unit), and the bureau membership, if any."""
+    memberships = session.scalars(
+        select(Membership)
+        .where(Membership.user_id == user.id, Membership.active.is_(True))
+        .options(
+            selectinload(Membership.enterprise),
+            selectinload(Membership.department),
+            selectinload(Membership.team),
+        )
+        .order_by(Membership.enterprise_id, Membership.id)
+    ).all()
+    enterprises: dict[int, dict] = {}
+    for membership in memberships:
+        entry = enterprises.setdefault(membership.enterprise_id, {"name": membership.enterprise.name, "roles": []})
+        unit = " · ".join(part.name for part in (membership.department, membership.team) if part is not None)
+        entry["roles"].append({"label": ROLE_LABELS[membership.role], "unit": unit})
+    bureau = session.scalar(
+        select(BureauMembership)
+        .where(BureauMembership.user_id == user.id)
+        .options(selectinload(BureauMembership.towns))
+    )
+    return list(enterprises.values()), bureau

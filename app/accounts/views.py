@@ -15,7 +15,7 @@ from wechatpy.exceptions import WeChatClientException
 from app.accounts import service
 from app.accounts.domain import Action, invite_scene
 from app.accounts.models import User
-from app.accounts.queries import load_actor
+from app.accounts.queries import active_user, load_actor
 from app.clock import utcnow
 from app.errors import PermissionDenied
 from app.extensions import db, redis_client
@@ -27,9 +27,7 @@ bp = Blueprint("accounts", __name__, url_prefix="/console")
 
 def current_user() -> User | None:
     if "user" not in g:
-        user_id = session.get("user_id")
-        user = db.session.get(User, user_id) if user_id else None
-        g.user = user if user is not None and user.is_active else None
+        g.user = active_user(db.session, session.get("user_id"))
     return g.user
 
 

@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify, request
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
-from sqlalchemy import select
 
 from app.accounts.queries import load_actor
 from app.accounts.service import user_for_api_token
@@ -18,7 +17,6 @@ from app.api.schemas import EnterpriseList, EnterpriseOut, ErrorOut, SiteList, S
 from app.clock import utcnow
 from app.enterprises import queries, service
 from app.enterprises.domain import site_scene
-from app.enterprises.models import Town
 from app.enterprises.schemas import EnterpriseIn, EnterpriseUpdate, SiteIn
 from app.errors import PermissionDenied, ValidationFailed
 from app.extensions import db
@@ -70,7 +68,7 @@ def _enterprise_out(enterprise) -> dict:
 @token_required
 def list_towns():
     """Towns (镇/街道) of the district."""
-    towns = db.session.scalars(select(Town).order_by(Town.id))
+    towns = queries.all_towns(db.session)
     return jsonify([TownOut.model_validate(t).model_dump() for t in towns])
 
 

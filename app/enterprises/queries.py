@@ -104,6 +104,11 @@ class ScannedSite:
     enterprise_name: str
 
 
+def all_towns(session: Session) -> list[Town]:
+    """The district's towns in the order they were registered."""
+    return list(session.scalars(select(Town).order_by(Town.id)))
+
+
 def site_with_token(session: Session, token: str) -> Site | None:
     """The site whose QR carries `token`, active or not, with its enterprise loaded (every
     caller names it); None for an empty or unknown token."""

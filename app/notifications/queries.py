@@ -44,3 +44,7 @@ def recipients(session: Session, user_ids: Iterable[int]) -> dict[int, Recipient
             quiet_end=end if has_pref else DEFAULT_QUIET_END,
         )
     return found
+
+
+def preference_of(session: Session, user_id: int) -> NotificationPreference | None:
+    return session.get(NotificationPreference, user_id)

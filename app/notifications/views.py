@@ -13,6 +13,7 @@ from app.accounts.h5_login import current_h5_actor, h5_login_required
 from app.clock import utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
+from app.notifications import queries
 from app.notifications.domain import DEFAULT_QUIET_END, DEFAULT_QUIET_START
 from app.notifications.models import NotificationPreference
 from app.notifications.service import save_preference
@@ -95,7 +96,7 @@ def _page(values: dict[str, Any], *, saved: bool = False, error: str | None = No
 def preferences():
     """消息提醒设置: the form, filled with what is stored (or the defaults)."""
     actor = current_h5_actor()
-    preference = db.session.get(NotificationPreference, actor.user_id)
+    preference = queries.preference_of(db.session, actor.user_id)
     return _page(_stored_values(preference), saved=request.args.get("saved") == "1")
 
 

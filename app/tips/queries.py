@@ -183,6 +183,10 @@ def library(session: Session) -> list[Tip]:
     )
 
 
+def tip(session: Session, tip_id: int | None) -> Tip | None:
+    return session.get(Tip, tip_id) if tip_id else None
+
+
 def town_names(session: Session) -> dict[int, str]:
     return {town_id: name for town_id, name in session.execute(select(Town.id, Town.name))}
 

@@ -26,7 +26,6 @@ from app.tips.domain import (
     TipKind,
     article_blocks,
 )
-from app.tips.models import Tip
 
 console_bp = Blueprint("tips_console", __name__, url_prefix="/console/tips")
 h5_bp = Blueprint("tips_h5", __name__, url_prefix="/h5/tips")
@@ -118,7 +117,7 @@ def library():
 def library_tip(tip_id: int):
     """A tip's article as members will see it."""
     _require_broadcaster()
-    tip = db.session.get(Tip, tip_id)
+    tip = queries.tip(db.session, tip_id)
     if tip is None:
         abort(404)
     return render_template(
@@ -166,7 +165,7 @@ def new_broadcast():
             flash("推送已排期，将在发送时间自动发出。")
             return redirect(url_for("tips_console.broadcast_detail", broadcast_id=broadcast.id))
     else:
-        chosen = db.session.get(Tip, request.args.get("tip", type=int) or 0)
+        chosen = queries.tip(db.session, request.args.get("tip", type=int))
         if chosen is not None and (chosen.kind is TipKind.CUSTOM or not chosen.active):
             chosen = None  # only the library can be picked
         audience = Audience.from_json(chosen.audience) if chosen is not None else Audience()
