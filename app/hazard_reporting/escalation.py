@@ -59,7 +59,7 @@ from app.hazard_reporting.escalation_domain import (
 )
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
-from app.hazard_reporting.hazards.service import SUMMARY_LENGTH
+from app.hazard_reporting.hazards.recording import SUMMARY_LENGTH
 from app.notifications.models import OutboxMessage
 from app.notifications.service import enqueue_many, outbox_row
 

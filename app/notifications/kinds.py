@@ -10,7 +10,7 @@ serve a whole family with one template: the template id is read from
 `WECHAT_TEMPLATE_<KIND>`, else `WECHAT_TEMPLATE_<FAMILY>` (see config.settings).
 
 Payloads are the JSON written by the code that enqueues (hazard notices:
-app/hazard_reporting/hazards/service.py `_notify`); the shapes of the others are documented
+app/hazard_reporting/hazards/recording.py `_notify`); the shapes of the others are documented
 on their kinds below.
 """
 

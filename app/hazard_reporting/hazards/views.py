@@ -72,7 +72,7 @@ from app.errors import (
     wants_json,
 )
 from app.extensions import db, redis_client
-from app.hazard_reporting.hazards import ledger, queries, service
+from app.hazard_reporting.hazards import ledger, major_hazards, queries, service
 from app.hazard_reporting.hazards.domain import (
     ACTION_LABELS,
     CATEGORY_LABELS,
@@ -492,7 +492,7 @@ def perform(
         result = service.verify(session, actor, now, hid, _fields(form, "passed", "note"))
         return ("verify_passed" if result.status is HazardStatus.CLOSED else "verify_failed"), []
     elif action is A.ACCEPT:
-        result = service.accept(session, actor, now, hid, _fields(form, "passed", "acceptor", "opinion"))
+        result = major_hazards.accept(session, actor, now, hid, _fields(form, "passed", "acceptor", "opinion"))
         return ("accept_passed" if result.status is HazardStatus.CLOSED else "accept_failed"), []
     elif action is A.REJECT:
         service.reject(session, actor, now, hid, _fields(form, "reason"))
@@ -501,17 +501,17 @@ def perform(
             session, actor, now, hid, _fields(form, "criteria_code", "criteria_note", "note")
         )
     elif action is A.ASSESS:
-        service.assess(
+        major_hazards.assess(
             session, actor, now, hid, _fields(form, "criteria_code", "criteria_note", "assessor", "opinion")
         )
     elif action is A.REGISTER:
-        service.register(session, actor, now, hid, _fields(form, "note"))
+        major_hazards.register(session, actor, now, hid, _fields(form, "note"))
     elif action is A.SAVE_PLAN:
-        service.save_plan(session, actor, now, hid, _plan_data(form, hazard))
+        major_hazards.save_plan(session, actor, now, hid, _plan_data(form, hazard))
     elif action is A.APPROVE_PLAN:
-        service.approve_plan(session, actor, now, hid, _fields(form, "note"))
+        major_hazards.approve_plan(session, actor, now, hid, _fields(form, "note"))
     elif action is A.SUPERVISE:
-        service.supervise(session, actor, now, hid, _fields(form, "supervising_unit", "note"))
+        major_hazards.supervise(session, actor, now, hid, _fields(form, "supervising_unit", "note"))
     elif action is A.REQUEST_EXTENSION:
         service.request_extension(session, actor, now, hid, _fields(form, "new_deadline", "reason"))
     elif action is A.DECIDE_EXTENSION:
