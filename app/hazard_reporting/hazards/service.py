@@ -56,6 +56,7 @@ from app.hazard_reporting.hazards.recording import (
     record,
 )
 from app.hazard_reporting.hazards.schemas import (
+    NOT_A_FORM,
     AssignIn,
     ExtensionDecisionIn,
     ExtensionRequestIn,
@@ -67,7 +68,6 @@ from app.hazard_reporting.hazards.schemas import (
 )
 from app.validation import parse
 
-NOT_OFFERED = "页面不存在，请检查链接是否正确。"
 NO_PHOTO = "请至少拍摄或选择一张隐患照片"
 
 
@@ -521,7 +521,7 @@ def act(
     e.g. "verify_failed". Raises NotFound (not a form action) and what the verb raises."""
     form = FORMS.get(action)
     if form is None:
-        raise NotFound(NOT_OFFERED)
+        raise NotFound(NOT_A_FORM)
     fields = {name: value for name, value in data.items() if name != "photos"}
     photos = data.get("photos") or []
     if form.verb is None and not photos:
