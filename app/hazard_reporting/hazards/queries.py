@@ -440,7 +440,8 @@ def waiting_for(session: Session, actor: Actor, limit: int = LIST_LIMIT) -> list
     enterprises = _refs(session, candidates)
     found = []
     for hazard in candidates:
-        actions = available_actions(actor, hazard, enterprises[hazard.enterprise_id].ref, pending.get(hazard.id))
+        ref = enterprises[hazard.enterprise_id].ref
+        actions = available_actions(actor, hazard, ref, pending.get(hazard.id))
         if waits_for_decision(hazard, actions):
             found.append(hazard)
         if len(found) >= limit:
@@ -573,7 +574,9 @@ def console_hazards(
     return list(session.scalars(page)), total or 0
 
 
-def console_list_context(session: Session, actor: Actor, filters: ListFilters, now: datetime) -> dict[str, Any]:
+def console_list_context(
+    session: Session, actor: Actor, filters: ListFilters, now: datetime
+) -> dict[str, Any]:
     """The console list page: one page of rows, the page count, the enterprises to filter
     by and those whose 台账 the actor may export."""
     hazards, total = console_hazards(session, actor, filters, now)

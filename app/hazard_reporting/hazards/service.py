@@ -456,7 +456,9 @@ def report_with_photos(
 # --- one form, one call: the actions pages offer ---------------------------------------------
 
 
-def _decide_pending(session: Session, actor: Actor, now: datetime, hazard_id: int, data: Any) -> DeadlineExtension:
+def _decide_pending(
+    session: Session, actor: Actor, now: datetime, hazard_id: int, data: Any
+) -> DeadlineExtension:
     """decide_extension on the hazard's pending request. Raises NotFound, Conflict (none is
     pending) and what decide_extension raises."""
     hazard, _ = load(session, actor, hazard_id)
