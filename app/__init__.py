@@ -72,8 +72,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.enterprises.views import bp as enterprises_bp
     from app.hazard_reporting.checks.console import bp as checks_console_bp
     from app.hazard_reporting.checks.views import bp as checks_h5_bp
-    from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
-    from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp
+    from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
+    from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
     from app.notifications.views import bp as notifications_h5_bp

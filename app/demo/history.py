@@ -49,6 +49,7 @@ from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, Item
 from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckTask
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.escalation.service import run_escalations
+from app.hazard_reporting.hazards import major_hazards
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard
@@ -555,11 +556,11 @@ class History:
         steps: list[tuple[datetime, Callable[[datetime], Any]]] = [
             (found + timedelta(minutes=5), lambda m: hazards.add_photo(
                 self.session, officer, m, hazard_id, PhotoKind.BEFORE, self.photos[3], self.media_root)),
-            (found + day, lambda m: hazards.assess(self.session, officer, m, hazard_id, {
+            (found + day, lambda m: major_hazards.assess(self.session, officer, m, hazard_id, {
                 "criteria_code": spec["criteria"], "assessor": spec["assessor"], "opinion": spec["opinion"]})),
-            (found + day + timedelta(hours=4), lambda m: hazards.register(
+            (found + day + timedelta(hours=4), lambda m: major_hazards.register(
                 self.session, officer, m, hazard_id, {"note": "已录入重大隐患台账并报区应急管理局"})),
-            (found + 2 * day, lambda m: hazards.save_plan(self.session, manager, m, hazard_id, {
+            (found + 2 * day, lambda m: major_hazards.save_plan(self.session, manager, m, hazard_id, {
                 "measures": plan["measures"],
                 "owner_org": plan["owner_org"],
                 "owner_person": self.session.get(User, company.manager).display_name,
@@ -572,9 +573,9 @@ class History:
                 ],
                 "contingency": plan["contingency"],
             })),
-            (found + 3 * day, lambda m: hazards.approve_plan(
+            (found + 3 * day, lambda m: major_hazards.approve_plan(
                 self.session, manager, m, hazard_id, {"note": "五到位落实，同意立项"})),
-            (found + 4 * day, lambda m: hazards.supervise(self.session, self.actor(bureau.id), m, hazard_id, {
+            (found + 4 * day, lambda m: major_hazards.supervise(self.session, self.actor(bureau.id), m, hazard_id, {
                 "supervising_unit": "惠济区应急管理局", "note": "挂牌督办，按节点报送整改进度"})),
             (found + 4 * day + timedelta(hours=1), lambda m: hazards.assign(
                 self.session, manager, m, hazard_id, {"assignee_id": fixer})),
@@ -587,7 +588,7 @@ class History:
         if state == "closed":
             steps.append((found + 20 * day, lambda m: hazards.submit_rectification(
                 self.session, self.actor(fixer), m, hazard_id, {"note": "整改完成，申请验收"})))
-            steps.append((found + 22 * day, lambda m: hazards.accept(self.session, manager, m, hazard_id, {
+            steps.append((found + 22 * day, lambda m: major_hazards.accept(self.session, manager, m, hazard_id, {
                 "passed": True, "acceptor": spec["acceptor"], "opinion": spec["acceptance"]})))
         for moment, step in steps:
             self.timeline.at(moment, step)

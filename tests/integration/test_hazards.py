@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from app.accounts.domain import Actor
 from app.accounts.models import User
 from app.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from app.hazard_reporting.hazards import queries, service
+from app.hazard_reporting.hazards import major_hazards, queries, service
 from app.hazard_reporting.hazards.domain import (
     ExtensionStatus,
     HazardAction,
@@ -347,7 +347,7 @@ def test_a_state_change_and_its_outbox_rows_share_one_transaction(db_session, wo
         ("officer", lambda s, a, h, w: service.verify(s, a, at(1), h.id, {"passed": True}), InvalidTransition),
         ("officer", lambda s, a, h, w: service.reject(s, a, at(1), h.id, {"reason": ""}), ValidationFailed),
         ("officer", lambda s, a, h, w: service.assign(s, a, at(1), h.id, {"assignee_id": w.outsider.id}), ValidationFailed),
-        ("officer", lambda s, a, h, w: service.assess(s, a, at(1), h.id, {"assessor": "x", "opinion": "y"}), InvalidTransition),
+        ("officer", lambda s, a, h, w: major_hazards.assess(s, a, at(1), h.id, {"assessor": "x", "opinion": "y"}), InvalidTransition),
         ("outsider", lambda s, a, h, w: service.reject(s, a, at(1), h.id, {"reason": "不是隐患"}), NotFound),
         ("far_staff", lambda s, a, h, w: service.reject(s, a, at(1), h.id, {"reason": "不是隐患"}), NotFound),
     ],
@@ -457,20 +457,20 @@ def test_major_hazard_goes_through_the_five_duties_in_order(db_session, world, t
 
     # Order is enforced: nothing skips ahead.
     with pytest.raises(InvalidTransition):
-        service.register(db_session, officer, at(1), hazard.id)
+        major_hazards.register(db_session, officer, at(1), hazard.id)
     with pytest.raises(InvalidTransition):
-        service.approve_plan(db_session, manager, at(1), hazard.id)
+        major_hazards.approve_plan(db_session, manager, at(1), hazard.id)
 
-    service.assess(
+    major_hazards.assess(
         db_session, officer, at(1), hazard.id,
         {"criteria_code": "M23-FC-3", "assessor": "省安全专家李工", "opinion": "属干式除尘系统未采取控爆措施"},
     )
     expect_step(db_session, hazard, A.ASSESS, S.REPORTED, S.ASSESSED, "major_hazard_assessed", [world.manager])
 
     with pytest.raises(ValidationFailed, match="至少有一张隐患照片"):
-        service.register(db_session, officer, at(2), hazard.id)
+        major_hazards.register(db_session, officer, at(2), hazard.id)
     service.add_photo(db_session, officer, at(2), hazard.id, "before", jpeg(), tmp_path)
-    service.register(db_session, officer, at(2), hazard.id, {"note": "已报区应急管理局"})
+    major_hazards.register(db_session, officer, at(2), hazard.id, {"note": "已报区应急管理局"})
     # Reported to the bureau: its admin and the staff of this town, not of another town.
     expect_step(
         db_session, hazard, A.REGISTER, S.ASSESSED, S.REGISTERED, "major_hazard_registered",
@@ -481,32 +481,32 @@ def test_major_hazard_goes_through_the_five_duties_in_order(db_session, world, t
     expect_step(db_session, hazard, A.ASSIGN, S.REGISTERED, S.REGISTERED, "hazard_assigned", [world.assignee])
 
     partial = {k: FULL_PLAN[k] for k in ("measures", "owner_org", "owner_person", "deadline")}
-    service.save_plan(db_session, assignee, at(4), hazard.id, partial)
+    major_hazards.save_plan(db_session, assignee, at(4), hazard.id, partial)
     expect_step(db_session, hazard, A.SAVE_PLAN, S.REGISTERED, S.REGISTERED, None, [])
     with pytest.raises(ValidationFailed) as refused:
-        service.approve_plan(db_session, manager, at(5), hazard.id)
+        major_hazards.approve_plan(db_session, manager, at(5), hazard.id)
     assert refused.value.message == "五到位未落实，缺少：整改资金、应急预案。"
     assert set(refused.value.fields) == {"fund_amount", "fund_source", "contingency"}
     with pytest.raises(PermissionDenied):
-        service.approve_plan(db_session, officer, at(5), hazard.id)
+        major_hazards.approve_plan(db_session, officer, at(5), hazard.id)
 
-    service.save_plan(db_session, assignee, at(5), hazard.id, FULL_PLAN)
-    service.approve_plan(db_session, manager, at(6), hazard.id, {"note": "同意立项"})
+    major_hazards.save_plan(db_session, assignee, at(5), hazard.id, FULL_PLAN)
+    major_hazards.approve_plan(db_session, manager, at(6), hazard.id, {"note": "同意立项"})
     expect_step(
         db_session, hazard, A.APPROVE_PLAN, S.REGISTERED, S.PLAN_APPROVED, "major_plan_approved",
         [world.bureau_admin, world.town_staff, world.assignee],
     )
     assert hazard.deadline == datetime(2026, 12, 31, 15, 59, 59, tzinfo=UTC)
     with pytest.raises(InvalidTransition):  # the approved plan is frozen
-        service.save_plan(db_session, assignee, at(6), hazard.id, {"measures": "改为更便宜的方案"})
+        major_hazards.save_plan(db_session, assignee, at(6), hazard.id, {"measures": "改为更便宜的方案"})
     with pytest.raises(InvalidTransition):  # not before the bureau's supervision
         service.start_rectification(db_session, assignee, at(6), hazard.id)
 
     with pytest.raises(PermissionDenied):
-        service.supervise(db_session, manager, at(7), hazard.id, {"supervising_unit": "自己"})
+        major_hazards.supervise(db_session, manager, at(7), hazard.id, {"supervising_unit": "自己"})
     with pytest.raises(NotFound):
-        service.supervise(db_session, world.actor(world.far_staff), at(7), hazard.id, {"supervising_unit": "区局"})
-    service.supervise(db_session, staff, at(7), hazard.id, {"supervising_unit": "惠济区应急管理局", "note": "挂牌督办"})
+        major_hazards.supervise(db_session, world.actor(world.far_staff), at(7), hazard.id, {"supervising_unit": "区局"})
+    major_hazards.supervise(db_session, staff, at(7), hazard.id, {"supervising_unit": "惠济区应急管理局", "note": "挂牌督办"})
     expect_step(
         db_session, hazard, A.SUPERVISE, S.PLAN_APPROVED, S.SUPERVISING, "major_hazard_supervised",
         [world.manager, world.assignee],
@@ -519,12 +519,12 @@ def test_major_hazard_goes_through_the_five_duties_in_order(db_session, world, t
 
     with pytest.raises(InvalidTransition, match="重大隐患不能复查销号"):
         service.verify(db_session, officer, at(10), hazard.id, {"passed": True})
-    service.accept(
+    major_hazards.accept(
         db_session, staff, at(10), hazard.id, {"passed": False, "acceptor": "区局验收组", "opinion": "隔爆阀未调试"}
     )
     expect_step(db_session, hazard, A.REOPEN, S.RECTIFIED, S.RECTIFYING, "hazard_reopened", [world.assignee])
     service.submit_rectification(db_session, assignee, at(11), hazard.id)
-    service.accept(
+    major_hazards.accept(
         db_session, manager, at(12), hazard.id, {"passed": True, "acceptor": "专家组", "opinion": "治理到位，同意销号"}
     )
     expect_step(
@@ -560,7 +560,7 @@ def test_major_hazard_goes_through_the_five_duties_in_order(db_session, world, t
 def test_major_hazard_cannot_start_rectifying_without_a_complete_approved_plan(db_session, world):
     hazard = report(db_session, world, level="major")
     service.assign(db_session, world.actor(world.manager), at(1), hazard.id, {"assignee_id": world.assignee.id})
-    service.save_plan(db_session, world.actor(world.assignee), at(1), hazard.id, {"measures": "加装隔爆阀"})
+    major_hazards.save_plan(db_session, world.actor(world.assignee), at(1), hazard.id, {"measures": "加装隔爆阀"})
     # Reach 督导督办 by hand to prove the guard holds even if the status says otherwise.
     hazard.status = S.SUPERVISING
     db_session.flush()
@@ -581,16 +581,16 @@ def test_plan_rules(db_session, world):
     hazard = report(db_session, world, level="major")
     manager = world.actor(world.manager)
     with pytest.raises(ValidationFailed) as refused:
-        service.save_plan(db_session, manager, NOW, hazard.id, {"deadline": "2026-11-27"})
+        major_hazards.save_plan(db_session, manager, NOW, hazard.id, {"deadline": "2026-11-27"})
     assert "deadline" in refused.value.fields
     with pytest.raises(ValidationFailed) as refused:
-        service.save_plan(
+        major_hazards.save_plan(
             db_session, manager, NOW, hazard.id,
             {"deadline": "2026-12-01", "milestones": [{"title": "安装", "due": "2026-12-02"}]},
         )
     assert "milestones" in refused.value.fields
     with pytest.raises(PermissionDenied):
-        service.save_plan(db_session, world.actor(world.reporter), NOW, hazard.id, {"measures": "x"})
+        major_hazards.save_plan(db_session, world.actor(world.reporter), NOW, hazard.id, {"measures": "x"})
 
 
 # --- deadline extensions ---------------------------------------------------------------------
@@ -655,12 +655,12 @@ def test_major_extension_is_decided_by_the_principal(db_session, world, tmp_path
 def approved_major(session, world, media_root) -> Hazard:
     officer, manager = world.actor(world.officer), world.actor(world.manager)
     hazard = report(session, world, level="major")
-    service.assess(session, officer, at(1), hazard.id, {"criteria_code": "M23-FC-3", "assessor": "李工", "opinion": "属实"})
+    major_hazards.assess(session, officer, at(1), hazard.id, {"criteria_code": "M23-FC-3", "assessor": "李工", "opinion": "属实"})
     service.add_photo(session, officer, at(1), hazard.id, "before", jpeg(), media_root)
-    service.register(session, officer, at(2), hazard.id)
+    major_hazards.register(session, officer, at(2), hazard.id)
     service.assign(session, manager, at(3), hazard.id, {"assignee_id": world.assignee.id})
-    service.save_plan(session, manager, at(4), hazard.id, FULL_PLAN)
-    service.approve_plan(session, manager, at(5), hazard.id)
+    major_hazards.save_plan(session, manager, at(4), hazard.id, FULL_PLAN)
+    major_hazards.approve_plan(session, manager, at(5), hazard.id)
     return hazard
 
 

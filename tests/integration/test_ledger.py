@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from app.errors import NotFound, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checks import service as checks_service
 from app.hazard_reporting.checks.queries import task_items
-from app.hazard_reporting.hazards import ledger, service
+from app.hazard_reporting.hazards import ledger, major_hazards, service
 from app.hazard_reporting.hazards.domain import PhotoKind
 from tests.fixtures.builders import NOW
 from tests.fixtures.checks import MONDAY, CheckOrg, submission_data
@@ -85,15 +85,15 @@ def shop(build, db_session, tmp_dir):
     service.verify(db_session, a[officer], utc(2026, 11, 3, 7, 0), closed.id, {"passed": True})
 
     major = report(worker, utc(2026, 11, 10, 2, 0), "干式除尘器未设泄爆装置", level="major")
-    service.assess(
+    major_hazards.assess(
         db_session,
         a[officer],
         utc(2026, 11, 10, 3, 0),
         major.id,
         {"criteria_code": "M23-FC-3", "assessor": "专家组", "opinion": "属实"},
     )
-    service.register(db_session, a[officer], utc(2026, 11, 10, 4, 0), major.id)
-    service.save_plan(
+    major_hazards.register(db_session, a[officer], utc(2026, 11, 10, 4, 0), major.id)
+    major_hazards.save_plan(
         db_session,
         a[officer],
         utc(2026, 11, 10, 5, 0),
@@ -108,7 +108,7 @@ def shop(build, db_session, tmp_dir):
             "contingency": "治理期间停用除尘系统",
         },
     )
-    service.approve_plan(db_session, a[manager], utc(2026, 11, 10, 6, 0), major.id)
+    major_hazards.approve_plan(db_session, a[manager], utc(2026, 11, 10, 6, 0), major.id)
 
     overdue = report(worker, utc(2026, 10, 31, 17, 0), "安全护栏缺失")  # 1 November 01:00 local
     report(worker, utc(2026, 11, 30, 16, 30), "十二月的隐患")  # 1 December 00:30 local

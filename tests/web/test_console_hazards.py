@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.clock import to_local, utcnow
-from app.hazard_reporting.hazards import service
+from app.hazard_reporting.hazards import major_hazards, service
 from app.hazard_reporting.hazards.domain import HazardAction, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard
 from tests.fixtures.hazard_pages import action_forms, console_login, events_of, fresh, jpeg, make_cast, text
@@ -201,14 +201,14 @@ def test_the_major_duties_through_the_console_to_acceptance(client, db_session, 
 def test_a_refusal_is_shown_on_the_page_and_nothing_is_stored(client, db_session, cast, report):
     hazard = report(level="major")
     officer = cast.build.actor(cast.officer)
-    service.assess(
+    major_hazards.assess(
         db_session,
         officer,
         utcnow(),
         hazard.id,
         {"criteria_code": "M23-FC-3", "assessor": "王", "opinion": "属实"},
     )
-    service.register(db_session, officer, utcnow(), hazard.id)
+    major_hazards.register(db_session, officer, utcnow(), hazard.id)
     db_session.flush()
     count = len(events_of(db_session, hazard.id))
     console_login(client, cast.manager)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.clock import utcnow
-from app.hazard_reporting.hazards import service
+from app.hazard_reporting.hazards import major_hazards, service
 from app.hazard_reporting.hazards.domain import (
     ExtensionStatus,
     HazardAction,
@@ -379,10 +379,10 @@ def test_the_bureau_waits_only_for_what_it_decides(client, db_session, cast, rep
     major = reported(level="major")
     now = utcnow()
     officer, manager = cast.build.actor(cast.officer), cast.build.actor(cast.manager)
-    service.assess(
+    major_hazards.assess(
         db_session, officer, now, major.id, {"criteria_code": "M23-FC-3", "assessor": "王", "opinion": "属实"}
     )
-    service.register(db_session, officer, now, major.id)
+    major_hazards.register(db_session, officer, now, major.id)
     plan = {
         "measures": "加装泄爆片",
         "owner_org": "设备部",
@@ -392,8 +392,8 @@ def test_the_bureau_waits_only_for_what_it_decides(client, db_session, cast, rep
         "deadline": "2099-01-31",
         "contingency": "停用除尘系统",
     }
-    service.save_plan(db_session, officer, now, major.id, plan)
-    service.approve_plan(db_session, manager, now, major.id)
+    major_hazards.save_plan(db_session, officer, now, major.id, plan)
+    major_hazards.approve_plan(db_session, manager, now, major.id)
     db_session.flush()
     h5_login(client, cast.bureau)
     todo = text(client.get("/h5/hazards"))
@@ -634,14 +634,14 @@ def test_the_major_duties_on_the_pages(client, db_session, cast, reported):
 def test_approving_an_incomplete_plan_shows_what_is_missing(client, db_session, cast, reported):
     hazard = reported(level="major")
     officer = cast.build.actor(cast.officer)
-    service.assess(
+    major_hazards.assess(
         db_session,
         officer,
         hazard.created_at,
         hazard.id,
         {"criteria_code": "M23-FC-3", "assessor": "王", "opinion": "属实"},
     )
-    service.register(db_session, officer, hazard.created_at, hazard.id)
+    major_hazards.register(db_session, officer, hazard.created_at, hazard.id)
     db_session.flush()
     h5_login(client, cast.manager)
     refused = act(client, hazard.id, "approve_plan")

@@ -63,7 +63,7 @@ from app.hazard_reporting.escalation.notices import DIGEST_KIND
 from app.hazard_reporting.escalation.queries import digest_counts, digest_users
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
-from app.hazard_reporting.hazards.service import SUMMARY_LENGTH
+from app.hazard_reporting.hazards.recording import SUMMARY_LENGTH
 from app.notifications.models import OutboxMessage
 from app.notifications.service import enqueue, enqueue_many, outbox_row
 

@@ -7,13 +7,14 @@ Standard library and other domain modules only; services apply these rules to ro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
-from app.accounts.domain import ENTERPRISE_PERMISSIONS, Action, Actor, EnterpriseRef, Role
+from app.accounts.domain import BUREAU_PERMISSIONS, ENTERPRISE_PERMISSIONS, Action, Actor, EnterpriseRef, Role
 from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checks.domain import OnFail  # the checklists' vocabulary (docs/DOMAIN.md §8)
@@ -364,6 +365,136 @@ def authorize(
 def roles_with(permission: Action) -> frozenset[Role]:
     """The enterprise roles that grant `permission`."""
     return frozenset(role for role, actions in ENTERPRISE_PERMISSIONS.items() if permission in actions)
+
+
+# --- what a person may do now (the actions pages offer) -------------------------------------
+
+
+class HazardFacts(Protocol):
+    """What the offer rules read of a hazard (a Hazard row, or any object with these)."""
+
+    level: HazardLevel
+    status: HazardStatus
+    reporter_id: int
+    assignee_id: int | None
+    deadline: datetime | None
+
+
+class RequestFacts(Protocol):
+    """What the offer rules read of a pending extension request."""
+
+    requested_by_id: int
+
+
+# The actions offered as forms, in the order a page lists them. REOPEN is the "not passed"
+# outcome of the verify/accept forms; ADD_AFTER_PHOTO is part of submitting the fix.
+FORM_ACTIONS: tuple[HazardAction, ...] = (
+    HazardAction.START_RECTIFICATION,
+    HazardAction.SUBMIT_RECTIFICATION,
+    HazardAction.VERIFY,
+    HazardAction.ACCEPT,
+    HazardAction.ASSESS,
+    HazardAction.REGISTER,
+    HazardAction.SAVE_PLAN,
+    HazardAction.APPROVE_PLAN,
+    HazardAction.SUPERVISE,
+    HazardAction.DECIDE_EXTENSION,
+    HazardAction.ASSIGN,
+    HazardAction.REQUEST_EXTENSION,
+    HazardAction.ADD_BEFORE_PHOTO,
+    HazardAction.UPGRADE_TO_MAJOR,
+    HazardAction.REJECT,
+)
+# The ones that wait for a decision by someone other than the fixer (the 待我处理 list).
+DECISIONS = frozenset(
+    {
+        HazardAction.ASSIGN,
+        HazardAction.VERIFY,
+        HazardAction.ACCEPT,
+        HazardAction.ASSESS,
+        HazardAction.REGISTER,
+        HazardAction.APPROVE_PLAN,
+        HazardAction.SUPERVISE,
+        HazardAction.DECIDE_EXTENSION,
+    }
+)
+# Side actions never open by themselves: the page opens the first of the others (the
+# thing this person came to do), so a worker sees one form, not five.
+_SIDE_ACTIONS = frozenset(
+    {
+        HazardAction.ADD_BEFORE_PHOTO,
+        HazardAction.REQUEST_EXTENSION,
+        HazardAction.UPGRADE_TO_MAJOR,
+        HazardAction.REJECT,
+    }
+)
+
+
+def available_actions(
+    actor: Actor, hazard: HazardFacts, ref: EnterpriseRef, pending: RequestFacts | None
+) -> list[HazardAction]:
+    """The form actions `actor` may take on `hazard` now, by the transition table and the
+    actor's role or part in it, leaving out those whose preconditions are visibly unmet
+    (starting without an assignee, asking for an extension twice, deciding one's own)."""
+    actions = []
+    for action in FORM_ACTIONS:
+        rule = TRANSITIONS.get((action, hazard.level, hazard.status))
+        if rule is None or not may_act(
+            rule, actor, ref, reporter_id=hazard.reporter_id, assignee_id=hazard.assignee_id
+        ):
+            continue
+        if action is HazardAction.START_RECTIFICATION and hazard.assignee_id is None:
+            continue
+        if action is HazardAction.REQUEST_EXTENSION and (hazard.deadline is None or pending is not None):
+            continue
+        if action is HazardAction.DECIDE_EXTENSION and (
+            pending is None or pending.requested_by_id == actor.user_id
+        ):
+            continue
+        actions.append(action)
+    return actions
+
+
+def primary_action(hazard: HazardFacts, actions: Sequence[HazardAction]) -> HazardAction | None:
+    """The action a page opens for its viewer: the first that is not a side action
+    (re-assigning an assigned hazard is one too)."""
+    for action in actions:
+        if action in _SIDE_ACTIONS or (action is HazardAction.ASSIGN and hazard.assignee_id is not None):
+            continue
+        return action
+    return None
+
+
+def possible_permissions(actor: Actor) -> frozenset[Action]:
+    """Every permission the actor holds on some enterprise (which one is checked per hazard)."""
+    permissions: set[Action] = set()
+    for roles in actor.roles.values():
+        for role in roles:
+            permissions |= ENTERPRISE_PERMISSIONS[role]
+    if actor.bureau_role is not None:
+        permissions |= BUREAU_PERMISSIONS[actor.bureau_role][0]
+    return frozenset(permissions)
+
+
+def awaited_rules(permissions: frozenset[Action]) -> list[Rule]:
+    """The decision rules someone holding `permissions` may be waited for under (extension
+    requests aside: they wait by their own row, not by the hazard's status)."""
+    return [
+        rule
+        for rule in RULES
+        if rule.action in DECISIONS
+        and rule.action is not HazardAction.DECIDE_EXTENSION
+        and rule.permissions & permissions
+    ]
+
+
+def waits_for_decision(hazard: HazardFacts, actions: Sequence[HazardAction]) -> bool:
+    """Is a decision among `actions` (what the viewer may do now) waiting for them?"""
+    relevant = [a for a in actions if a in DECISIONS]
+    # Re-assigning is always possible before the work starts; it is not "waiting".
+    if relevant == [HazardAction.ASSIGN] and hazard.assignee_id is not None:
+        return False
+    return bool(relevant)
 
 
 # --- who hears about what ------------------------------------------------------------------

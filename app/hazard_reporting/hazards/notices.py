@@ -1,6 +1,6 @@
 """The notices of the hazard life cycle, as kinds of the notification outbox.
 
-Payload (written by service.py `_notify` and the escalation job): hazard_id, enterprise_id,
+Payload (written by recording.py `_notify` and the escalation job): hazard_id, enterprise_id,
 enterprise_name, level, status, description, location, deadline, action, actor_id,
 actor_name, note, at, plus the event's data; overdue notices add `notice` ("L1"…).
 Every notice about a major hazard is urgent (never held in quiet hours, never folded).

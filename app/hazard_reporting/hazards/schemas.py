@@ -1,4 +1,5 @@
-"""Input and output shapes of hazards, validated with pydantic (Chinese messages).
+"""Input and output shapes of hazards, validated with pydantic (Chinese messages), and the
+pages' forms read into the plain dicts the use cases parse.
 
 Cross-field rules that depend on the database or the clock (which source allows which
 fields, deadlines in the future) are the service's; these shapes check one field at a time.
@@ -6,14 +7,18 @@ fields, deadlines in the future) are the service's; these shapes check one field
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.clock import LOCAL_TZ
+from app.errors import NotFound, ValidationFailed
 from app.hazard_reporting.hazards.domain import (
+    FORM_ACTIONS,
+    HazardAction,
     HazardCategory,
     HazardLevel,
     HazardSource,
@@ -165,3 +170,184 @@ class ExtensionRequestIn(_Input):
 class ExtensionDecisionIn(_Input):
     approved: bool = Field(title="审批结论")
     note: Note = Field("", title="审批意见")
+
+
+# --- the pages' forms --------------------------------------------------------------------------
+
+NOT_A_FORM = "页面不存在，请检查链接是否正确。"
+
+# Chinese names of the form fields, for messages that name a field.
+FIELD_LABELS = {
+    "photo": "照片",
+    "photos": "照片",
+    "enterprise_id": "企业",
+    "site_id": "排查点位",
+    "department_id": "责任部门",
+    "description": "隐患描述",
+    "location": "具体位置",
+    "level": "隐患等级",
+    "category": "隐患类别",
+    "assignee_id": "整改责任人",
+    "note": "说明",
+    "reason": "理由",
+    "passed": "结论",
+    "approved": "审批结论",
+    "new_deadline": "申请延至",
+    "criteria_code": "判定依据",
+    "criteria_note": "外部因素说明",
+    "assessor": "评估人/专家",
+    "opinion": "意见",
+    "acceptor": "验收人/专家",
+    "supervising_unit": "督办单位",
+    "measures": "整改措施",
+    "owner_org": "责任单位",
+    "owner_person": "责任人",
+    "fund_amount": "整改资金",
+    "fund_source": "资金来源",
+    "deadline": "整改时限",
+    "milestones": "节点计划",
+    "contingency": "应急预案",
+    "month": "月份",
+    "idempotency_key": "提交标识",
+}
+
+PLAN_FIELDS = (
+    "measures",
+    "owner_org",
+    "owner_person",
+    "fund_amount",
+    "fund_source",
+    "deadline",
+    "contingency",
+)
+
+# The fields each action form sends (the plan form is read by plan_data).
+ACTION_FIELDS: Mapping[HazardAction, tuple[str, ...]] = {
+    HazardAction.ASSIGN: ("assignee_id",),
+    HazardAction.START_RECTIFICATION: ("note",),
+    HazardAction.SUBMIT_RECTIFICATION: ("note",),
+    HazardAction.VERIFY: ("passed", "note"),
+    HazardAction.ACCEPT: ("passed", "acceptor", "opinion"),
+    HazardAction.REJECT: ("reason",),
+    HazardAction.UPGRADE_TO_MAJOR: ("criteria_code", "criteria_note", "note"),
+    HazardAction.ASSESS: ("criteria_code", "criteria_note", "assessor", "opinion"),
+    HazardAction.REGISTER: ("note",),
+    HazardAction.APPROVE_PLAN: ("note",),
+    HazardAction.SUPERVISE: ("supervising_unit", "note"),
+    HazardAction.REQUEST_EXTENSION: ("new_deadline", "reason"),
+    HazardAction.DECIDE_EXTENSION: ("approved", "note"),
+    HazardAction.ADD_BEFORE_PHOTO: (),
+}
+# The action forms that carry photos (staged or posted).
+PHOTO_FORMS = frozenset({HazardAction.SUBMIT_RECTIFICATION, HazardAction.ADD_BEFORE_PHOTO})
+
+# The 随手拍 form: its fields as shown again after a refusal, and what a new one starts with.
+REPORT_FIELDS = ("enterprise_id", "site_id", "location", "description", "level", "category")
+REPORT_DEFAULTS = {"level": HazardLevel.GENERAL.value, "category": HazardCategory.UNSAFE_CONDITION.value}
+
+
+class _Plan(Protocol):
+    milestones: list[dict[str, Any]] | None
+
+
+class _Choice(Protocol):
+    id: int
+
+
+class _SiteChoice(Protocol):
+    id: int
+    enterprise_id: int
+
+
+def filled(form: Mapping[str, str], *names: str) -> dict[str, str]:
+    """The named fields that were filled in (blank ones left out, so the schema says 必填)."""
+    values = {}
+    for name in names:
+        value = (form.get(name) or "").strip()
+        if value:
+            values[name] = value
+    return values
+
+
+def milestones_from_text(text: str, existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plan milestones from lines "YYYY-MM-DD 节点内容"; a milestone already marked done
+    (same date and text) stays done. Raises ValidationFailed naming the bad line."""
+    done = {(m.get("due"), m.get("title")) for m in existing or [] if m.get("done")}
+    milestones = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        head, _, title = line.partition(" ")
+        try:
+            due = date.fromisoformat(head.strip())
+        except ValueError:
+            raise ValidationFailed.for_field(
+                "milestones", f"第 {number} 行应为“YYYY-MM-DD 节点内容”，如 2026-12-10 完成除尘器泄爆片更换"
+            ) from None
+        title = title.strip()
+        if not title:
+            raise ValidationFailed.for_field("milestones", f"第 {number} 行缺少节点内容")
+        milestones.append({"title": title, "due": due.isoformat(), "done": (due.isoformat(), title) in done})
+    return milestones
+
+
+def plan_data(form: Mapping[str, str], plan: _Plan | None) -> dict[str, Any]:
+    """Every plan field from the form: a blank field clears what was there.
+    Raises ValidationFailed for a bad milestone line."""
+    data: dict[str, Any] = {name: (form.get(name) or "").strip() or None for name in PLAN_FIELDS}
+    existing = plan.milestones if plan is not None else []
+    data["milestones"] = milestones_from_text(form.get("milestones") or "", existing)
+    return data
+
+
+def form_action(slug: str) -> HazardAction:
+    """The action a form's URL names. Raises NotFound for anything not offered as a form."""
+    try:
+        action = HazardAction(slug)
+    except ValueError:
+        raise NotFound(NOT_A_FORM) from None
+    if action not in FORM_ACTIONS:
+        raise NotFound(NOT_A_FORM)
+    return action
+
+
+def action_data(action: HazardAction, form: Mapping[str, str], plan: _Plan | None) -> dict[str, Any]:
+    """The data of `action`'s form for service.act (photos aside: see uploads.form_photos).
+    `plan` is the hazard's current plan, whose done milestones stay done.
+    Raises ValidationFailed (the plan form's milestones)."""
+    if action is HazardAction.SAVE_PLAN:
+        return plan_data(form, plan)
+    return filled(form, *ACTION_FIELDS[action])
+
+
+def report_values(form: Mapping[str, str]) -> dict[str, str]:
+    """The 随手拍 form as filled in, to show it again."""
+    return {name: form.get(name, "") for name in REPORT_FIELDS}
+
+
+def report_data(
+    form: Mapping[str, str], enterprises: Sequence[_Choice], sites: Sequence[_SiteChoice]
+) -> dict[str, Any]:
+    """The 随手拍 form as report_hazard data, from the enterprises and sites it offered. No
+    enterprise chosen: the chosen site's, else the only one offered. Raises ValidationFailed
+    (nothing offered, no enterprise, a level that is not offered)."""
+    if not enterprises:
+        raise ValidationFailed.for_field("enterprise_id", "您还不是任何企业的成员，不能上报隐患")
+    data: dict[str, Any] = {"source": HazardSource.ADHOC.value}
+    data |= filled(form, "enterprise_id", "site_id", "description", "location", "category")
+    if "enterprise_id" not in data:
+        site = next((s for s in sites if str(s.id) == data.get("site_id")), None)
+        if site is not None:
+            data["enterprise_id"] = site.enterprise_id
+        elif len(enterprises) == 1:
+            data["enterprise_id"] = enterprises[0].id
+        else:
+            raise ValidationFailed.for_field("enterprise_id", "请选择企业")
+    level = (form.get("level") or HazardLevel.GENERAL.value).strip()
+    if level not in {lv.value for lv in HazardLevel}:
+        raise ValidationFailed.for_field("level", "请选择“一般隐患”或“可能重大”")
+    # The service lets any member claim a major hazard; the 评估认定 step confirms it, and
+    # only the principal may dismiss the claim (domain.py, REJECT of a major hazard).
+    data["level"] = level
+    return data

@@ -1,0 +1,94 @@
+"""Console pages of hazards (desktop, `/console`): the scoped list with filters, one hazard
+with the desktop actions, and the monthly ledger (台账) download.
+
+The hazard page and its action flow are the H5 ones (h5.py) in the console's templates;
+the console stages no photos, so its forms post their files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, send_file
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.accounts.domain import Actor
+from app.accounts.views import current_actor, login_required
+from app.clock import utcnow
+from app.errors import ValidationFailed, too_large_message
+from app.extensions import db
+from app.hazard_reporting.hazards import ledger, queries
+from app.hazard_reporting.hazards.h5 import hazard_page, page_labels, photo_file, take_action
+from app.hazard_reporting.hazards.photos import MAX_BYTES
+from app.hazard_reporting.hazards.queries import ListFilters
+
+console_bp = Blueprint("hazards_console", __name__, url_prefix="/console")
+
+
+@console_bp.context_processor
+def _console_context() -> dict[str, Any]:
+    return page_labels("console", "hazards_console.console_photo")
+
+
+@console_bp.errorhandler(RequestEntityTooLarge)
+def _console_too_large(_exc: RequestEntityTooLarge):
+    db.rollback_request_session()
+    return render_template("error.html", status=413, payload={"message": too_large_message(MAX_BYTES)}), 413
+
+
+def _console_actor() -> Actor:
+    actor = current_actor()
+    if actor is None:
+        abort(401)
+    return actor
+
+
+@console_bp.get("/hazards")
+@login_required
+def console_list():
+    """隐患治理: the hazards in the actor's scope with filters, and the ledger export."""
+    actor = _console_actor()
+    filters = ListFilters.from_args(request.args)
+    context = queries.console_list_context(db.session, actor, filters, utcnow())
+    return render_template("hazards/console_list.html", filters=filters, **context)
+
+
+@console_bp.get("/hazards/<int:hazard_id>")
+@login_required
+def console_detail(hazard_id: int):
+    return hazard_page(_console_actor(), hazard_id, "hazards/console_detail.html")
+
+
+@console_bp.post("/hazards/<int:hazard_id>/actions/<slug>")
+@login_required
+def console_action(hazard_id: int, slug: str):
+    endpoint, template = "hazards_console.console_detail", "hazards/console_detail.html"
+    return take_action(_console_actor(), hazard_id, slug, None, endpoint, template)
+
+
+@console_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")
+@login_required
+def console_photo(hazard_id: int, photo_id: int):
+    photo = queries.hazard_photo(db.session, _console_actor(), hazard_id, photo_id)
+    return photo_file(photo, request.args.get("size", ""))
+
+
+@console_bp.get("/hazards/ledger.xlsx")
+@login_required
+def ledger_download():
+    """台账 of one enterprise and month as .xlsx (EXPORT_LEDGER)."""
+    actor = _console_actor()
+    enterprise_id = request.args.get("enterprise_id", type=int)
+    if enterprise_id is None:
+        raise ValidationFailed.for_field("enterprise_id", "请选择企业")
+    year, month = ledger.parse_month(request.args.get("month", ""))
+    workbook = ledger.hazard_ledger(db.session, actor, utcnow(), enterprise_id, year, month)
+    response = send_file(
+        workbook.content,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=workbook.filename,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

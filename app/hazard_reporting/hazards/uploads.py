@@ -1,0 +1,188 @@
+"""Two web-layer mechanisms of the hazard pages, both kept in Redis per user.
+
+Staged photos: a photo chosen on a phone is uploaded as soon as it is picked and kept for a
+day with a preview thumbnail, so a half-filled form survives a reload and the final submit
+is small; the form then names its photos by token.
+
+    stage = PhotoStage(user_id)
+    token = stage.put(data)  or  stage.put_media(media_id)   # ValidationFailed: bad image
+    stage.thumb(token) / stage.raw(token)                     # None once expired
+    photos, used = form_photos(form, files, stage)            # a form's staged + posted photos
+    stage.discard(used)                                       # after the commit
+
+The once-only 随手拍: the page's idempotency key is claimed while the report is stored,
+then remembers the hazard it created, so a repeat returns that hazard.
+
+    claim = ReportClaim.of(user_id, key)                      # ValidationFailed: bad key
+    earlier = claim.claim()                                   # Conflict: still being stored
+    claim.done(hazard_id)  or  claim.release()                # after the commit / a refusal
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MultiDict
+
+from app.errors import Conflict, ValidationFailed
+from app.extensions import redis_client
+from app.hazard_reporting.hazards.photos import prepare_photo
+from app.wechat.client import WeChatAPIError, get_wechat_client
+
+MAX_PHOTOS_PER_FORM = 9  # what wx.chooseImage offers at most
+STAGE_TTL_SECONDS = 24 * 3600
+REPORT_KEY_TTL_SECONDS = 7 * 24 * 3600
+# How long a submission may hold its key before a repeat is allowed to try again.
+REPORT_CLAIM_SECONDS = 120
+
+STAGE_EXPIRED = "有照片已过期（超过 24 小时未提交），请删除后重新拍摄上传。"
+TOO_MANY_PHOTOS = f"每次最多上传 {MAX_PHOTOS_PER_FORM} 张照片"
+MEDIA_EXPIRED = "聊天中发送的照片已过期（微信只保留 3 天）或无法获取，请重新拍摄上传。"
+WECHAT_DOWN = "暂时无法从微信获取照片，请稍后重试，或直接拍照上传。"
+REPORT_BUSY = "上一次提交仍在处理中，请稍候刷新页面查看结果，不要重复提交。"
+
+_PENDING = b"pending:"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class PhotoStage:
+    """Photos picked before the form that uses them is submitted: per user, for a day, the
+    raw bytes (which add_photo will clean and store) and a preview thumbnail. The bytes are
+    validated when staged, so a bad file is refused at once, not at submit time."""
+
+    def __init__(self, user_id: int):
+        self.redis = redis_client()
+        self.user_id = user_id
+
+    def _key(self, token: str) -> str:
+        return f"ancha:h5:staged:{self.user_id}:{token}"
+
+    def put(self, data: bytes) -> str:
+        """Stage an upload; returns its token. Raises ValidationFailed for a bad image."""
+        _, thumb, _, _ = prepare_photo(data)
+        token = secrets.token_urlsafe(18)
+        pipe = self.redis.pipeline()
+        pipe.hset(self._key(token), mapping={"raw": data, "thumb": thumb})
+        pipe.expire(self._key(token), STAGE_TTL_SECONDS)
+        pipe.execute()
+        return token
+
+    def put_media(self, media_id: str) -> str:
+        """Fetch WeChat temporary media (a photo sent in chat, or a JS-SDK uploadImage
+        serverId) with media/get and stage it. The same media_id again gives the same
+        token while it is staged (reloading the form does not download it again).
+        Raises ValidationFailed (expired media, WeChat unreachable, not an image)."""
+        media_id = media_id.strip()
+        if not media_id or len(media_id) > 256:
+            raise ValidationFailed.for_field("photo", MEDIA_EXPIRED)
+        seen = f"ancha:h5:staged-media:{self.user_id}:{hashlib.sha256(media_id.encode()).hexdigest()}"
+        known = self.redis.get(seen)
+        if known is not None and self.redis.exists(self._key(known.decode())):
+            return known.decode()
+        try:
+            response = get_wechat_client().media.download(media_id)
+        except WeChatAPIError as exc:
+            raise ValidationFailed.for_field(
+                "photo", WECHAT_DOWN if exc.retryable else MEDIA_EXPIRED
+            ) from None
+        data = getattr(response, "content", b"")
+        token = self.put(data)
+        self.redis.set(seen, token, ex=STAGE_TTL_SECONDS)
+        return token
+
+    def thumb(self, token: str) -> bytes | None:
+        """The preview of a staged photo; None when expired or not a token."""
+        if not _TOKEN_RE.match(token):
+            return None
+        return self.redis.hget(self._key(token), "thumb")
+
+    def raw(self, token: str) -> bytes | None:
+        """The bytes of a staged photo as uploaded; None when expired or not a token."""
+        if not _TOKEN_RE.match(token):
+            return None
+        return self.redis.hget(self._key(token), "raw")
+
+    def alive(self, tokens: list[str]) -> list[str]:
+        """The tokens still staged, in order, without repeats."""
+        seen: list[str] = []
+        for token in tokens:
+            if token not in seen and _TOKEN_RE.match(token) and self.redis.exists(self._key(token)):
+                seen.append(token)
+        return seen
+
+    def discard(self, tokens: list[str]) -> None:
+        """Forget staged photos (once the form that used them is committed)."""
+        keys = [self._key(t) for t in tokens if _TOKEN_RE.match(t)]
+        if keys:
+            self.redis.delete(*keys)
+
+
+def form_photos(form: MultiDict, files: MultiDict, stage: PhotoStage | None) -> tuple[list[bytes], list[str]]:
+    """The photos of a form: staged tokens (`staged`) and posted files (`photo`), as bytes,
+    with the staged tokens used. Raises ValidationFailed for an expired token or too many."""
+    tokens = [t for t in form.getlist("staged") if t]
+    photos: list[bytes] = []
+    if tokens:
+        if stage is None:
+            raise ValidationFailed.for_field("photo", STAGE_EXPIRED)
+        for token in dict.fromkeys(tokens):
+            raw = stage.raw(token)
+            if raw is None:
+                raise ValidationFailed.for_field("photo", STAGE_EXPIRED)
+            photos.append(raw)
+    for upload in files.getlist("photo"):
+        data = upload.read()
+        if data or upload.filename:
+            photos.append(data)
+    if len(photos) > MAX_PHOTOS_PER_FORM:
+        raise ValidationFailed.for_field("photo", TOO_MANY_PHOTOS)
+    return photos, list(dict.fromkeys(tokens))
+
+
+@dataclass
+class ReportClaim:
+    """The idempotency key of one 随手拍 submission (per user, in Redis): held while the
+    submission is being stored, then remembering the hazard it created, so a repeat — a
+    double tap, a retry after a lost answer, a reload — returns that hazard."""
+
+    name: str
+    mark: bytes = b""
+
+    @classmethod
+    def of(cls, user_id: int, key: str) -> ReportClaim:
+        """The claim of `user_id`'s submission `key`. Raises ValidationFailed for a key the
+        page could not have made (the page has expired)."""
+        if not _TOKEN_RE.match(key or ""):
+            raise ValidationFailed.for_field("idempotency_key", "页面已过期，请刷新后重新提交")
+        return cls(f"ancha:h5:report:{user_id}:{key}", _PENDING + secrets.token_hex(8).encode())
+
+    def claim(self, wait_seconds: float = 2.0) -> int | None:
+        """None: this request now holds the key. An int: the hazard an earlier submission
+        with this key created. Raises Conflict when another submission with the key is
+        still being stored after `wait_seconds`."""
+        redis = redis_client()
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if redis.set(self.name, self.mark, nx=True, ex=REPORT_CLAIM_SECONDS):
+                return None
+            value = redis.get(self.name)
+            if value is not None and not value.startswith(_PENDING):
+                return int(value)
+            if time.monotonic() >= deadline:
+                raise Conflict(REPORT_BUSY)
+            time.sleep(0.2)
+
+    def done(self, hazard_id: int) -> None:
+        """Remember the hazard this submission created (for REPORT_KEY_TTL_SECONDS)."""
+        redis_client().set(self.name, str(hazard_id), ex=REPORT_KEY_TTL_SECONDS)
+
+    def release(self) -> None:
+        """Let the key be used again after a refused submission (only if still ours: a
+        claim that outlived REPORT_CLAIM_SECONDS may belong to another request by now)."""
+        redis = redis_client()
+        if redis.get(self.name) == self.mark:
+            redis.delete(self.name)
