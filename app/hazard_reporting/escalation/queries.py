@@ -16,6 +16,7 @@ from app.hazard_reporting.checks.domain import CheckTaskStatus
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.hazards.queries import overdue_clause
 from app.notifications.domain import OutboxStatus
 from app.notifications.models import NotificationPreference, OutboxMessage
 
@@ -57,7 +58,8 @@ def digest_counts(session: Session, actor: Actor, now: datetime) -> DigestCounts
 
     - overdue checks: tasks past their due time without a submission — still pending, or
       swept to missed during the last day;
-    - open hazards (not closed nor rejected) and, of those, the ones past their deadline;
+    - open hazards (not closed nor rejected) and, of those, the ones whose rectification is
+      overdue (hazards.domain.is_overdue: a rectified one waiting for verification is not);
     - the user's own notices folded into the digest during the last day."""
     since = now - DIGEST_PERIOD
     enterprises = visible_enterprises(actor).with_only_columns(Enterprise.id).scalar_subquery()
@@ -75,7 +77,7 @@ def digest_counts(session: Session, actor: Actor, now: datetime) -> DigestCounts
     open_hazards, overdue_hazards = session.execute(
         select(
             func.count(),
-            func.count().filter(Hazard.deadline < now),
+            func.count().filter(overdue_clause(now)),
         ).where(Hazard.enterprise_id.in_(enterprises), Hazard.status.in_(sorted(OPEN_STATUSES)))
     ).one()
     folded = session.scalar(

@@ -116,6 +116,16 @@ STATUS_LABELS = {
 
 TERMINAL_STATUSES = frozenset({HazardStatus.CLOSED, HazardStatus.REJECTED})
 OPEN_STATUSES = frozenset(HazardStatus) - TERMINAL_STATUSES
+# A hazard waiting for verification was fixed in time from the fixer's side: a deadline
+# passing while it waits is the verifier's delay, not an overdue rectification.
+OVERDUE_STATUSES = frozenset(OPEN_STATUSES - {HazardStatus.RECTIFIED})
+
+
+def is_overdue(status: str, deadline: datetime | None, now: datetime) -> bool:
+    """Is a hazard's rectification overdue at `now`: not yet rectified (nor closed or
+    rejected) and its deadline passed. The SQL of the same rule is
+    queries.overdue_clause (tests/integration/test_hazard_overdue.py keeps them equal)."""
+    return status in OVERDUE_STATUSES and deadline is not None and deadline < now
 
 
 class HazardAction(StrEnum):

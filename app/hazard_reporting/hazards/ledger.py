@@ -40,17 +40,13 @@ from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, C
 from app.hazard_reporting.hazards.domain import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
-    OPEN_STATUSES,
     STATUS_LABELS,
     HazardAction,
     HazardLevel,
     HazardStatus,
+    is_overdue,
 )
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent
-
-# A hazard waiting for verification was fixed in time from the fixer's side: a deadline
-# passing while it waits is the verifier's delay, not an overdue rectification.
-OVERDUE_STATUSES = frozenset(OPEN_STATUSES - {HazardStatus.RECTIFIED})
 
 # (header, column width in characters)
 HAZARD_COLUMNS: tuple[tuple[str, int], ...] = (
@@ -100,11 +96,6 @@ class LedgerFile:
 
     filename: str
     content: io.BytesIO
-
-
-def is_overdue(hazard: Hazard, now: datetime) -> bool:
-    """Open (and not waiting for verification) with its deadline passed."""
-    return hazard.status in OVERDUE_STATUSES and hazard.deadline is not None and hazard.deadline < now
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -200,7 +191,7 @@ def hazard_rows(
             check = verified.get(hazard.id)
             acceptor = names.get(check.actor_id, "") if check and hazard.status is HazardStatus.CLOSED else ""
         status = STATUS_LABELS[hazard.status]
-        if is_overdue(hazard, now):
+        if is_overdue(hazard.status, hazard.deadline, now):
             status += "（已逾期）"
         rows.append(
             [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import ROLE_LABELS, Action, Actor, EnterpriseRef, Role
@@ -21,6 +21,7 @@ from app.errors import NotFound
 from app.hazard_reporting.hazards.domain import (
     ACTION_LABELS,
     OPEN_STATUSES,
+    OVERDUE_STATUSES,
     STATUS_LABELS,
     ExtensionStatus,
     HazardAction,
@@ -29,12 +30,12 @@ from app.hazard_reporting.hazards.domain import (
     PhotoKind,
     available_actions,
     awaited_rules,
+    is_overdue,
     missing_five_in_place,
     possible_permissions,
     primary_action,
     waits_for_decision,
 )
-from app.hazard_reporting.hazards.ledger import OVERDUE_STATUSES, is_overdue
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardEvent, HazardPhoto
 from app.hazard_reporting.hazards.schemas import FIELD_LABELS, PLAN_FIELDS
 
@@ -42,6 +43,11 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 LIST_LIMIT = 100  # of each H5 list
 CONSOLE_PAGE_SIZE = 50
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """domain.is_overdue in SQL: not yet rectified (nor closed or rejected), deadline passed."""
+    return and_(Hazard.status.in_(sorted(OVERDUE_STATUSES)), Hazard.deadline.is_not(None), Hazard.deadline < now)
 
 
 def visible_hazards(actor: Actor) -> Select[tuple[Hazard]]:
@@ -375,7 +381,7 @@ def detail_context(session: Session, actor: Actor, hazard_id: int, now: datetime
         "actions": actions,
         "primary": primary_action(hazard, actions),
         "members": _members(session, enterprise.id) if HazardAction.ASSIGN in actions else [],
-        "overdue": is_overdue(hazard, now),
+        "overdue": is_overdue(hazard.status, hazard.deadline, now),
         "five": _five_in_place(hazard),
         "steps": _duty_steps(hazard, names) if hazard.level is HazardLevel.MAJOR else [],
         "plan_values": _plan_values(hazard),
@@ -498,7 +504,7 @@ def list_rows(session: Session, hazards: list[Hazard], now: datetime) -> list[di
             "place": " · ".join(p for p in (sites.get(h.site_id, ""), h.location) if p),
             "assignee": names.get(h.assignee_id, "") if h.assignee_id else "",
             "reporter": names.get(h.reporter_id, ""),
-            "overdue": is_overdue(h, now),
+            "overdue": is_overdue(h.status, h.deadline, now),
         }
         for h in hazards
     ]
@@ -564,7 +570,7 @@ def console_hazards(
     if filters.level is not None:
         query = query.where(Hazard.level == filters.level)
     if filters.overdue:
-        query = query.where(Hazard.status.in_(sorted(OVERDUE_STATUSES)), Hazard.deadline < now)
+        query = query.where(overdue_clause(now))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     page = (
         query.order_by(Hazard.created_at.desc(), Hazard.id.desc())
