@@ -66,19 +66,19 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
+    from app.accounts.console import bp as accounts_bp
     from app.accounts.h5_login import bp as h5_identity_bp
-    from app.accounts.views import bp as accounts_bp
     from app.api.views import register_api
-    from app.enterprises.views import bp as enterprises_bp
+    from app.enterprises.console import bp as enterprises_bp
     from app.hazard_reporting.checks.console import bp as checks_console_bp
     from app.hazard_reporting.checks.views import bp as checks_h5_bp
     from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
-    from app.notifications.views import bp as notifications_h5_bp
-    from app.tips.views import console_bp as tips_console_bp
-    from app.tips.views import h5_bp as tips_h5_bp
+    from app.notifications.h5 import bp as notifications_h5_bp
+    from app.tips.console import console_bp as tips_console_bp
+    from app.tips.h5 import h5_bp as tips_h5_bp
     from app.wechat_inbound.callback import install as install_wechat_callback
 
     app.register_blueprint(health_bp)
@@ -112,8 +112,8 @@ def register_notification_kinds() -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Filters and context every template may use, whichever blueprint renders it."""
-    from app.accounts.views import console_context
-    from app.enterprises.views import label_context
+    from app.accounts.console import console_context
+    from app.enterprises.console import label_context
     from app.hazard_reporting.work_calendar.console import banner_context
     from app.web import register_filters
 

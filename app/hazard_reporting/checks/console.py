@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Action
-from app.accounts.views import current_actor, login_required
 from app.clock import LOCAL_TZ, local_today, utcnow
 from app.enterprises import service as enterprise_service
 from app.enterprises.models import Department, Site, Team

@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Actor
-from app.accounts.views import current_actor, login_required
 from app.clock import utcnow
 from app.errors import ValidationFailed, too_large_message
 from app.extensions import db

@@ -11,8 +11,8 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
+from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Action
-from app.accounts.views import current_actor, login_required
 from app.clock import local_today, utcnow
 from app.errors import DomainError, PermissionDenied, readable_message
 from app.extensions import db

@@ -1,5 +1,4 @@
-"""Safety tips on the web: the bureau's console (library, broadcasts, counts, reminders) and
-the members' H5 pages (the article with 我已阅读并知晓, the list of tips received)."""
+"""Safety tips in the bureau's console: the library, broadcasts, counts, reminders."""
 
 from __future__ import annotations
 
@@ -9,9 +8,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from app.accounts.console import current_actor, login_required
 from app.accounts.domain import ROLE_LABELS, Action, Role, require
-from app.accounts.h5_login import current_h5_actor, h5_login_required
-from app.accounts.views import current_actor, login_required
 from app.clock import to_local, utcnow
 from app.enterprises.domain import INDUSTRY_LABELS, TOPIC_LABELS, Industry, Topic
 from app.errors import DomainError
@@ -28,7 +26,6 @@ from app.tips.domain import (
 )
 
 console_bp = Blueprint("tips_console", __name__, url_prefix="/console/tips")
-h5_bp = Blueprint("tips_h5", __name__, url_prefix="/h5/tips")
 
 FORM_TIME = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, Asia/Shanghai wall time
 
@@ -77,9 +74,6 @@ def _soon(now) -> Any:
     """A default send time: the next quarter hour at least ten minutes ahead."""
     local = to_local(now + timedelta(minutes=10))
     return (local + timedelta(minutes=(15 - local.minute % 15) % 15)).replace(second=0, microsecond=0)
-
-
-# --- Console --------------------------------------------------------------------------------
 
 
 @console_bp.get("/")
@@ -252,40 +246,3 @@ def remind(broadcast_id: int):
         return f"已向 {reminded} 名未确认人员发送提醒。"
 
     return _act(broadcast_id, action)
-
-
-# --- H5 --------------------------------------------------------------------------------------
-
-
-@h5_bp.get("")
-@h5_login_required
-def received():
-    """我收到的安全提示, newest first."""
-    actor = current_h5_actor()
-    return render_template("tips/h5_list.html", rows=queries.received_tips(db.session, actor.user_id))
-
-
-@h5_bp.get("/<int:tip_id>")
-@h5_login_required
-def article(tip_id: int):
-    """The tip's article. Opening it counts as read for every broadcast of it received."""
-    actor = current_h5_actor()
-    reading = service.open_tip(db.session, actor, utcnow(), tip_id)
-    db.session.commit()
-    return render_template(
-        "tips/h5_article.html",
-        reading=reading,
-        tip=reading.tip,
-        blocks=article_blocks(reading.tip.body),
-        acknowledged_now=request.args.get("ok") == "1",
-    )
-
-
-@h5_bp.post("/<int:tip_id>/acknowledge")
-@h5_login_required
-def acknowledge(tip_id: int):
-    """我已阅读并知晓 (recorded once); back to the article, which shows the confirmation."""
-    actor = current_h5_actor()
-    service.acknowledge_tip(db.session, actor, utcnow(), tip_id)
-    db.session.commit()
-    return redirect(url_for("tips_h5.article", tip_id=tip_id, ok=1))

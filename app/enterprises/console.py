@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from app.accounts.console import current_actor, login_required
 from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Action
-from app.accounts.views import current_actor, login_required
 from app.enterprises import queries, service
 from app.enterprises.domain import (
     CREDIT_LABELS,
