@@ -44,8 +44,9 @@ from app.accounts.queries import load_actor
 from app.clock import LOCAL_TZ, local_today
 from app.demo import data, history_data
 from app.enterprises.models import Department, Enterprise, Site, Team
+from app.hazard_reporting.checklists.domain import OnFail
 from app.hazard_reporting.checks import service as checks
-from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult, OnFail
+from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult
 from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckTask
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.escalation import run_escalations

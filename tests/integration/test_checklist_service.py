@@ -10,8 +10,9 @@ import yaml
 from sqlalchemy import func, select
 
 from app.errors import NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists.domain import ChecklistKind, ItemOrigin
 from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks.domain import CheckLevel, ChecklistKind, ItemOrigin
+from app.hazard_reporting.checks.domain import CheckLevel
 from app.hazard_reporting.checks.models import (
     Checklist,
     ChecklistItem,

@@ -9,7 +9,7 @@ import pytest
 
 from app.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks.domain import JobStatus
+from app.hazard_reporting.confined_space.domain import JobStatus
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai
 CODES = [f"CSC-{n:02d}" for n in range(1, 12)]

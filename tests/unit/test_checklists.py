@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.enterprises.domain import Industry, Topic
-from app.hazard_reporting.checks.domain import (
+from app.hazard_reporting.checklists.domain import (
     ChecklistKind,
     ItemCategory,
     ItemOrigin,

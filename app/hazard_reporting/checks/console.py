@@ -21,22 +21,18 @@ from app.enterprises import service as enterprise_service
 from app.enterprises.models import Department, Site, Team
 from app.errors import DomainError, NotFound, ValidationFailed, readable_message
 from app.extensions import db
+from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
     CHECK_LEVEL_LABELS,
     CHECK_TASK_STATUS_LABELS,
-    ITEM_CATEGORY_LABELS,
-    JOB_STATUS_LABELS,
-    RISK_LEVEL_LABELS,
     CheckTaskStatus,
-    ItemCategory,
-    JobStatus,
-    OnFail,
-    RiskLevel,
     ScheduleKind,
 )
 from app.hazard_reporting.checks.models import CheckSchedule, CheckTask, ConfinedSpaceJob, SiteRiskProfile
 from app.hazard_reporting.checks.queries import current_enterprise_items, version_items
+from app.hazard_reporting.confined_space.domain import JOB_STATUS_LABELS, JobStatus
+from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
 
 bp = Blueprint(
     "checks_console",

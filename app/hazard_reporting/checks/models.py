@@ -24,19 +24,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, TimestampMixin, str_enum
+from app.hazard_reporting.checklists.domain import ChecklistKind, ItemCategory, ItemOrigin, OnFail
 from app.hazard_reporting.checks.domain import (
     CheckLevel,
-    ChecklistKind,
     CheckTaskStatus,
-    ItemCategory,
-    ItemOrigin,
     ItemResult,
-    JobStatus,
-    OnFail,
-    RiskLevel,
     ScheduleKind,
     SubmissionStatus,
 )
+from app.hazard_reporting.confined_space.domain import JobStatus
+from app.hazard_reporting.schedules.domain import RiskLevel
 
 
 class Checklist(TimestampMixin, Base):

@@ -15,20 +15,22 @@ from app.accounts.models import Membership, User
 from app.clock import local_today
 from app.enterprises.models import Enterprise, Site, Team
 from app.errors import NotFound
+from app.hazard_reporting.checklists.domain import (
+    ChecklistKind,
+    ItemSpec,
+    OverrideItem,
+    ResolvedItem,
+    resolve_items,
+)
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
     CheckLevel,
-    ChecklistKind,
     CheckTaskStatus,
-    ItemSpec,
     MemberFacts,
-    OverrideItem,
-    ResolvedItem,
     ScheduleFacts,
     Timing,
     checkable_at,
     owes,
-    resolve_items,
 )
 from app.hazard_reporting.checks.models import (
     Checklist,

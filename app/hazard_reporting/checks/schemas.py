@@ -9,15 +9,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from app.hazard_reporting.checks.domain import (
-    MAX_ITEM_TEXT,
-    MAX_PHOTOS_PER_ITEM,
-    MAX_RESULT_NOTE,
-    ItemCategory,
-    ItemResult,
-    OnFail,
-    RiskLevel,
-)
+from app.hazard_reporting.checklists.domain import MAX_ITEM_TEXT, ItemCategory, OnFail
+from app.hazard_reporting.checks.domain import MAX_PHOTOS_PER_ITEM, MAX_RESULT_NOTE, ItemResult
+from app.hazard_reporting.schedules.domain import RiskLevel
 
 # Made by the phone (or the page) when a form is first filled in: URL-safe, unguessable.
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

@@ -34,47 +34,40 @@ from app.enterprises.domain import Industry, Topic
 from app.enterprises.models import Department, Enterprise, Site, Team
 from app.enterprises.service import site_by_token
 from app.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks.domain import (
+from app.hazard_reporting.checklists.domain import (
     ENTERPRISE_CHECKLIST_NAME,
-    ROUTINE_DEFAULTS,
-    AnswerFacts,
-    CheckLevel,
     ChecklistKind,
-    CheckTaskStatus,
-    ConfirmationEntry,
     ItemOrigin,
-    ItemResult,
     ItemSpec,
-    JobStatus,
     OverrideItem,
     ResolvedItem,
-    RiskLevel,
-    ScheduleKind,
-    ScheduleSpec,
     TemplateSpec,
+    check_item_text,
+    enterprise_signature,
+    next_added_code,
+    normalize_levels,
+    parse_templates,
+    template_applies,
+)
+from app.hazard_reporting.checks.domain import (
+    AnswerFacts,
+    CheckLevel,
+    CheckTaskStatus,
+    ItemResult,
+    ScheduleKind,
     Timing,
     answer_problems,
     check_excuse_reason,
-    check_item_text,
-    check_job_transition,
     check_scan_fresh,
     check_task_transition,
-    check_timing,
     checkable_at,
     due_window,
-    enterprise_signature,
     in_form_order,
-    next_added_code,
     next_due_period,
-    normalize_levels,
     owes,
-    parse_templates,
     periods_between,
-    require_confirmation_passed,
-    risk_point_plan,
     status_after_submission,
     submission_status,
-    template_applies,
     timeliness,
 )
 from app.hazard_reporting.checks.models import (
@@ -106,8 +99,21 @@ from app.hazard_reporting.checks.schemas import (
     RiskProfileIn,
     ScheduleUpdate,
 )
+from app.hazard_reporting.confined_space.domain import (
+    ConfirmationEntry,
+    JobStatus,
+    check_job_transition,
+    require_confirmation_passed,
+)
 from app.hazard_reporting.hazards import service as hazard_service
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
+from app.hazard_reporting.schedules.domain import (
+    ROUTINE_DEFAULTS,
+    RiskLevel,
+    ScheduleSpec,
+    check_timing,
+    risk_point_plan,
+)
 from app.hazard_reporting.work_calendar.service import work_calendar
 from app.library_load import LoadResult
 from app.validation import parse

@@ -61,10 +61,10 @@ from app.errors import (
     wants_json,
 )
 from app.extensions import db, redis_client
+from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail, ResolvedItem
 from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
     CHECK_TASK_STATUS_LABELS,
-    ITEM_CATEGORY_LABELS,
     ITEM_RESULT_LABELS,
     MAX_PHOTOS_PER_ITEM,
     MAX_RESULT_NOTE,
@@ -73,10 +73,7 @@ from app.hazard_reporting.checks.domain import (
     SUBMISSION_STATUS_LABELS,
     CheckLevel,
     CheckTaskStatus,
-    ItemCategory,
     ItemResult,
-    OnFail,
-    ResolvedItem,
     SubmissionStatus,
 )
 from app.hazard_reporting.checks.models import CheckSubmission, CheckTask

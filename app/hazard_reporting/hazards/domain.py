@@ -16,7 +16,7 @@ from enum import StrEnum
 from app.accounts.domain import ENTERPRISE_PERMISSIONS, Action, Actor, EnterpriseRef, Role
 from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks.domain import OnFail  # the checklists' vocabulary (domain.md §8)
+from app.hazard_reporting.checklists.domain import OnFail  # the checklists' vocabulary (domain.md §8)
 
 # --- vocabularies ------------------------------------------------------------------------
 
