@@ -43,9 +43,10 @@ from app.clock import LOCAL_TZ  # noqa: E402
 from app.enterprises.schemas import uscc_check_digit  # noqa: E402
 from app.hazard_reporting.checks import service as checks  # noqa: E402
 from app.hazard_reporting.checks.domain import CheckLevel, due_window, period_containing  # noqa: E402
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask  # noqa: E402
+from app.hazard_reporting.checks.models import CheckTask  # noqa: E402
 from app.hazard_reporting.escalation import run_escalations  # noqa: E402
 from app.hazard_reporting.schedules.domain import ROUTINE_DEFAULTS  # noqa: E402
+from app.hazard_reporting.schedules.models import CheckSchedule  # noqa: E402
 from app.models import Base  # noqa: E402, F401  (every table mapped)
 
 DB_URL = os.environ.get(

@@ -47,12 +47,13 @@ from app.enterprises.models import Department, Enterprise, Site, Team
 from app.hazard_reporting.checklists.domain import OnFail
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult
-from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckTask
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.escalation import run_escalations
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import OutboxMessage
 

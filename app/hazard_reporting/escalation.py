@@ -41,7 +41,7 @@ from app.accounts.models import Membership, User
 from app.database import chunks
 from app.enterprises.models import Department, Enterprise, Team
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.service import sweep_overdue
 from app.hazard_reporting.escalation_domain import (
     DEFAULT_POLICY,
@@ -60,6 +60,7 @@ from app.hazard_reporting.escalation_domain import (
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.service import SUMMARY_LENGTH
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.models import OutboxMessage
 from app.notifications.service import enqueue_many, outbox_row
 

@@ -34,9 +34,10 @@ from app.demo.seed import virtual_openid
 from app.enterprises.models import Enterprise, Site, Team
 from app.hazard_reporting.checks import service as check_service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
-from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import HazardSource, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.sandbox.authorize import SIMULATOR_OPENID_COOKIE
 from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Membership, User
 from app.enterprises.models import Enterprise, Town
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
     CheckLevel,
@@ -24,7 +25,7 @@ from app.hazard_reporting.checks.domain import (
     SubmissionStatus,
     in_form_order,
 )
-from app.hazard_reporting.checks.models import CheckItemResult, Checklist, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
 from app.hazard_reporting.checks.queries import (
     my_missed_tasks,
     my_open_tasks,

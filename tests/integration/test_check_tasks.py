@@ -14,14 +14,12 @@ from app.accounts.models import User
 from app.clock import LOCAL_TZ
 from app.enterprises.models import Enterprise, Town
 from app.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import (
-    Checklist,
-    CheckSchedule,
-    CheckTask,
-)
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import tasks_owed
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.hazard_reporting.work_calendar.models import CalendarOverride
 from tests.fixtures.builders import Builders
 

@@ -13,7 +13,7 @@ from app.accounts.models import Membership
 from app.clock import LOCAL_TZ
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import member_facts, schedule_facts
 from app.hazard_reporting.escalation import run_escalations, task_notice_query
 from app.hazard_reporting.escalation_domain import DEFAULT_POLICY, EscalationPolicy, task_audience
@@ -25,6 +25,7 @@ from app.hazard_reporting.hazards.domain import (
     same_day_deadline,
 )
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.kinds import get_kind, render
 from app.notifications.models import OutboxMessage
 from app.scheduling.jobs import Interval, JobSpec, resolve_jobs

@@ -10,18 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from app.hazard_reporting.checklists.domain import ItemOrigin
+from app.hazard_reporting.checklists.models import ChecklistVersion
 from app.hazard_reporting.checks import console as check_console
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import (
-    ChecklistVersion,
-    CheckSchedule,
-    ConfinedSpaceJob,
-    SiteRiskProfile,
-)
 from app.hazard_reporting.checks.queries import current_enterprise_items, version_items
 from app.hazard_reporting.confined_space.domain import JobStatus
+from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
 from app.hazard_reporting.schedules.domain import RiskLevel
+from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from tests.fixtures.checks import MONDAY, CheckOrg, local
 
 

@@ -29,10 +29,12 @@ from app.hazard_reporting.checks.domain import (
     CheckTaskStatus,
     ScheduleKind,
 )
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask, ConfinedSpaceJob, SiteRiskProfile
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import current_enterprise_items, version_items
 from app.hazard_reporting.confined_space.domain import JOB_STATUS_LABELS, JobStatus
+from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
 from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
+from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 
 bp = Blueprint(
     "checks_console",

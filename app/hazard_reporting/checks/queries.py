@@ -22,6 +22,12 @@ from app.hazard_reporting.checklists.domain import (
     ResolvedItem,
     resolve_items,
 )
+from app.hazard_reporting.checklists.models import (
+    Checklist,
+    ChecklistItem,
+    ChecklistVersion,
+    ChecklistVersionBase,
+)
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
     CheckLevel,
@@ -32,15 +38,8 @@ from app.hazard_reporting.checks.domain import (
     checkable_at,
     owes,
 )
-from app.hazard_reporting.checks.models import (
-    Checklist,
-    ChecklistItem,
-    ChecklistVersion,
-    ChecklistVersionBase,
-    CheckSchedule,
-    CheckSubmission,
-    CheckTask,
-)
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
+from app.hazard_reporting.schedules.models import CheckSchedule
 
 
 def item_spec(row: ChecklistItem) -> ItemSpec:

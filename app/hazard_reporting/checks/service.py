@@ -49,6 +49,12 @@ from app.hazard_reporting.checklists.domain import (
     parse_templates,
     template_applies,
 )
+from app.hazard_reporting.checklists.models import (
+    Checklist,
+    ChecklistItem,
+    ChecklistVersion,
+    ChecklistVersionBase,
+)
 from app.hazard_reporting.checks.domain import (
     AnswerFacts,
     CheckLevel,
@@ -70,20 +76,7 @@ from app.hazard_reporting.checks.domain import (
     submission_status,
     timeliness,
 )
-from app.hazard_reporting.checks.models import (
-    CheckItemResult,
-    Checklist,
-    ChecklistItem,
-    ChecklistVersion,
-    ChecklistVersionBase,
-    CheckSchedule,
-    CheckSubmission,
-    CheckTask,
-    ConfinedSpaceConfirmation,
-    ConfinedSpaceJob,
-    ConfinedSpaceJobEvent,
-    SiteRiskProfile,
-)
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
 from app.hazard_reporting.checks.queries import (
     current_enterprise_items,
     member_facts,
@@ -105,6 +98,11 @@ from app.hazard_reporting.confined_space.domain import (
     check_job_transition,
     require_confirmation_passed,
 )
+from app.hazard_reporting.confined_space.models import (
+    ConfinedSpaceConfirmation,
+    ConfinedSpaceJob,
+    ConfinedSpaceJobEvent,
+)
 from app.hazard_reporting.hazards import service as hazard_service
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.schedules.domain import (
@@ -114,6 +112,7 @@ from app.hazard_reporting.schedules.domain import (
     check_timing,
     risk_point_plan,
 )
+from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.service import work_calendar
 from app.library_load import LoadResult
 from app.validation import parse
