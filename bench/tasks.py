@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from app.clock import LOCAL_TZ  # noqa: E402
 from app.enterprises.schemas import uscc_check_digit  # noqa: E402
+from app.hazard_reporting.checklists import service as checklists  # noqa: E402
 from app.hazard_reporting.checks import service as checks  # noqa: E402
 from app.hazard_reporting.checks.domain import CheckLevel, due_window, period_containing  # noqa: E402
 from app.hazard_reporting.checks.models import CheckTask  # noqa: E402
@@ -196,7 +197,7 @@ def build_fixture(engine: Engine, enterprises: int) -> dict[str, Any]:
     started = time.monotonic()
     with Session(engine) as session:
         build_structure(session, enterprises)
-        checks.load_standard_checklists(session, FIXTURE_AT)
+        checklists.load_standard_checklists(session, FIXTURE_AT)
         checks.ensure_default_schedules(session, FIXTURE_AT, 1)  # the reference enterprise
         bulk_schedules(session, after_enterprise=1)
         reference, bulk = schedule_shape(session, 1), schedule_shape(session, 2)

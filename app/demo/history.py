@@ -44,6 +44,7 @@ from app.accounts.queries import load_actor
 from app.clock import LOCAL_TZ, local_today
 from app.demo import data, history_data
 from app.enterprises.models import Department, Enterprise, Site, Team
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checklists.domain import OnFail
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult
@@ -237,7 +238,7 @@ class History:
         """Plan the days, run the timeline, mark the history's outbox delivered. Returns how
         many events ran."""
         outbox_before = self.session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
-        checks.load_standard_checklists(self.session, self.begins)
+        checklists.load_standard_checklists(self.session, self.begins)
         for company in self.companies.values():
             checks.ensure_default_schedules(self.session, self.begins, company.enterprise.id)
         day = self.first_day

@@ -32,6 +32,7 @@ from app.clock import local_today, utcnow
 from app.demo import data as demo_data
 from app.demo.seed import virtual_openid
 from app.enterprises.models import Enterprise, Site, Team
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checks import service as check_service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
 from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
@@ -73,7 +74,7 @@ def _seed(session) -> Live:
     seed_demo(session, now, SECRET)
     spec = demo_data.ENTERPRISES[0]
     enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc.startswith(spec["uscc17"])))
-    check_service.load_standard_checklists(session, now)
+    checklist_service.load_standard_checklists(session, now)
     schedules = check_service.ensure_default_schedules(session, now, enterprise.id)
     for schedule in schedules:
         # A weekend or holiday must not leave the test without a daily check today.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Membership, User
 from app.enterprises.models import Enterprise, Town
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
@@ -44,7 +45,7 @@ from tests.fixtures.checks import MONDAY, CheckOrg, counts, jpeg, local, submiss
 
 @pytest.fixture
 def standards(db_session):
-    return service.load_standard_checklists(db_session, MONDAY)
+    return checklist_service.load_standard_checklists(db_session, MONDAY)
 
 
 @pytest.fixture
@@ -502,7 +503,7 @@ def test_two_leaders_submitting_at_once_make_one_submission(app, database_url, t
     try:
         with Session(setup_engine) as session:
             before = set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None))))
-            service.load_standard_checklists(session, MONDAY)
+            checklist_service.load_standard_checklists(session, MONDAY)
             ids["standards"] = sorted(
                 set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None)))) - before
             )

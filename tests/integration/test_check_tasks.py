@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.clock import LOCAL_TZ
 from app.enterprises.models import Enterprise, Town
 from app.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
@@ -70,7 +71,7 @@ class Org:
 
 @pytest.fixture
 def standards(db_session):
-    return service.load_standard_checklists(db_session, MONDAY)
+    return checklist_service.load_standard_checklists(db_session, MONDAY)
 
 
 @pytest.fixture
@@ -534,7 +535,7 @@ def test_concurrent_generation_creates_each_task_once(app, database_url):
     try:
         with Session(setup_engine) as session:
             before = set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None))))
-            service.load_standard_checklists(session, MONDAY)
+            checklist_service.load_standard_checklists(session, MONDAY)
             created_standards = sorted(
                 set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None)))) - before
             )

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Membership
 from app.clock import LOCAL_TZ
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
 from app.hazard_reporting.checks.models import CheckTask
@@ -64,7 +65,7 @@ class Org:
 
 @pytest.fixture
 def org(db_session, build) -> Org:
-    checks.load_standard_checklists(db_session, MONDAY)
+    checklists.load_standard_checklists(db_session, MONDAY)
     org = Org(build)
     checks.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
     checks.generate_tasks(db_session, MONDAY)

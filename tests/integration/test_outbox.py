@@ -13,6 +13,7 @@ from app.accounts.domain import Role
 from app.accounts.models import User
 from app.clock import LOCAL_TZ
 from app.errors import ValidationFailed
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardStatus
@@ -136,7 +137,7 @@ TUESDAY = local(2026, 11, 24)
 def plant(db_session, build):
     """An enterprise with one team (one daily check), its digest-only manager and a worker,
     and another enterprise with its own overdue check and open hazard."""
-    checks.load_standard_checklists(db_session, MONDAY)
+    checklists.load_standard_checklists(db_session, MONDAY)
     enterprise, elsewhere = build.enterprise(), build.enterprise()
     for company in (enterprise, elsewhere):
         department = build.department(company)

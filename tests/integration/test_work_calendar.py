@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.accounts.domain import BureauRole
 from app.clock import LOCAL_TZ
 from app.errors import PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
 from app.hazard_reporting.checks.models import CheckTask
@@ -44,7 +45,7 @@ ARRANGEMENT_2027 = """date,workday,name
 
 @pytest.fixture
 def org(build, db_session):
-    checks.load_standard_checklists(db_session, NOW)
+    checklists.load_standard_checklists(db_session, NOW)
     return CheckOrg(build)
 
 

@@ -22,7 +22,7 @@ from app.hazard_reporting.checklists.domain import (
     resolve_items,
     select_templates,
 )
-from app.hazard_reporting.checks.service import DATA_FILE, read_standard_templates
+from app.hazard_reporting.checklists.service import DATA_FILE, read_standard_templates
 
 TEMPLATES = read_standard_templates()
 BY_CODE = {t.code: t for t in TEMPLATES}

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts.h5_login import SESSION_USER_ID
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks import views as check_views
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
@@ -43,7 +44,7 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def org(build, db_session, clock) -> CheckOrg:
-    service.load_standard_checklists(db_session, MONDAY)
+    checklist_service.load_standard_checklists(db_session, MONDAY)
     org = CheckOrg(build)
     org.generate()
     return org

@@ -21,7 +21,9 @@ from app.enterprises import service as enterprise_service
 from app.enterprises.models import Department, Site, Team
 from app.errors import DomainError, NotFound, ValidationFailed, readable_message
 from app.extensions import db
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
+from app.hazard_reporting.checklists.queries import current_enterprise_items, version_items
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
     CHECK_LEVEL_LABELS,
@@ -30,7 +32,6 @@ from app.hazard_reporting.checks.domain import (
     ScheduleKind,
 )
 from app.hazard_reporting.checks.models import CheckTask
-from app.hazard_reporting.checks.queries import current_enterprise_items, version_items
 from app.hazard_reporting.confined_space.domain import JOB_STATUS_LABELS, JobStatus
 from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
 from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
@@ -302,7 +303,7 @@ def add_item(enterprise_id: int):
     }
 
     def change(actor, now):
-        service.add_checklist_item(db.session, actor, now, enterprise_id, data)
+        checklist_service.add_checklist_item(db.session, actor, now, enterprise_id, data)
 
     return _act(enterprise_id, change, "added", "checks_console.items", _items_context)
 
@@ -311,7 +312,7 @@ def add_item(enterprise_id: int):
 @login_required
 def reword_item(enterprise_id: int, code: str):
     def change(actor, now):
-        service.reword_checklist_item(
+        checklist_service.reword_checklist_item(
             db.session, actor, now, enterprise_id, code, request.form.get("text", "")
         )
 
@@ -322,7 +323,7 @@ def reword_item(enterprise_id: int, code: str):
 @login_required
 def disable_item(enterprise_id: int, code: str):
     def change(actor, now):
-        service.set_checklist_item_enabled(
+        checklist_service.set_checklist_item_enabled(
             db.session, actor, now, enterprise_id, code, False, request.form.get("reason", "")
         )
 
@@ -333,7 +334,7 @@ def disable_item(enterprise_id: int, code: str):
 @login_required
 def enable_item(enterprise_id: int, code: str):
     def change(actor, now):
-        service.set_checklist_item_enabled(db.session, actor, now, enterprise_id, code, True)
+        checklist_service.set_checklist_item_enabled(db.session, actor, now, enterprise_id, code, True)
 
     return _act(enterprise_id, change, "enabled", "checks_console.items", _items_context)
 

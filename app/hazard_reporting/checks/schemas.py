@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from app.hazard_reporting.checklists.domain import MAX_ITEM_TEXT, ItemCategory, OnFail
 from app.hazard_reporting.checks.domain import MAX_PHOTOS_PER_ITEM, MAX_RESULT_NOTE, ItemResult
 from app.hazard_reporting.schedules.domain import RiskLevel
 
@@ -20,16 +18,6 @@ MAX_ANSWERS = 300  # far above any checklist; bounds the work one request can as
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ChecklistItemIn(_Input):
-    """An item an enterprise adds to its own list."""
-
-    text: str = Field(title="排查内容", min_length=1, max_length=MAX_ITEM_TEXT)
-    category: ItemCategory = Field(title="类别")
-    levels: list[Literal["D", "W", "M"]] = Field(title="排查层级", min_length=1)
-    on_fail: OnFail = Field(OnFail.GENERAL, title="不符合时定级")
-    note: str = Field("", title="说明", max_length=256)
 
 
 class ScheduleUpdate(_Input):
