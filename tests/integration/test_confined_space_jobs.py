@@ -9,7 +9,7 @@ import pytest
 
 from app.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checklists import service as checklist_service
-from app.hazard_reporting.checks import service
+from app.hazard_reporting.confined_space import service
 from app.hazard_reporting.confined_space.domain import JobStatus
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai

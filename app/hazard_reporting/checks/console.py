@@ -1,5 +1,7 @@
-"""Console pages of an enterprise's checks (排查管理): its check tasks with 免检 approval and
-its own inspection list (copy-on-write edits of the standard templates).
+"""Console pages of an enterprise's checks (排查管理): its check tasks with 免检 approval, its
+own inspection list (copy-on-write edits of the standard templates), and its schedules with
+the four-colour risk points that give sites their own rounds. (Confined-space jobs, the last
+tab, are confined_space/console.py.)
 
 Views are thin: parse the form, call the service with (session, actor, now), commit and
 redirect (post/redirect/get). A DomainError rolls the unit of work back and the page is
@@ -8,7 +10,6 @@ shown again with the service's Chinese message."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -16,14 +17,14 @@ from sqlalchemy import select
 
 from app.accounts.domain import Action
 from app.accounts.views import current_actor, login_required
-from app.clock import LOCAL_TZ, local_today, utcnow
+from app.clock import local_today, utcnow
 from app.enterprises import service as enterprise_service
 from app.enterprises.models import Department, Site, Team
-from app.errors import DomainError, NotFound, ValidationFailed, readable_message
+from app.errors import DomainError, NotFound, readable_message
 from app.extensions import db
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
-from app.hazard_reporting.checklists.queries import current_enterprise_items, version_items
+from app.hazard_reporting.checklists.queries import current_enterprise_items
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
     CHECK_LEVEL_LABELS,
@@ -32,8 +33,6 @@ from app.hazard_reporting.checks.domain import (
     ScheduleKind,
 )
 from app.hazard_reporting.checks.models import CheckTask
-from app.hazard_reporting.confined_space.domain import JOB_STATUS_LABELS, JobStatus
-from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
 from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 
@@ -59,12 +58,6 @@ FIELD_LABELS = {
     "due_time": "截止时间",
     "grace_minutes": "宽限时间（分钟）",
     "active": "启用",
-    "site_id": "作业点位",
-    "description": "作业内容",
-    "planned_start": "计划开始时间",
-    "item_code": "确认项",
-    "passed": "是否符合",
-    "confirmed_by": "确认人",
 }
 DONE_MESSAGES = {
     "excused": "已批准免检。",
@@ -74,14 +67,7 @@ DONE_MESSAGES = {
     "enabled": "已启用条目。",
     "schedule": "已保存排查计划。",
     "risk": "已保存点位风险等级，巡查计划已随之调整。",
-    "job_created": "已登记有限空间作业，请逐项确认作业条件。",
-    "confirmation": "已记录确认项。",
-    "job_confirmed": "作业条件已确认。",
-    "job_started": "作业已开始。",
-    "job_finished": "作业已完成。",
-    "job_cancelled": "作业已取消。",
 }
-RECENT_JOBS = 50
 
 
 @bp.context_processor
@@ -98,8 +84,6 @@ def _labels() -> dict[str, Any]:
         "RISK_LEVEL_LABELS": RISK_LEVEL_LABELS,
         "RiskLevel": RiskLevel,
         "ScheduleKind": ScheduleKind,
-        "JOB_STATUS_LABELS": JOB_STATUS_LABELS,
-        "JobStatus": JobStatus,
     }
 
 
@@ -189,47 +173,6 @@ def _plans_context(enterprise_id: int) -> dict[str, Any]:
         "profiles": profiles,
         "can_edit": _can(actor, enterprise, Action.MANAGE_STRUCTURE),
         "template": "checks/console_plans.html",
-    }
-
-
-def _jobs_context(enterprise_id: int) -> dict[str, Any]:
-    _, enterprise = _enterprise(enterprise_id)
-    jobs = db.session.scalars(
-        select(ConfinedSpaceJob)
-        .where(ConfinedSpaceJob.enterprise_id == enterprise.id)
-        .order_by(ConfinedSpaceJob.id.desc())
-        .limit(RECENT_JOBS)
-    ).all()
-    sites = db.session.scalars(
-        select(Site).where(Site.enterprise_id == enterprise.id, Site.active.is_(True)).order_by(Site.id)
-    ).all()
-    return {
-        "e": enterprise,
-        "jobs": jobs,
-        "sites": sites,
-        "site_names": {s.id: s.name for s in sites},
-        "template": "checks/console_jobs.html",
-    }
-
-
-def _job_of(enterprise_id: int, job_id: int) -> ConfinedSpaceJob:
-    job = db.session.get(ConfinedSpaceJob, job_id)
-    if job is None or job.enterprise_id != enterprise_id:
-        raise NotFound("作业不存在。")
-    return job
-
-
-def _job_context(enterprise_id: int, job_id: int) -> dict[str, Any]:
-    _, enterprise = _enterprise(enterprise_id)
-    job = _job_of(enterprise.id, job_id)
-    lines = [r for r in version_items(db.session, job.checklist_id, job.checklist_version) if r.enabled]
-    return {
-        "e": enterprise,
-        "job": job,
-        "site": db.session.get(Site, job.site_id),
-        "lines": lines,
-        "confirmations": {c.item_code: c for c in job.confirmations},
-        "template": "checks/console_job.html",
     }
 
 
@@ -383,102 +326,3 @@ def set_risk(enterprise_id: int, site_id: int):
         service.set_site_risk_profile(db.session, actor, now, site_id, data)
 
     return _act(enterprise_id, change, "risk", "checks_console.plans", _plans_context)
-
-
-# --- 有限空间作业 -----------------------------------------------------------------------
-
-
-def _planned_start(value: str) -> datetime:
-    """A datetime-local value (Asia/Shanghai wall-clock time) as an aware instant."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed.for_field("planned_start", "应为日期时间（YYYY-MM-DD HH:MM）") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
-
-
-@bp.get("/jobs")
-@login_required
-def jobs(enterprise_id: int):
-    return _page(_jobs_context(enterprise_id), done=_done())
-
-
-@bp.post("/jobs")
-@login_required
-def create_job(enterprise_id: int):
-    form = request.form
-
-    def change(actor, now):
-        data = {
-            "site_id": form.get("site_id", ""),
-            "description": form.get("description", ""),
-            "planned_start": _planned_start(form.get("planned_start", "")),
-        }
-        job = service.create_confined_space_job(db.session, actor, now, enterprise_id, data)
-        created.append(job.id)
-
-    created: list[int] = []
-    response = _act(enterprise_id, change, "job_created", "checks_console.jobs", _jobs_context)
-    if created:
-        return redirect(
-            url_for("checks_console.job", enterprise_id=enterprise_id, job_id=created[0], done="job_created")
-        )
-    return response
-
-
-@bp.get("/jobs/<int:job_id>")
-@login_required
-def job(enterprise_id: int, job_id: int):
-    return _page(_job_context(enterprise_id, job_id), done=_done())
-
-
-def _job_act(enterprise_id: int, job_id: int, change: Callable[[Any, Any], Any], done: str):
-    """Like _act, for one job: its page again on success or with the message."""
-    _, enterprise = _enterprise(enterprise_id)
-    try:
-        _job_of(enterprise.id, job_id)
-        change(current_actor(), utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _page(_job_context(enterprise_id, job_id), exc.http_status, error=readable_message(exc, FIELD_LABELS))
-    return redirect(url_for("checks_console.job", enterprise_id=enterprise.id, job_id=job_id, done=done))
-
-
-@bp.post("/jobs/<int:job_id>/confirmations")
-@login_required
-def record_confirmation(enterprise_id: int, job_id: int):
-    form = request.form
-    data = {
-        "item_code": form.get("item_code", ""),
-        "passed": form.get("passed", ""),
-        "confirmed_by": form.get("confirmed_by", ""),
-        "note": form.get("note", ""),
-    }
-
-    def change(actor, now):
-        service.record_confirmation(db.session, actor, now, job_id, data)
-
-    return _job_act(enterprise_id, job_id, change, "confirmation")
-
-
-@bp.post("/jobs/<int:job_id>/<any(confirm, start, finish, cancel):step>")
-@login_required
-def move_job(enterprise_id: int, job_id: int, step: str):
-    def change(actor, now):
-        if step == "confirm":
-            service.confirm_job(db.session, actor, now, job_id)
-        elif step == "start":
-            service.start_job(db.session, actor, now, job_id)
-        elif step == "finish":
-            service.finish_job(db.session, actor, now, job_id)
-        else:
-            service.cancel_job(db.session, actor, now, job_id, request.form.get("reason", ""))
-
-    done = {
-        "confirm": "job_confirmed",
-        "start": "job_started",
-        "finish": "job_finished",
-        "cancel": "job_cancelled",
-    }
-    return _job_act(enterprise_id, job_id, change, done[step])
