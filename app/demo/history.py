@@ -54,6 +54,7 @@ from app.hazard_reporting.escalation import run_escalations
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.schedules import service as schedules
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import OutboxMessage
@@ -240,7 +241,7 @@ class History:
         outbox_before = self.session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
         checklists.load_standard_checklists(self.session, self.begins)
         for company in self.companies.values():
-            checks.ensure_default_schedules(self.session, self.begins, company.enterprise.id)
+            schedules.ensure_default_schedules(self.session, self.begins, company.enterprise.id)
         day = self.first_day
         while day <= self.today:
             self.plan_day(day)
@@ -284,7 +285,7 @@ class History:
     def generate(self, day: date, moment: datetime) -> None:
         """The morning job, then each enterprise's checks due today: done on time, late, or
         not at all, by the enterprise's habits."""
-        checks.generate_tasks(self.session, moment)
+        schedules.generate_tasks(self.session, moment)
         due = self.session.scalars(
             select(CheckTask)
             .where(

@@ -14,10 +14,10 @@ from app.hazard_reporting.checklists import service
 from app.hazard_reporting.checklists.domain import ChecklistKind, ItemOrigin
 from app.hazard_reporting.checklists.models import Checklist, ChecklistItem, ChecklistVersion
 from app.hazard_reporting.checklists.queries import current_enterprise_items, version_items
-from app.hazard_reporting.checks import service as schedule_service
 from app.hazard_reporting.checks.domain import CheckLevel
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import task_items
+from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.models import CheckSchedule
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 Asia/Shanghai

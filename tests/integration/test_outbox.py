@@ -17,6 +17,7 @@ from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardStatus
+from app.hazard_reporting.schedules import service as schedules
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.notifications.service import (
@@ -142,8 +143,8 @@ def plant(db_session, build):
     for company in (enterprise, elsewhere):
         department = build.department(company)
         build.team(department)
-        checks.ensure_default_schedules(db_session, MONDAY, company.id)
-    checks.generate_tasks(db_session, MONDAY)
+        schedules.ensure_default_schedules(db_session, MONDAY, company.id)
+    schedules.generate_tasks(db_session, MONDAY)
     manager = build.member(enterprise, Role.MANAGER)
     worker = build.member(enterprise, Role.WORKER)
     outsider = build.member(elsewhere, Role.WORKER)

@@ -21,6 +21,7 @@ from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
+from app.hazard_reporting.schedules import service as schedule_service
 from app.sandbox.store import sandbox_store
 from tests.fixtures.checks import KEY, MONDAY, CheckOrg, counts, jpeg
 
@@ -372,7 +373,7 @@ def test_my_tasks_lists_owed_done_and_missed(client, db_session, org, clock):
     scan(client, org, org.leader)
     client.post(f"/h5/checks/{org.daily().id}", data=form_data(db_session, org.daily(), org.s1))
     wednesday = MONDAY + timedelta(days=2)
-    service.generate_tasks(db_session, wednesday)
+    schedule_service.generate_tasks(db_session, wednesday)
     service.sweep_overdue(db_session, wednesday)
     clock.set(wednesday)
     page = text(client.get("/h5/tasks"))

@@ -33,6 +33,7 @@ from app.hazard_reporting.checks.domain import (
     ScheduleKind,
 )
 from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 
@@ -304,7 +305,7 @@ def update_schedule(enterprise_id: int, schedule_id: int):
         schedule = db.session.get(CheckSchedule, schedule_id)
         if schedule is None or schedule.enterprise_id != enterprise_id:
             raise NotFound("排查计划不存在。")
-        service.update_schedule(db.session, actor, now, schedule_id, data)
+        schedule_service.update_schedule(db.session, actor, now, schedule_id, data)
 
     return _act(enterprise_id, change, "schedule", "checks_console.plans", _plans_context)
 
@@ -323,6 +324,6 @@ def set_risk(enterprise_id: int, site_id: int):
         site = db.session.get(Site, site_id)
         if site is None or site.enterprise_id != enterprise_id:
             raise NotFound("点位不存在。")
-        service.set_site_risk_profile(db.session, actor, now, site_id, data)
+        schedule_service.set_site_risk_profile(db.session, actor, now, site_id, data)
 
     return _act(enterprise_id, change, "risk", "checks_console.plans", _plans_context)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager, selectinload
@@ -15,9 +16,7 @@ from app.accounts.models import Membership, User
 from app.clock import local_today
 from app.enterprises.models import Enterprise, Site, Team
 from app.errors import NotFound
-from app.hazard_reporting.checklists.domain import (
-    ResolvedItem,
-)
+from app.hazard_reporting.checklists.domain import ResolvedItem
 from app.hazard_reporting.checklists.queries import version_items
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
@@ -25,12 +24,13 @@ from app.hazard_reporting.checks.domain import (
     CheckTaskStatus,
     MemberFacts,
     ScheduleFacts,
-    Timing,
     checkable_at,
     owes,
 )
 from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
-from app.hazard_reporting.schedules.models import CheckSchedule
+
+if TYPE_CHECKING:  # the schedules package builds on this one
+    from app.hazard_reporting.schedules.models import CheckSchedule
 
 
 def task_items(session: Session, task: CheckTask) -> list[ResolvedItem]:
@@ -51,17 +51,6 @@ def schedule_facts(schedule: CheckSchedule) -> ScheduleFacts:
         team_id=schedule.team_id,
         department_id=schedule.department_id,
         site_id=schedule.site_id,
-    )
-
-
-def schedule_timing(schedule: CheckSchedule) -> Timing:
-    return Timing(
-        level=CheckLevel(schedule.level),
-        due_time=schedule.due_time,
-        grace_minutes=schedule.grace_minutes,
-        workdays_only=schedule.workdays_only,
-        due_weekday=schedule.due_weekday,
-        due_month_day=schedule.due_month_day,
     )
 
 

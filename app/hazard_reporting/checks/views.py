@@ -80,6 +80,7 @@ from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.photos import MAX_BYTES, prepare_photo
+from app.hazard_reporting.schedules import queries as schedule_queries
 from app.wechat.client import WeChatAPIError, get_wechat_client
 
 bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
@@ -399,7 +400,7 @@ def scan(token: str):
         )
         if s.task.period_end >= today
     ]
-    next_due = [] if owed else service.next_checks_due(session_, user.id, site, now)[:3]
+    next_due = [] if owed else schedule_queries.next_checks_due(session_, user.id, site, now)[:3]
     return render_template(
         "checks/h5_scan.html",
         site=site,
