@@ -70,7 +70,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.api.views import register_api
     from app.enterprises.views import bp as enterprises_bp
     from app.hazard_reporting.checks.console import bp as checks_console_bp
-    from app.hazard_reporting.checks.views import bp as checks_h5_bp
+    from app.hazard_reporting.checks.h5 import bp as checks_h5_bp
     from app.hazard_reporting.confined_space.console import bp as confined_space_console_bp
     from app.hazard_reporting.hazards.views import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.views import h5_bp as hazards_h5_bp

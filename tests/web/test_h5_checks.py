@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from app.accounts.h5_login import SESSION_USER_ID
 from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.checks import h5 as check_h5
 from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks import views as check_views
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
 from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.checks.queries import task_items
@@ -39,7 +39,7 @@ def clock(monkeypatch):
             self.now = moment
 
     clock = Clock()
-    monkeypatch.setattr(check_views, "utcnow", lambda: clock.now)
+    monkeypatch.setattr(check_h5, "utcnow", lambda: clock.now)
     return clock
 
 

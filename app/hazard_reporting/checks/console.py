@@ -13,29 +13,27 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from app.accounts.domain import Action
 from app.accounts.views import current_actor, login_required
-from app.clock import local_today, utcnow
+from app.clock import utcnow
 from app.enterprises import service as enterprise_service
-from app.enterprises.models import Department, Site, Team
-from app.errors import DomainError, NotFound, readable_message
+from app.errors import DomainError, readable_message
 from app.extensions import db
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
 from app.hazard_reporting.checklists.queries import current_enterprise_items
-from app.hazard_reporting.checks import service
+from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
     CHECK_LEVEL_LABELS,
     CHECK_TASK_STATUS_LABELS,
     CheckTaskStatus,
     ScheduleKind,
 )
-from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.schedules import queries as schedule_queries
 from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
-from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
+from app.hazard_reporting.schedules.models import CheckSchedule
 
 bp = Blueprint(
     "checks_console",
@@ -101,14 +99,7 @@ def _can(actor, enterprise, action: Action) -> bool:
 def _tasks_context(enterprise_id: int) -> dict[str, Any]:
     actor, enterprise = _enterprise(enterprise_id)
     now = utcnow()
-    tasks = list(
-        db.session.scalars(
-            select(CheckTask)
-            .where(CheckTask.enterprise_id == enterprise.id, CheckTask.period_start <= local_today(now))
-            .order_by(CheckTask.due_at.desc(), CheckTask.id.desc())
-            .limit(RECENT_TASKS)
-        )
-    )
+    tasks = queries.recent_tasks(db.session, enterprise.id, now, RECENT_TASKS)
     return {
         "e": enterprise,
         "tasks": tasks,
@@ -132,46 +123,23 @@ def _items_context(enterprise_id: int) -> dict[str, Any]:
 
 def _plans_context(enterprise_id: int) -> dict[str, Any]:
     actor, enterprise = _enterprise(enterprise_id)
-    schedules = db.session.scalars(
-        select(CheckSchedule)
-        .where(CheckSchedule.enterprise_id == enterprise.id)
-        .order_by(CheckSchedule.kind, CheckSchedule.level, CheckSchedule.id)
-    ).all()
-    sites = db.session.scalars(
-        select(Site).where(Site.enterprise_id == enterprise.id).order_by(Site.id)
-    ).all()
-    profiles = {
-        p.site_id: p
-        for p in db.session.scalars(
-            select(SiteRiskProfile).where(SiteRiskProfile.site_id.in_([s.id for s in sites] or [0]))
-        )
-    }
-    departments = {
-        d.id: d.name
-        for d in db.session.scalars(select(Department).where(Department.enterprise_id == enterprise.id))
-    }
-    teams = {
-        t.id: t.name
-        for t in db.session.scalars(
-            select(Team).join(Department).where(Department.enterprise_id == enterprise.id)
-        )
-    }
-    site_names = {s.id: s.name for s in sites}
+    plans = schedule_queries.enterprise_plans(db.session, enterprise.id)
+    site_names = {s.id: s.name for s in plans.sites}
 
     def unit(schedule: CheckSchedule) -> str:
         if schedule.site_id is not None:
             return f"点位：{site_names.get(schedule.site_id, '')}"
         if schedule.team_id is not None:
-            return f"班组：{teams.get(schedule.team_id, '')}"
+            return f"班组：{plans.team_names.get(schedule.team_id, '')}"
         if schedule.department_id is not None:
-            return f"部门：{departments.get(schedule.department_id, '')}"
+            return f"部门：{plans.department_names.get(schedule.department_id, '')}"
         return "企业经理"
 
     return {
         "e": enterprise,
-        "schedules": [(s, unit(s)) for s in schedules],
-        "sites": sites,
-        "profiles": profiles,
+        "schedules": [(s, unit(s)) for s in plans.schedules],
+        "sites": plans.sites,
+        "profiles": plans.profiles,
         "can_edit": _can(actor, enterprise, Action.MANAGE_STRUCTURE),
         "template": "checks/console_plans.html",
     }
@@ -217,9 +185,7 @@ def tasks(enterprise_id: int):
 @login_required
 def excuse(enterprise_id: int, task_id: int):
     def change(actor, now):
-        task = db.session.get(CheckTask, task_id)
-        if task is None or task.enterprise_id != enterprise_id:
-            raise NotFound("检查任务不存在。")
+        queries.task_of(db.session, enterprise_id, task_id)
         service.excuse_task(db.session, actor, now, task_id, request.form.get("reason", ""))
 
     return _act(enterprise_id, change, "excused", "checks_console.tasks", _tasks_context)
@@ -302,9 +268,7 @@ def update_schedule(enterprise_id: int, schedule_id: int):
             data[name] = form[name].strip()
 
     def change(actor, now):
-        schedule = db.session.get(CheckSchedule, schedule_id)
-        if schedule is None or schedule.enterprise_id != enterprise_id:
-            raise NotFound("排查计划不存在。")
+        schedule_queries.schedule_of(db.session, enterprise_id, schedule_id)
         schedule_service.update_schedule(db.session, actor, now, schedule_id, data)
 
     return _act(enterprise_id, change, "schedule", "checks_console.plans", _plans_context)
@@ -321,9 +285,7 @@ def set_risk(enterprise_id: int, site_id: int):
     }
 
     def change(actor, now):
-        site = db.session.get(Site, site_id)
-        if site is None or site.enterprise_id != enterprise_id:
-            raise NotFound("点位不存在。")
+        schedule_queries.site_of(db.session, enterprise_id, site_id)
         schedule_service.set_site_risk_profile(db.session, actor, now, site_id, data)
 
     return _act(enterprise_id, change, "risk", "checks_console.plans", _plans_context)

@@ -1,6 +1,6 @@
-"""Read side of scheduled checks: an enterprise's effective checklist, the items of a task,
-the open tasks a member owes at a scanned site, and a member's checks: owed now, done,
-missed (the H5 "my tasks" page) and one submission with its answers."""
+"""Read side of checks: the items of a task, who owes it, the open tasks a member owes at a
+scanned site, a member's checks (owed now, done, missed: the H5 "my tasks" page), one
+submission with its answers, and an enterprise's recent tasks (the console)."""
 
 from __future__ import annotations
 
@@ -104,6 +104,26 @@ def tasks_owed(session: Session, actor_user: User, site: Site, now: datetime) ->
         if checkable_at(facts, site.id, site.department_id) and any(owes(facts, m) for m in members):
             owed.append(task)
     return owed
+
+
+def recent_tasks(session: Session, enterprise_id: int, now: datetime, limit: int) -> list[CheckTask]:
+    """The enterprise's tasks whose period has begun (local date), latest due first."""
+    return list(
+        session.scalars(
+            select(CheckTask)
+            .where(CheckTask.enterprise_id == enterprise_id, CheckTask.period_start <= local_today(now))
+            .order_by(CheckTask.due_at.desc(), CheckTask.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def task_of(session: Session, enterprise_id: int, task_id: int) -> CheckTask:
+    """The task, if it belongs to the enterprise. Raises NotFound."""
+    task = session.get(CheckTask, task_id)
+    if task is None or task.enterprise_id != enterprise_id:
+        raise NotFound("检查任务不存在。")
+    return task
 
 
 # --- a member's checks (H5) --------------------------------------------------------------
