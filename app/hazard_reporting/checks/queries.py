@@ -1,10 +1,12 @@
 """Read side of checks: the items of a task, who owes it, the open tasks a member owes at a
 scanned site, a member's checks (owed now, done, missed: the H5 "my tasks" page), one
-submission with its answers, and an enterprise's recent tasks (the console)."""
+submission with its answers (and for the result page its site, checker and hazards), and
+an enterprise's recent tasks (the console)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 from app.accounts.domain import Action, Actor, EnterpriseRef
 from app.accounts.models import Membership, User
 from app.clock import local_today
-from app.enterprises.models import Enterprise, Site, Team
+from app.enterprises.models import Department, Enterprise, Site, Team
 from app.errors import NotFound
 from app.hazard_reporting.checklists.domain import ResolvedItem
 from app.hazard_reporting.checklists.queries import version_items
@@ -28,6 +30,7 @@ from app.hazard_reporting.checks.domain import (
     owes,
 )
 from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
+from app.hazard_reporting.hazards.models import Hazard
 
 if TYPE_CHECKING:  # the schedules package builds on this one
     from app.hazard_reporting.schedules.models import CheckSchedule
@@ -203,3 +206,47 @@ def submission_of_task(session: Session, actor: Actor, task_id: int) -> CheckSub
     ):
         raise NotFound("检查记录不存在或您无权查看。")
     return submission
+
+
+def submission_for_task(session: Session, task_id: int) -> CheckSubmission | None:
+    """The task's submission, if it has one (no scope check: callers have the task)."""
+    return session.scalar(select(CheckSubmission).where(CheckSubmission.task_id == task_id))
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """A submission with its answers, where and by whom it was made, and the hazards its
+    隐患 answers reported (by id)."""
+
+    submission: CheckSubmission
+    site: Site | None
+    checker: User | None
+    hazards: dict[int, Hazard]
+
+
+def submission_record(session: Session, actor: Actor, task_id: int) -> SubmissionRecord:
+    """The record of a task's submission (see `submission_of_task`). Raises NotFound."""
+    submission = submission_of_task(session, actor, task_id)
+    hazard_ids = [r.hazard_id for r in submission.results if r.hazard_id is not None]
+    hazards = (
+        {h.id: h for h in session.scalars(select(Hazard).where(Hazard.id.in_(hazard_ids)))} if hazard_ids else {}
+    )
+    return SubmissionRecord(
+        submission=submission,
+        site=session.get(Site, submission.site_id),
+        checker=session.get(User, submission.user_id),
+        hazards=hazards,
+    )
+
+
+def where_to_check(session: Session, task: CheckTask) -> str:
+    """Where a task's check can be done (see domain.checkable_at), for the list of what is owed."""
+    schedule = task.schedule
+    if schedule.site_id is not None:
+        site = session.get(Site, schedule.site_id)
+        return f"在点位「{site.name}」扫码检查" if site is not None else "在指定点位扫码检查"
+    if schedule.department_id is not None and schedule.level is not CheckLevel.MONTHLY:
+        department = session.get(Department, schedule.department_id)
+        if department is not None:
+            return f"在「{department.name}」的任一排查点位扫码检查"
+    return "在本企业任一排查点位扫码检查"

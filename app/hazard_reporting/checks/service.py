@@ -44,7 +44,7 @@ from app.hazard_reporting.checks.domain import (
     timeliness,
 )
 from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
-from app.hazard_reporting.checks.queries import member_facts, schedule_facts, task_items
+from app.hazard_reporting.checks.queries import member_facts, schedule_facts, submission_for_task, task_items
 from app.hazard_reporting.checks.schemas import CheckSubmissionIn
 from app.hazard_reporting.hazards import service as hazard_service
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
@@ -183,10 +183,6 @@ def _task_at_site(session: Session, actor: Actor, task_id: int, site: Site, *, l
     return task
 
 
-def _submission_of(session: Session, task_id: int) -> CheckSubmission | None:
-    return session.scalar(select(CheckSubmission).where(CheckSubmission.task_id == task_id))
-
-
 def _refuse_other_submission(session: Session, submission: CheckSubmission) -> Conflict:
     who = session.get(User, submission.user_id)
     name = who.display_name if who is not None else "他人"
@@ -228,7 +224,7 @@ def start_check(session: Session, actor: Actor, now: datetime, task_id: int, sit
     Raises NotFound (bad token, unknown task), PermissionDenied, Conflict."""
     site = site_by_token(session, site_token)
     task = _task_at_site(session, actor, task_id, site, lock=False)
-    earlier = _submission_of(session, task.id)
+    earlier = submission_for_task(session, task.id)
     if earlier is not None:
         if earlier.user_id != actor.user_id:
             raise _refuse_other_submission(session, earlier)
@@ -278,7 +274,7 @@ def submit_check(
         raise Conflict(KEY_REUSED)
     site = site_by_token(session, payload.site_token)
     task = _task_at_site(session, actor, task_id, site, lock=True)
-    earlier = _submission_of(session, task.id)
+    earlier = submission_for_task(session, task.id)
     if earlier is not None:
         if earlier.user_id != actor.user_id:
             raise _refuse_other_submission(session, earlier)
