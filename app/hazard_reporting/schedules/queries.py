@@ -91,6 +91,7 @@ class EnterprisePlans:
 
 
 def enterprise_plans(session: Session, enterprise_id: int) -> EnterprisePlans:
+    """What the console's plans page shows of one enterprise."""
     schedules = session.scalars(
         select(CheckSchedule)
         .where(CheckSchedule.enterprise_id == enterprise_id)
