@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 
 from app.enterprises.cli import qr_group
-from app.hazard_reporting.checks.cli import checklists_group
+from app.hazard_reporting.checklists.cli import checklists_group
 from app.hazard_reporting.escalation.cli import digests_command
 from app.hazard_reporting.work_calendar.cli import calendar_group
 from app.notifications.cli import notifications_group

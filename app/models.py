@@ -3,19 +3,17 @@
 from app.accounts.models import ApiToken, BureauMembership, Membership, User, bureau_membership_towns
 from app.database import Base
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
-from app.hazard_reporting.checks.models import (
-    CheckItemResult,
+from app.hazard_reporting.checklists.models import (
     Checklist,
     ChecklistItem,
     ChecklistVersion,
     ChecklistVersionBase,
-    CheckSchedule,
-    CheckSubmission,
-    CheckTask,
+)
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
+from app.hazard_reporting.confined_space.models import (
     ConfinedSpaceConfirmation,
     ConfinedSpaceJob,
     ConfinedSpaceJobEvent,
-    SiteRiskProfile,
 )
 from app.hazard_reporting.hazards.models import (
     DeadlineExtension,
@@ -24,6 +22,7 @@ from app.hazard_reporting.hazards.models import (
     HazardPhoto,
     MajorHazardPlan,
 )
+from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt

@@ -41,10 +41,14 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from app.clock import LOCAL_TZ  # noqa: E402
 from app.enterprises.schemas import uscc_check_digit  # noqa: E402
+from app.hazard_reporting.checklists import service as checklists  # noqa: E402
 from app.hazard_reporting.checks import service as checks  # noqa: E402
-from app.hazard_reporting.checks.domain import ROUTINE_DEFAULTS, CheckLevel, due_window, period_containing  # noqa: E402
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask  # noqa: E402
+from app.hazard_reporting.checks.domain import CheckLevel, due_window, period_containing  # noqa: E402
+from app.hazard_reporting.checks.models import CheckTask  # noqa: E402
 from app.hazard_reporting.escalation.service import run_escalations  # noqa: E402
+from app.hazard_reporting.schedules import service as schedules  # noqa: E402
+from app.hazard_reporting.schedules.domain import ROUTINE_DEFAULTS  # noqa: E402
+from app.hazard_reporting.schedules.models import CheckSchedule  # noqa: E402
 from app.models import Base  # noqa: E402, F401  (every table mapped)
 
 DB_URL = os.environ.get(
@@ -194,13 +198,13 @@ def build_fixture(engine: Engine, enterprises: int) -> dict[str, Any]:
     started = time.monotonic()
     with Session(engine) as session:
         build_structure(session, enterprises)
-        checks.load_standard_checklists(session, FIXTURE_AT)
-        checks.ensure_default_schedules(session, FIXTURE_AT, 1)  # the reference enterprise
+        checklists.load_standard_checklists(session, FIXTURE_AT)
+        schedules.ensure_default_schedules(session, FIXTURE_AT, 1)  # the reference enterprise
         bulk_schedules(session, after_enterprise=1)
         reference, bulk = schedule_shape(session, 1), schedule_shape(session, 2)
         if reference != bulk:
             raise SystemExit(f"bulk schedules differ from the service's:\n{reference}\n{bulk}")
-        generated = checks.generate_tasks(session, FIXTURE_AT)
+        generated = schedules.generate_tasks(session, FIXTURE_AT)
         finish_mondays_checks(session)
         bulk_hazards(session)
         session.commit()
@@ -296,14 +300,14 @@ def main() -> None:
 
     generate = compare(
         engine, args.repeat,
-        lambda s: checks.generate_tasks(s, GENERATE_AT).created,
+        lambda s: schedules.generate_tasks(s, GENERATE_AT).created,
         sql_generate,
     )
     print(f"generate: {generate}", flush=True)
 
     # The rest happens on Tuesday morning: its tasks exist.
     with Session(engine) as session:
-        checks.generate_tasks(session, GENERATE_AT)
+        schedules.generate_tasks(session, GENERATE_AT)
         session.commit()
     vacuum(engine)
     with Session(engine) as session:

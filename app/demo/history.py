@@ -44,15 +44,19 @@ from app.accounts.queries import load_actor
 from app.clock import LOCAL_TZ, local_today
 from app.demo import data, history_data
 from app.enterprises.models import Department, Enterprise, Site, Team
+from app.hazard_reporting.checklists import service as checklists
+from app.hazard_reporting.checklists.domain import OnFail
 from app.hazard_reporting.checks import service as checks
-from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult, OnFail
-from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckTask
+from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult
+from app.hazard_reporting.checks.models import CheckItemResult, CheckTask
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.escalation.service import run_escalations
 from app.hazard_reporting.hazards import major_hazards
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.schedules import service as schedules
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import OutboxMessage
 
@@ -236,9 +240,9 @@ class History:
         """Plan the days, run the timeline, mark the history's outbox delivered. Returns how
         many events ran."""
         outbox_before = self.session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
-        checks.load_standard_checklists(self.session, self.begins)
+        checklists.load_standard_checklists(self.session, self.begins)
         for company in self.companies.values():
-            checks.ensure_default_schedules(self.session, self.begins, company.enterprise.id)
+            schedules.ensure_default_schedules(self.session, self.begins, company.enterprise.id)
         day = self.first_day
         while day <= self.today:
             self.plan_day(day)
@@ -282,7 +286,7 @@ class History:
     def generate(self, day: date, moment: datetime) -> None:
         """The morning job, then each enterprise's checks due today: done on time, late, or
         not at all, by the enterprise's habits."""
-        checks.generate_tasks(self.session, moment)
+        schedules.generate_tasks(self.session, moment)
         due = self.session.scalars(
             select(CheckTask)
             .where(

@@ -80,7 +80,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(
         id="checks.generate_tasks",
         description="生成各周期的排查任务",
-        service="app.hazard_reporting.checks.service:generate_tasks",
+        service="app.hazard_reporting.schedules.service:generate_tasks",
         trigger=Interval(10 * MINUTE),
         misfire_grace=timedelta(minutes=10),
         run_at_start=True,

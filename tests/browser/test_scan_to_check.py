@@ -32,11 +32,13 @@ from app.clock import local_today, utcnow
 from app.demo import data as demo_data
 from app.demo.seed import virtual_openid
 from app.enterprises.models import Enterprise, Site, Team
-from app.hazard_reporting.checks import service as check_service
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
-from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import HazardSource, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
+from app.hazard_reporting.schedules import service as schedule_service
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.sandbox.authorize import SIMULATOR_OPENID_COOKIE
 from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
 
@@ -72,13 +74,13 @@ def _seed(session) -> Live:
     seed_demo(session, now, SECRET)
     spec = demo_data.ENTERPRISES[0]
     enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc.startswith(spec["uscc17"])))
-    check_service.load_standard_checklists(session, now)
-    schedules = check_service.ensure_default_schedules(session, now, enterprise.id)
+    checklist_service.load_standard_checklists(session, now)
+    schedules = schedule_service.ensure_default_schedules(session, now, enterprise.id)
     for schedule in schedules:
         # A weekend or holiday must not leave the test without a daily check today.
         schedule.workdays_only = False
     session.flush()
-    check_service.generate_tasks(session, now)
+    schedule_service.generate_tasks(session, now)
 
     leader = session.scalar(select(User).where(User.openid == virtual_openid(f"{spec['key']}:leader0")))
     team = session.scalar(

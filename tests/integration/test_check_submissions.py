@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Membership, User
 from app.enterprises.models import Enterprise, Town
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import (
     CheckLevel,
@@ -24,7 +26,7 @@ from app.hazard_reporting.checks.domain import (
     SubmissionStatus,
     in_form_order,
 )
-from app.hazard_reporting.checks.models import CheckItemResult, Checklist, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
 from app.hazard_reporting.checks.queries import (
     my_missed_tasks,
     my_open_tasks,
@@ -36,6 +38,8 @@ from app.hazard_reporting.checks.queries import (
 from app.hazard_reporting.hazards.domain import HazardLevel, HazardSource, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent, HazardPhoto
 from app.hazard_reporting.hazards.photos import MAX_BYTES
+from app.hazard_reporting.schedules import queries as schedule_queries
+from app.hazard_reporting.schedules import service as schedule_service
 from app.notifications.models import OutboxMessage
 from tests.fixtures.builders import Builders
 from tests.fixtures.checks import MONDAY, CheckOrg, counts, jpeg, local, submission_data
@@ -43,7 +47,7 @@ from tests.fixtures.checks import MONDAY, CheckOrg, counts, jpeg, local, submiss
 
 @pytest.fixture
 def standards(db_session):
-    return service.load_standard_checklists(db_session, MONDAY)
+    return checklist_service.load_standard_checklists(db_session, MONDAY)
 
 
 @pytest.fixture
@@ -96,15 +100,15 @@ def test_each_role_is_offered_its_own_check_at_a_point(db_session, org):
 
 
 def test_next_check_due_when_nothing_is_owed_now(db_session, org, media_root):
-    assert service.next_checks_due(db_session, org.worker.id, org.s1, MONDAY) == []
+    assert schedule_queries.next_checks_due(db_session, org.worker.id, org.s1, MONDAY) == []
     submit(db_session, org, org.leader, org.daily(), org.s1, MONDAY, media_root)
     assert tasks_owed(db_session, org.leader, org.s1, MONDAY) == []
-    due = service.next_checks_due(db_session, org.leader.id, org.s1, MONDAY)
+    due = schedule_queries.next_checks_due(db_session, org.leader.id, org.s1, MONDAY)
     # Done today: the next is Tuesday's, due 17:00 local.
     assert [(s.label, at) for s, at in due] == [("班组日排查", local(2026, 11, 24, 17))]
     # On Friday evening after the check the next daily check is Monday's (weekend skipped).
     friday_night = local(2026, 11, 27, 20)
-    assert [at for _, at in service.next_checks_due(db_session, org.leader.id, org.s1, friday_night)] == [
+    assert [at for _, at in schedule_queries.next_checks_due(db_session, org.leader.id, org.s1, friday_night)] == [
         local(2026, 11, 30, 17)
     ]
 
@@ -470,9 +474,9 @@ def test_my_open_done_and_missed_checks(db_session, org, media_root):
     assert labels(my_open_tasks(db_session, org.manager.id, MONDAY)) == ["经理月排查"]
     submit(db_session, org, org.leader, org.daily(), org.s1, MONDAY, media_root)
     tuesday = local(2026, 11, 24, 9)
-    service.generate_tasks(db_session, tuesday)
+    schedule_service.generate_tasks(db_session, tuesday)
     wednesday = local(2026, 11, 25, 9)
-    service.generate_tasks(db_session, wednesday)
+    schedule_service.generate_tasks(db_session, wednesday)
     service.sweep_overdue(db_session, wednesday)
     assert [t.period_start for t in my_open_tasks(db_session, org.leader.id, wednesday)] == [
         date(2026, 11, 25)
@@ -501,7 +505,7 @@ def test_two_leaders_submitting_at_once_make_one_submission(app, database_url, t
     try:
         with Session(setup_engine) as session:
             before = set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None))))
-            service.load_standard_checklists(session, MONDAY)
+            checklist_service.load_standard_checklists(session, MONDAY)
             ids["standards"] = sorted(
                 set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None)))) - before
             )

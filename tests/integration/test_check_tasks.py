@@ -14,14 +14,14 @@ from app.accounts.models import User
 from app.clock import LOCAL_TZ
 from app.enterprises.models import Enterprise, Town
 from app.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checks import service
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import (
-    Checklist,
-    CheckSchedule,
-    CheckTask,
-)
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import tasks_owed
+from app.hazard_reporting.schedules import service as schedule_service
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.hazard_reporting.work_calendar.models import CalendarOverride
 from tests.fixtures.builders import Builders
 
@@ -72,7 +72,7 @@ class Org:
 
 @pytest.fixture
 def standards(db_session):
-    return service.load_standard_checklists(db_session, MONDAY)
+    return checklist_service.load_standard_checklists(db_session, MONDAY)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def task_of(session, enterprise, level, period_start, unit_id=None) -> CheckTask
 
 
 def test_default_schedules_one_per_team_department_and_enterprise(db_session, org):
-    created = service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    created = schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
     summary = sorted(
         (s.level.value, s.team_id, s.department_id, s.due_time, s.grace_minutes) for s in created
     )
@@ -131,15 +131,15 @@ def test_default_schedules_one_per_team_department_and_enterprise(db_session, or
     assert {s.due_weekday for s in created if s.level is CheckLevel.WEEKLY} == {5}
     # Idempotent, and a schedule switched off stays off.
     weekly = next(s for s in created if s.level is CheckLevel.WEEKLY)
-    service.update_schedule(db_session, org.actor("admin"), MONDAY, weekly.id, {"active": False})
-    assert service.ensure_default_schedules(db_session, MONDAY + timedelta(days=1), org.enterprise.id) == []
+    schedule_service.update_schedule(db_session, org.actor("admin"), MONDAY, weekly.id, {"active": False})
+    assert schedule_service.ensure_default_schedules(db_session, MONDAY + timedelta(days=1), org.enterprise.id) == []
     assert db_session.get(CheckSchedule, weekly.id).active is False
 
 
 def test_a_new_team_gets_its_daily_schedule_on_the_next_pass(db_session, build, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
     new_team = build.team(org.d2)
-    created = service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    created = schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
     assert [(s.level, s.team_id) for s in created] == [(CheckLevel.DAILY, new_team.id)]
 
 
@@ -147,8 +147,8 @@ def test_a_new_team_gets_its_daily_schedule_on_the_next_pass(db_session, build, 
 
 
 def test_generation_creates_the_current_periods_with_due_times(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    result = service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    result = schedule_service.generate_tasks(db_session, MONDAY)
     assert result.created == 6
     assert result.checklist_versions == 1
     assert keyed(db_session, org.enterprise) == {
@@ -179,21 +179,21 @@ def test_generation_creates_the_current_periods_with_due_times(db_session, org):
 
 
 def test_generation_is_idempotent(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    first = service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    first = schedule_service.generate_tasks(db_session, MONDAY)
     before = keyed(db_session, org.enterprise)
-    again = service.generate_tasks(db_session, MONDAY + timedelta(hours=5))
+    again = schedule_service.generate_tasks(db_session, MONDAY + timedelta(hours=5))
     assert first.created == 6 and again.created == 0 and again.checklist_versions == 0
     assert keyed(db_session, org.enterprise) == before
     assert len(tasks(db_session, org.enterprise)) == 6
 
 
 def test_catch_up_after_a_week_of_downtime_creates_exactly_the_missing_tasks(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     before = keyed(db_session, org.enterprise)
     next_monday = local(2026, 11, 30)
-    result = service.generate_tasks(db_session, next_monday)
+    result = schedule_service.generate_tasks(db_session, next_monday)
     workdays = [date(2026, 11, d) for d in (24, 25, 26, 27, 30)]  # the weekend 28/29 has no daily check
     expected_new = {("daily", t.id, d) for t in (org.t1, org.t2, org.t3) for d in workdays} | {
         ("weekly", org.d1.id, date(2026, 11, 30)),
@@ -201,13 +201,13 @@ def test_catch_up_after_a_week_of_downtime_creates_exactly_the_missing_tasks(db_
     }
     assert result.created == len(expected_new) == 17
     assert keyed(db_session, org.enterprise) == before | expected_new
-    assert service.generate_tasks(db_session, next_monday).created == 0
+    assert schedule_service.generate_tasks(db_session, next_monday).created == 0
 
 
 def test_horizon_generates_upcoming_periods_in_advance(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
     friday_evening = local(2026, 11, 27, 20)
-    service.generate_tasks(db_session, friday_evening, horizon=timedelta(days=4))
+    schedule_service.generate_tasks(db_session, friday_evening, horizon=timedelta(days=4))
     got = keyed(db_session, org.enterprise)
     assert ("daily", org.t1.id, date(2026, 12, 1)) in got  # Tuesday, inside the horizon
     assert ("weekly", org.d1.id, date(2026, 11, 30)) in got
@@ -218,10 +218,10 @@ def test_horizon_generates_upcoming_periods_in_advance(db_session, org):
 def test_daily_checks_follow_holidays_adjusted_workdays_and_overrides(db_session, build, standards):
     org = Org(build)
     start = local(2025, 9, 26)
-    service.ensure_default_schedules(db_session, start, org.enterprise.id)
+    schedule_service.ensure_default_schedules(db_session, start, org.enterprise.id)
     db_session.add(CalendarOverride(day=date(2025, 10, 10), is_workday=False, note="区内停工"))
     db_session.flush()
-    service.generate_tasks(db_session, local(2025, 10, 12))
+    schedule_service.generate_tasks(db_session, local(2025, 10, 12))
     days = sorted(
         d for level, unit, d in keyed(db_session, org.enterprise) if level == "daily" and unit == org.t1.id
     )
@@ -243,8 +243,8 @@ def test_daily_checks_follow_holidays_adjusted_workdays_and_overrides(db_session
 
 def test_a_year_the_calendar_library_does_not_know_follows_the_statutory_rule(db_session, build, standards):
     org = Org(build)
-    service.ensure_default_schedules(db_session, local(2026, 12, 30), org.enterprise.id)
-    service.generate_tasks(db_session, local(2027, 1, 5))
+    schedule_service.ensure_default_schedules(db_session, local(2026, 12, 30), org.enterprise.id)
+    schedule_service.generate_tasks(db_session, local(2027, 1, 5))
     days = sorted(
         d for level, unit, d in keyed(db_session, org.enterprise) if level == "daily" and unit == org.t1.id
     )
@@ -254,8 +254,8 @@ def test_a_year_the_calendar_library_does_not_know_follows_the_statutory_rule(db
 
 def test_week_53_and_leap_month_periods_in_generation(db_session, build, standards):
     org = Org(build)
-    service.ensure_default_schedules(db_session, local(2026, 12, 28), org.enterprise.id)
-    service.generate_tasks(db_session, local(2027, 1, 2))
+    schedule_service.ensure_default_schedules(db_session, local(2026, 12, 28), org.enterprise.id)
+    schedule_service.generate_tasks(db_session, local(2027, 1, 2))
     weekly = task_of(db_session, org.enterprise, CheckLevel.WEEKLY, date(2026, 12, 28), org.d1.id)
     assert weekly.period_end == date(2027, 1, 3)
     assert weekly.due_at == datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
@@ -263,57 +263,57 @@ def test_week_53_and_leap_month_periods_in_generation(db_session, build, standar
     assert months == [date(2026, 12, 1), date(2027, 1, 1)]
 
     leap = Org(build)
-    service.ensure_default_schedules(db_session, local(2028, 2, 29), leap.enterprise.id)
-    service.generate_tasks(db_session, local(2028, 2, 29))
+    schedule_service.ensure_default_schedules(db_session, local(2028, 2, 29), leap.enterprise.id)
+    schedule_service.generate_tasks(db_session, local(2028, 2, 29))
     monthly = task_of(db_session, leap.enterprise, CheckLevel.MONTHLY, date(2028, 2, 1))
     assert monthly.period_end == date(2028, 2, 29)
     assert monthly.due_at == datetime(2028, 2, 29, 9, 0, tzinfo=UTC)
 
 
 def test_a_paused_schedule_leaves_no_backlog_when_switched_on_again(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     daily = db_session.scalar(select(CheckSchedule).where(CheckSchedule.team_id == org.t1.id))
     admin = org.actor("admin")
-    service.update_schedule(db_session, admin, MONDAY, daily.id, {"active": False})
+    schedule_service.update_schedule(db_session, admin, MONDAY, daily.id, {"active": False})
     # Its pending task of today is dropped: nothing is owed any more.
     assert [t.period_start for t in daily.tasks] == []
-    service.generate_tasks(db_session, local(2026, 11, 26))
+    schedule_service.generate_tasks(db_session, local(2026, 11, 26))
     assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == []
-    service.update_schedule(db_session, admin, local(2026, 11, 27), daily.id, {"active": True})
-    service.generate_tasks(db_session, local(2026, 11, 27))
+    schedule_service.update_schedule(db_session, admin, local(2026, 11, 27), daily.id, {"active": True})
+    schedule_service.generate_tasks(db_session, local(2026, 11, 27))
     db_session.expire_all()
     assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == [date(2026, 11, 27)]
 
 
 def test_schedule_configuration(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
     weekly = db_session.scalar(
         select(CheckSchedule).where(
             CheckSchedule.department_id == org.d1.id, CheckSchedule.level == CheckLevel.WEEKLY
         )
     )
     admin = org.actor("admin")
-    service.update_schedule(
+    schedule_service.update_schedule(
         db_session, admin, MONDAY, weekly.id, {"due_weekday": 3, "due_time": "16:30", "grace_minutes": 60}
     )
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.generate_tasks(db_session, MONDAY)
     task = task_of(db_session, org.enterprise, CheckLevel.WEEKLY, date(2026, 11, 23), org.d1.id)
     assert task.due_at == local(2026, 11, 25, 16, 30)  # Wednesday 16:30 local
     assert task.grace_until == task.due_at + timedelta(hours=1)
     with pytest.raises(ValidationFailed) as caught:
-        service.update_schedule(db_session, admin, MONDAY, weekly.id, {"due_month_day": 3})
+        schedule_service.update_schedule(db_session, admin, MONDAY, weekly.id, {"due_month_day": 3})
     assert "due_month_day" in caught.value.fields
     with pytest.raises(PermissionDenied):
-        service.update_schedule(db_session, org.actor("leader1"), MONDAY, weekly.id, {"grace_minutes": 5})
+        schedule_service.update_schedule(db_session, org.actor("leader1"), MONDAY, weekly.id, {"grace_minutes": 5})
 
 
 # --- sweep, close, excuse ---------------------------------------------------------------
 
 
 def test_sweep_marks_pending_tasks_past_grace_as_missed_once(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     assert service.sweep_overdue(db_session, MONDAY) == []
     at_grace = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 19:00 local: the daily grace ends
     assert service.sweep_overdue(db_session, at_grace) == []  # grace_until itself is still in time
@@ -340,8 +340,8 @@ def test_sweep_marks_pending_tasks_past_grace_as_missed_once(db_session, org):
     ],
 )
 def test_close_task_done_done_late_or_missed(db_session, org, offset, status):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     task = task_of(db_session, org.enterprise, CheckLevel.DAILY, date(2026, 11, 23), org.t1.id)
     at = task.due_at + offset
     service.close_task(db_session, task, at)
@@ -352,8 +352,8 @@ def test_close_task_done_done_late_or_missed(db_session, org, offset, status):
 
 
 def test_close_task_after_the_sweep_stays_missed_and_excused_refuses(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     task = task_of(db_session, org.enterprise, CheckLevel.DAILY, date(2026, 11, 23), org.t1.id)
     late = task.grace_until + timedelta(minutes=1)
     service.sweep_overdue(db_session, late)
@@ -366,8 +366,8 @@ def test_close_task_after_the_sweep_stays_missed_and_excused_refuses(db_session,
 
 
 def test_excuse_needs_a_reason_and_an_approver_who_does_not_owe_the_check(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     daily = task_of(db_session, org.enterprise, CheckLevel.DAILY, date(2026, 11, 23), org.t1.id)
     weekly = task_of(db_session, org.enterprise, CheckLevel.WEEKLY, date(2026, 11, 23), org.d1.id)
     monthly = task_of(db_session, org.enterprise, CheckLevel.MONTHLY, date(2026, 11, 1))
@@ -395,8 +395,8 @@ def test_excuse_needs_a_reason_and_an_approver_who_does_not_owe_the_check(db_ses
 
 
 def test_a_missed_task_may_be_excused_afterwards_a_done_one_not(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     missed = task_of(db_session, org.enterprise, CheckLevel.DAILY, date(2026, 11, 23), org.t2.id)
     done = task_of(db_session, org.enterprise, CheckLevel.DAILY, date(2026, 11, 23), org.t3.id)
     swept_at = missed.grace_until + timedelta(minutes=1)
@@ -410,8 +410,8 @@ def test_a_missed_task_may_be_excused_afterwards_a_done_one_not(db_session, org)
 
 
 def test_excuse_of_another_enterprise_task_is_not_found(db_session, build, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY)
     daily = task_of(db_session, org.enterprise, CheckLevel.DAILY, date(2026, 11, 23), org.t1.id)
     stranger = build.actor(build.member(build.enterprise(), "safety_officer"))
     with pytest.raises(NotFound):
@@ -424,17 +424,17 @@ def test_excuse_of_another_enterprise_task_is_not_found(db_session, build, org):
 def test_risk_point_rounds_follow_the_colour_and_run_on_holidays(db_session, org):
     admin = org.actor("admin")
     holiday = local(2025, 10, 1, 8)
-    service.ensure_default_schedules(db_session, holiday, org.enterprise.id)
-    service.set_site_risk_profile(
+    schedule_service.ensure_default_schedules(db_session, holiday, org.enterprise.id)
+    schedule_service.set_site_risk_profile(
         db_session, admin, holiday, org.s1.id, {"risk_level": "red", "is_major_risk_point": True}
     )
-    service.set_site_risk_profile(
+    schedule_service.set_site_risk_profile(
         db_session, admin, holiday, org.s2.id, {"risk_level": "yellow", "is_major_risk_point": True}
     )
-    service.set_site_risk_profile(
+    schedule_service.set_site_risk_profile(
         db_session, admin, holiday, org.s0.id, {"risk_level": "red", "is_major_risk_point": False}
     )
-    service.generate_tasks(db_session, holiday)
+    schedule_service.generate_tasks(db_session, holiday)
     risk_tasks = [t for t in tasks(db_session, org.enterprise) if t.schedule.kind is ScheduleKind.RISK_POINT]
     assert sorted((t.schedule.site_id, t.schedule.slot, t.due_at) for t in risk_tasks) == [
         (org.s1.id, "am", local(2025, 10, 1, 11, 30)),
@@ -444,10 +444,10 @@ def test_risk_point_rounds_follow_the_colour_and_run_on_holidays(db_session, org
         t.schedule.level is CheckLevel.DAILY and t.schedule.kind is ScheduleKind.ROUTINE
         for t in tasks(db_session, org.enterprise)
     )
-    assert service.ensure_default_schedules(db_session, holiday, org.enterprise.id) == []
+    assert schedule_service.ensure_default_schedules(db_session, holiday, org.enterprise.id) == []
 
     # Lowered to blue: the red rounds retire (their unstarted tasks go), a weekly round starts.
-    service.set_site_risk_profile(
+    schedule_service.set_site_risk_profile(
         db_session, admin, holiday, org.s1.id, {"risk_level": "blue", "is_major_risk_point": True}
     )
     schedules = db_session.scalars(select(CheckSchedule).where(CheckSchedule.site_id == org.s1.id)).all()
@@ -459,7 +459,7 @@ def test_risk_point_rounds_follow_the_colour_and_run_on_holidays(db_session, org
     db_session.expire_all()
     assert [t for t in tasks(db_session, org.enterprise) if t.schedule.site_id == org.s1.id] == []
     with pytest.raises(PermissionDenied):
-        service.set_site_risk_profile(
+        schedule_service.set_site_risk_profile(
             db_session, org.actor("leader1"), holiday, org.s1.id, {"risk_level": "red"}
         )
 
@@ -479,11 +479,11 @@ def owed(session, org, who, site, now):
 
 def test_tasks_owed_at_a_site(db_session, build, org):
     admin = org.actor("admin")
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.set_site_risk_profile(
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.set_site_risk_profile(
         db_session, admin, MONDAY, org.s1.id, {"risk_level": "red", "is_major_risk_point": True}
     )
-    service.generate_tasks(db_session, MONDAY)
+    schedule_service.generate_tasks(db_session, MONDAY)
     d1 = org.d1.id
     assert owed(db_session, org, "leader1", org.s1, MONDAY) == [
         ("risk_point", "daily", "am", d1),
@@ -513,8 +513,8 @@ def test_tasks_owed_at_a_site(db_session, build, org):
 
 
 def test_tasks_of_a_period_not_begun_are_not_owed(db_session, org):
-    service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    service.generate_tasks(db_session, MONDAY, horizon=timedelta(days=1))
+    schedule_service.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedule_service.generate_tasks(db_session, MONDAY, horizon=timedelta(days=1))
     assert owed(db_session, org, "leader1", org.s1, MONDAY) == [("routine", "daily", "routine", org.t1.id)]
     tuesday = local(2026, 11, 24, 9)
     assert len(tasks_owed(db_session, org.leader1, org.s1, tuesday)) == 1
@@ -536,7 +536,7 @@ def test_concurrent_generation_creates_each_task_once(app, database_url):
     try:
         with Session(setup_engine) as session:
             before = set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None))))
-            service.load_standard_checklists(session, MONDAY)
+            checklist_service.load_standard_checklists(session, MONDAY)
             created_standards = sorted(
                 set(session.scalars(select(Checklist.id).where(Checklist.enterprise_id.is_(None)))) - before
             )
@@ -547,7 +547,7 @@ def test_concurrent_generation_creates_each_task_once(app, database_url):
                 org = Org(build, town=town, dust_explosion=True)
                 enterprise_ids.append(org.enterprise.id)
                 user_ids.extend(org.user_ids)
-                service.ensure_default_schedules(session, MONDAY, org.enterprise.id)
+                schedule_service.ensure_default_schedules(session, MONDAY, org.enterprise.id)
             session.commit()
 
         barrier = threading.Barrier(2)
@@ -559,7 +559,7 @@ def test_concurrent_generation_creates_each_task_once(app, database_url):
             try:
                 with Session(engine) as session:
                     barrier.wait(timeout=10)
-                    results.append(service.generate_tasks(session, local(2026, 11, 30)))
+                    results.append(schedule_service.generate_tasks(session, local(2026, 11, 30)))
                     session.commit()
             except BaseException as exc:  # reported below: a thread's failure must fail the test
                 errors.append(exc)

@@ -10,16 +10,15 @@ import yaml
 from sqlalchemy import func, select
 
 from app.errors import NotFound, PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks.domain import CheckLevel, ChecklistKind, ItemOrigin
-from app.hazard_reporting.checks.models import (
-    Checklist,
-    ChecklistItem,
-    ChecklistVersion,
-    CheckSchedule,
-    CheckTask,
-)
-from app.hazard_reporting.checks.queries import current_enterprise_items, task_items, version_items
+from app.hazard_reporting.checklists import service
+from app.hazard_reporting.checklists.domain import ChecklistKind, ItemOrigin
+from app.hazard_reporting.checklists.models import Checklist, ChecklistItem, ChecklistVersion
+from app.hazard_reporting.checklists.queries import current_enterprise_items, version_items
+from app.hazard_reporting.checks.domain import CheckLevel
+from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.checks.queries import task_items
+from app.hazard_reporting.schedules import service as schedule_service
+from app.hazard_reporting.schedules.models import CheckSchedule
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 Asia/Shanghai
 
@@ -227,8 +226,8 @@ def test_topic_flags_and_standard_updates_rebase_the_own_list_keeping_own_lines(
 
 def test_tasks_keep_the_checklist_version_they_were_generated_with(db_session, setup):
     enterprise, team, admin = setup
-    service.ensure_default_schedules(db_session, NOW, enterprise.id)
-    service.generate_tasks(db_session, NOW)
+    schedule_service.ensure_default_schedules(db_session, NOW, enterprise.id)
+    schedule_service.generate_tasks(db_session, NOW)
     monday = db_session.scalar(
         select(CheckTask)
         .where(CheckTask.period_start == date(2026, 11, 23), CheckTask.enterprise_id == enterprise.id)
@@ -237,7 +236,7 @@ def test_tasks_keep_the_checklist_version_they_were_generated_with(db_session, s
     )
     service.reword_checklist_item(db_session, admin, NOW, enterprise.id, "GEN-01", "出口畅通")
     service.set_checklist_item_enabled(db_session, admin, NOW, enterprise.id, "GEN-06", False, "无配电箱")
-    service.generate_tasks(db_session, NOW + timedelta(days=1))
+    schedule_service.generate_tasks(db_session, NOW + timedelta(days=1))
     tuesday = db_session.scalar(
         select(CheckTask).where(
             CheckTask.period_start == date(2026, 11, 24), CheckTask.schedule_id == monday.schedule_id

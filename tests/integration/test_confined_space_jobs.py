@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks.domain import JobStatus
+from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.confined_space import service
+from app.hazard_reporting.confined_space.domain import JobStatus
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai
 CODES = [f"CSC-{n:02d}" for n in range(1, 12)]
@@ -17,7 +18,7 @@ CODES = [f"CSC-{n:02d}" for n in range(1, 12)]
 
 @pytest.fixture
 def ctx(db_session, build):
-    service.load_standard_checklists(db_session, NOW)
+    checklist_service.load_standard_checklists(db_session, NOW)
     enterprise = build.enterprise(confined_space=True)
     site = build.site(enterprise, name="污水处理池")
     leader = build.actor(build.member(enterprise, "team_leader"))

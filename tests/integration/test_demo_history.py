@@ -19,7 +19,7 @@ from app.accounts.models import Membership
 from app.demo.history import WEAK, demo_enterprises
 from app.demo.seed import seed_demo
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
-from app.hazard_reporting.checks.models import CheckSchedule, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
 from app.hazard_reporting.escalation.service import run_escalations
 from app.hazard_reporting.hazards.domain import (
     HazardAction,
@@ -28,6 +28,7 @@ from app.hazard_reporting.hazards.domain import (
     missing_five_in_place,
 )
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent, HazardPhoto, MajorHazardPlan
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.models import NotificationPreference, OutboxMessage
 from tests.conftest import TEST_SECRET
 

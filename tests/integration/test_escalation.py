@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from app.accounts.models import Membership
 from app.clock import LOCAL_TZ
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import member_facts, schedule_facts
 from app.hazard_reporting.escalation.domain import DEFAULT_POLICY, EscalationPolicy, task_audience
 from app.hazard_reporting.escalation.service import run_escalations, task_notice_query
@@ -25,6 +26,8 @@ from app.hazard_reporting.hazards.domain import (
     same_day_deadline,
 )
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.schedules import service as schedules
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.kinds import get_kind, render
 from app.notifications.models import OutboxMessage
 from app.scheduling.jobs import Interval, JobSpec, resolve_jobs
@@ -63,10 +66,10 @@ class Org:
 
 @pytest.fixture
 def org(db_session, build) -> Org:
-    checks.load_standard_checklists(db_session, MONDAY)
+    checklists.load_standard_checklists(db_session, MONDAY)
     org = Org(build)
-    checks.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
-    checks.generate_tasks(db_session, MONDAY)
+    schedules.ensure_default_schedules(db_session, MONDAY, org.enterprise.id)
+    schedules.generate_tasks(db_session, MONDAY)
     return org
 
 
@@ -180,7 +183,7 @@ def test_the_sql_audience_agrees_with_the_domain_rule(db_session, build, org):
     e = org.enterprise
     site0 = build.site(e)  # no department: rounds owed by safety officers and managers
     for site in (org.s1, site0):
-        checks.set_site_risk_profile(
+        schedules.set_site_risk_profile(
             db_session, build.actor(org.admin), MONDAY, site.id, {"risk_level": "red", "is_major_risk_point": True}
         )
     # A risk-point schedule naming a team (allowed by the model, not created by the defaults).
@@ -192,7 +195,7 @@ def test_the_sql_audience_agrees_with_the_domain_rule(db_session, build, org):
         )
     )
     db_session.flush()
-    checks.generate_tasks(db_session, MONDAY)
+    schedules.generate_tasks(db_session, MONDAY)
     now = local(2026, 12, 3, 12)  # every level of every November task is due, none stale yet
     policy = EscalationPolicy(lookback=timedelta(days=20))
     tasks = db_session.scalars(select(CheckTask).where(CheckTask.enterprise_id == e.id)).all()

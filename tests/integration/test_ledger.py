@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.errors import NotFound, PermissionDenied, ValidationFailed
+from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checks import service as checks_service
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.hazards import ledger, major_hazards, service
@@ -226,7 +227,7 @@ def test_download_names_lose_characters_windows_refuses():
 def checked(db_session, build, tmp_dir):
     """The check org of tests/fixtures/checks.py on Monday 23 November: the first team's
     daily check done on time with one 隐患 item, the rest of the week's checks still owed."""
-    checks_service.load_standard_checklists(db_session, MONDAY)
+    checklist_service.load_standard_checklists(db_session, MONDAY)
     org = CheckOrg(build)
     org.generate()
     task = org.daily()

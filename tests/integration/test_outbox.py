@@ -13,10 +13,12 @@ from app.accounts.domain import Role
 from app.accounts.models import User
 from app.clock import LOCAL_TZ
 from app.errors import ValidationFailed
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks import service as checks
 from app.hazard_reporting.escalation.service import build_daily_digests
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import HazardStatus
+from app.hazard_reporting.schedules import service as schedules
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.notifications.service import (
@@ -136,13 +138,13 @@ TUESDAY = local(2026, 11, 24)
 def plant(db_session, build):
     """An enterprise with one team (one daily check), its digest-only manager and a worker,
     and another enterprise with its own overdue check and open hazard."""
-    checks.load_standard_checklists(db_session, MONDAY)
+    checklists.load_standard_checklists(db_session, MONDAY)
     enterprise, elsewhere = build.enterprise(), build.enterprise()
     for company in (enterprise, elsewhere):
         department = build.department(company)
         build.team(department)
-        checks.ensure_default_schedules(db_session, MONDAY, company.id)
-    checks.generate_tasks(db_session, MONDAY)
+        schedules.ensure_default_schedules(db_session, MONDAY, company.id)
+    schedules.generate_tasks(db_session, MONDAY)
     manager = build.member(enterprise, Role.MANAGER)
     worker = build.member(enterprise, Role.WORKER)
     outsider = build.member(elsewhere, Role.WORKER)

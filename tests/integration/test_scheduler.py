@@ -400,15 +400,16 @@ def test_the_tip_jobs_give_the_same_result_when_run_twice(db_session, build):
 def test_task_generation_and_the_sweep_with_escalations_give_the_same_result_when_run_twice(
     db_session, build
 ):
-    from app.hazard_reporting.checks import service as checks
+    from app.hazard_reporting.checklists import service as checklists
     from app.hazard_reporting.checks.models import CheckTask
+    from app.hazard_reporting.schedules import service as schedules
 
     jobs = {j.spec.id: j for j in resolve_jobs(JOBS)}
-    checks.load_standard_checklists(db_session, datetime(2027, 6, 1, tzinfo=UTC))
+    checklists.load_standard_checklists(db_session, datetime(2027, 6, 1, tzinfo=UTC))
     enterprise = build.enterprise()
     department = build.department(enterprise)
     build.member(enterprise, "team_leader", team_id=build.team(department).id)
-    checks.ensure_default_schedules(db_session, datetime(2027, 6, 1, tzinfo=UTC), enterprise.id)
+    schedules.ensure_default_schedules(db_session, datetime(2027, 6, 1, tzinfo=UTC), enterprise.id)
     db_session.commit()
     monday = datetime(2027, 6, 7, 9, 0, tzinfo=LOCAL_TZ).astimezone(UTC)
     first = run_job(jobs["checks.generate_tasks"], monday)

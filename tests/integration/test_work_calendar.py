@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from app.accounts.domain import BureauRole
 from app.clock import LOCAL_TZ
 from app.errors import PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks import service as checks
+from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
 from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.schedules import service as schedules
 from app.hazard_reporting.work_calendar import service
 from app.hazard_reporting.work_calendar.domain import ArrangementFileError, DaySource, YearBasis
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
@@ -44,7 +45,7 @@ ARRANGEMENT_2027 = """date,workday,name
 
 @pytest.fixture
 def org(build, db_session):
-    checks.load_standard_checklists(db_session, NOW)
+    checklists.load_standard_checklists(db_session, NOW)
     return CheckOrg(build)
 
 
@@ -70,7 +71,7 @@ def daily_task(session, org, day: date) -> CheckTask:
 
 def test_the_fallback_skips_2027_new_year_and_spring_festival(db_session, org):
     org.generate(local(2027, 1, 1, 8))  # schedules start on Friday 2027-01-01 (元旦)
-    checks.generate_tasks(db_session, local(2027, 2, 12))
+    schedules.generate_tasks(db_session, local(2027, 2, 12))
     days = daily_days(db_session, org)
     assert date(2027, 1, 1) not in days
     assert date(2027, 1, 4) in days
@@ -82,13 +83,13 @@ def test_the_fallback_skips_2027_new_year_and_spring_festival(db_session, org):
 def test_an_override_turns_a_saturday_into_a_working_day_and_its_daily_checks_appear(db_session, org, admin):
     org.generate(NOW)
     saturday = date(2026, 12, 12)
-    checks.generate_tasks(db_session, local(2026, 12, 13))
+    schedules.generate_tasks(db_session, local(2026, 12, 13))
     assert saturday not in daily_days(db_session, org)
 
     # The Saturday after next: not generated yet, so the override decides.
     later = date(2026, 12, 19)
     service.set_day(db_session, admin, NOW, later, True, "区内调休上班", "补 12 月 31 日")
-    checks.generate_tasks(db_session, local(2026, 12, 19, 7))
+    schedules.generate_tasks(db_session, local(2026, 12, 19, 7))
     assert later in daily_days(db_session, org)
     task = daily_task(db_session, org, later)
     assert task.status is CheckTaskStatus.PENDING
@@ -119,7 +120,7 @@ def test_a_generated_daily_check_on_a_day_that_becomes_a_holiday_is_excused_not_
 
 def test_a_missed_check_is_excused_too_but_a_done_one_stays_done(db_session, org, admin):
     org.generate(local(2026, 12, 1))
-    checks.generate_tasks(db_session, local(2026, 12, 3))
+    schedules.generate_tasks(db_session, local(2026, 12, 3))
     missed = daily_task(db_session, org, date(2026, 12, 1))
     done = daily_task(db_session, org, date(2026, 12, 2))
     missed.status = CheckTaskStatus.MISSED

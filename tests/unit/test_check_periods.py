@@ -11,22 +11,16 @@ import pytest
 from app.accounts.domain import Role
 from app.errors import InvalidTransition, ValidationFailed
 from app.hazard_reporting.checks.domain import (
-    RISK_POINT_PLANS,
-    ROUTINE_DEFAULTS,
     TASK_TRANSITIONS,
     CheckLevel,
     CheckTaskStatus,
-    ConfirmationEntry,
     MemberFacts,
     Period,
-    RiskLevel,
     ScheduleFacts,
     ScheduleKind,
     Timing,
     check_task_transition,
-    check_timing,
     checkable_at,
-    confirmation_problems,
     due_date,
     due_window,
     is_open,
@@ -34,10 +28,20 @@ from app.hazard_reporting.checks.domain import (
     owes,
     period_containing,
     periods_between,
-    require_confirmation_passed,
-    risk_point_plan,
     status_after_submission,
     timeliness,
+)
+from app.hazard_reporting.confined_space.domain import (
+    ConfirmationEntry,
+    confirmation_problems,
+    require_confirmation_passed,
+)
+from app.hazard_reporting.schedules.domain import (
+    RISK_POINT_PLANS,
+    ROUTINE_DEFAULTS,
+    RiskLevel,
+    check_timing,
+    risk_point_plan,
 )
 from app.hazard_reporting.work_calendar import sources
 from app.hazard_reporting.work_calendar.domain import DayMark, WorkCalendar

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.enterprises.domain import Industry, Topic
-from app.hazard_reporting.checks.domain import (
+from app.hazard_reporting.checklists.domain import (
     ChecklistKind,
     ItemCategory,
     ItemOrigin,
@@ -22,7 +22,7 @@ from app.hazard_reporting.checks.domain import (
     resolve_items,
     select_templates,
 )
-from app.hazard_reporting.checks.service import DATA_FILE, read_standard_templates
+from app.hazard_reporting.checklists.service import DATA_FILE, read_standard_templates
 
 TEMPLATES = read_standard_templates()
 BY_CODE = {t.code: t for t in TEMPLATES}

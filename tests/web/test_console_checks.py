@@ -9,30 +9,25 @@ from datetime import time
 import pytest
 from sqlalchemy import func, select
 
+from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.checklists.domain import ItemOrigin
+from app.hazard_reporting.checklists.models import ChecklistVersion
+from app.hazard_reporting.checklists.queries import current_enterprise_items, version_items
 from app.hazard_reporting.checks import console as check_console
-from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks.domain import (
-    CheckLevel,
-    CheckTaskStatus,
-    ItemOrigin,
-    JobStatus,
-    RiskLevel,
-    ScheduleKind,
-)
-from app.hazard_reporting.checks.models import (
-    ChecklistVersion,
-    CheckSchedule,
-    ConfinedSpaceJob,
-    SiteRiskProfile,
-)
-from app.hazard_reporting.checks.queries import current_enterprise_items, version_items
+from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
+from app.hazard_reporting.confined_space import console as job_console
+from app.hazard_reporting.confined_space.domain import JobStatus
+from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
+from app.hazard_reporting.schedules.domain import RiskLevel
+from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from tests.fixtures.checks import MONDAY, CheckOrg, local
 
 
 @pytest.fixture
 def org(build, db_session, monkeypatch) -> CheckOrg:
     monkeypatch.setattr(check_console, "utcnow", lambda: MONDAY)
-    service.load_standard_checklists(db_session, MONDAY)
+    monkeypatch.setattr(job_console, "utcnow", lambda: MONDAY)
+    checklist_service.load_standard_checklists(db_session, MONDAY)
     org = CheckOrg(build)
     org.generate()
     return org

@@ -13,13 +13,15 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts.h5_login import SESSION_USER_ID
+from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.checks import h5 as check_h5
 from app.hazard_reporting.checks import service
-from app.hazard_reporting.checks import views as check_views
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, SubmissionStatus
 from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.checks.queries import task_items
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
+from app.hazard_reporting.schedules import service as schedule_service
 from app.sandbox.store import sandbox_store
 from tests.fixtures.checks import KEY, MONDAY, CheckOrg, counts, jpeg
 
@@ -37,13 +39,13 @@ def clock(monkeypatch):
             self.now = moment
 
     clock = Clock()
-    monkeypatch.setattr(check_views, "utcnow", lambda: clock.now)
+    monkeypatch.setattr(check_h5, "utcnow", lambda: clock.now)
     return clock
 
 
 @pytest.fixture
 def org(build, db_session, clock) -> CheckOrg:
-    service.load_standard_checklists(db_session, MONDAY)
+    checklist_service.load_standard_checklists(db_session, MONDAY)
     org = CheckOrg(build)
     org.generate()
     return org
@@ -371,7 +373,7 @@ def test_my_tasks_lists_owed_done_and_missed(client, db_session, org, clock):
     scan(client, org, org.leader)
     client.post(f"/h5/checks/{org.daily().id}", data=form_data(db_session, org.daily(), org.s1))
     wednesday = MONDAY + timedelta(days=2)
-    service.generate_tasks(db_session, wednesday)
+    schedule_service.generate_tasks(db_session, wednesday)
     service.sweep_overdue(db_session, wednesday)
     clock.set(wednesday)
     page = text(client.get("/h5/tasks"))

@@ -1,5 +1,7 @@
-"""Console pages of an enterprise's checks (排查管理): its check tasks with 免检 approval and
-its own inspection list (copy-on-write edits of the standard templates).
+"""Console pages of an enterprise's checks (排查管理): its check tasks with 免检 approval, its
+own inspection list (copy-on-write edits of the standard templates), and its schedules with
+the four-colour risk points that give sites their own rounds. (Confined-space jobs, the last
+tab, are confined_space/console.py.)
 
 Views are thin: parse the form, call the service with (session, actor, now), commit and
 redirect (post/redirect/get). A DomainError rolls the unit of work back and the page is
@@ -8,35 +10,30 @@ shown again with the service's Chinese message."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Action
-from app.clock import LOCAL_TZ, local_today, utcnow
+from app.clock import utcnow
 from app.enterprises import service as enterprise_service
-from app.enterprises.models import Department, Site, Team
-from app.errors import DomainError, NotFound, ValidationFailed, readable_message
+from app.errors import DomainError, readable_message
 from app.extensions import db
-from app.hazard_reporting.checks import service
+from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
+from app.hazard_reporting.checklists.queries import current_enterprise_items
+from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
     CHECK_LEVEL_LABELS,
     CHECK_TASK_STATUS_LABELS,
-    ITEM_CATEGORY_LABELS,
-    JOB_STATUS_LABELS,
-    RISK_LEVEL_LABELS,
     CheckTaskStatus,
-    ItemCategory,
-    JobStatus,
-    OnFail,
-    RiskLevel,
     ScheduleKind,
 )
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask, ConfinedSpaceJob, SiteRiskProfile
-from app.hazard_reporting.checks.queries import current_enterprise_items, version_items
+from app.hazard_reporting.schedules import queries as schedule_queries
+from app.hazard_reporting.schedules import service as schedule_service
+from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
+from app.hazard_reporting.schedules.models import CheckSchedule
 
 bp = Blueprint(
     "checks_console",
@@ -60,12 +57,6 @@ FIELD_LABELS = {
     "due_time": "截止时间",
     "grace_minutes": "宽限时间（分钟）",
     "active": "启用",
-    "site_id": "作业点位",
-    "description": "作业内容",
-    "planned_start": "计划开始时间",
-    "item_code": "确认项",
-    "passed": "是否符合",
-    "confirmed_by": "确认人",
 }
 DONE_MESSAGES = {
     "excused": "已批准免检。",
@@ -75,14 +66,7 @@ DONE_MESSAGES = {
     "enabled": "已启用条目。",
     "schedule": "已保存排查计划。",
     "risk": "已保存点位风险等级，巡查计划已随之调整。",
-    "job_created": "已登记有限空间作业，请逐项确认作业条件。",
-    "confirmation": "已记录确认项。",
-    "job_confirmed": "作业条件已确认。",
-    "job_started": "作业已开始。",
-    "job_finished": "作业已完成。",
-    "job_cancelled": "作业已取消。",
 }
-RECENT_JOBS = 50
 
 
 @bp.context_processor
@@ -99,8 +83,6 @@ def _labels() -> dict[str, Any]:
         "RISK_LEVEL_LABELS": RISK_LEVEL_LABELS,
         "RiskLevel": RiskLevel,
         "ScheduleKind": ScheduleKind,
-        "JOB_STATUS_LABELS": JOB_STATUS_LABELS,
-        "JobStatus": JobStatus,
     }
 
 
@@ -117,14 +99,7 @@ def _can(actor, enterprise, action: Action) -> bool:
 def _tasks_context(enterprise_id: int) -> dict[str, Any]:
     actor, enterprise = _enterprise(enterprise_id)
     now = utcnow()
-    tasks = list(
-        db.session.scalars(
-            select(CheckTask)
-            .where(CheckTask.enterprise_id == enterprise.id, CheckTask.period_start <= local_today(now))
-            .order_by(CheckTask.due_at.desc(), CheckTask.id.desc())
-            .limit(RECENT_TASKS)
-        )
-    )
+    tasks = queries.recent_tasks(db.session, enterprise.id, now, RECENT_TASKS)
     return {
         "e": enterprise,
         "tasks": tasks,
@@ -148,89 +123,25 @@ def _items_context(enterprise_id: int) -> dict[str, Any]:
 
 def _plans_context(enterprise_id: int) -> dict[str, Any]:
     actor, enterprise = _enterprise(enterprise_id)
-    schedules = db.session.scalars(
-        select(CheckSchedule)
-        .where(CheckSchedule.enterprise_id == enterprise.id)
-        .order_by(CheckSchedule.kind, CheckSchedule.level, CheckSchedule.id)
-    ).all()
-    sites = db.session.scalars(
-        select(Site).where(Site.enterprise_id == enterprise.id).order_by(Site.id)
-    ).all()
-    profiles = {
-        p.site_id: p
-        for p in db.session.scalars(
-            select(SiteRiskProfile).where(SiteRiskProfile.site_id.in_([s.id for s in sites] or [0]))
-        )
-    }
-    departments = {
-        d.id: d.name
-        for d in db.session.scalars(select(Department).where(Department.enterprise_id == enterprise.id))
-    }
-    teams = {
-        t.id: t.name
-        for t in db.session.scalars(
-            select(Team).join(Department).where(Department.enterprise_id == enterprise.id)
-        )
-    }
-    site_names = {s.id: s.name for s in sites}
+    plans = schedule_queries.enterprise_plans(db.session, enterprise.id)
+    site_names = {s.id: s.name for s in plans.sites}
 
     def unit(schedule: CheckSchedule) -> str:
         if schedule.site_id is not None:
             return f"点位：{site_names.get(schedule.site_id, '')}"
         if schedule.team_id is not None:
-            return f"班组：{teams.get(schedule.team_id, '')}"
+            return f"班组：{plans.team_names.get(schedule.team_id, '')}"
         if schedule.department_id is not None:
-            return f"部门：{departments.get(schedule.department_id, '')}"
+            return f"部门：{plans.department_names.get(schedule.department_id, '')}"
         return "企业经理"
 
     return {
         "e": enterprise,
-        "schedules": [(s, unit(s)) for s in schedules],
-        "sites": sites,
-        "profiles": profiles,
+        "schedules": [(s, unit(s)) for s in plans.schedules],
+        "sites": plans.sites,
+        "profiles": plans.profiles,
         "can_edit": _can(actor, enterprise, Action.MANAGE_STRUCTURE),
         "template": "checks/console_plans.html",
-    }
-
-
-def _jobs_context(enterprise_id: int) -> dict[str, Any]:
-    _, enterprise = _enterprise(enterprise_id)
-    jobs = db.session.scalars(
-        select(ConfinedSpaceJob)
-        .where(ConfinedSpaceJob.enterprise_id == enterprise.id)
-        .order_by(ConfinedSpaceJob.id.desc())
-        .limit(RECENT_JOBS)
-    ).all()
-    sites = db.session.scalars(
-        select(Site).where(Site.enterprise_id == enterprise.id, Site.active.is_(True)).order_by(Site.id)
-    ).all()
-    return {
-        "e": enterprise,
-        "jobs": jobs,
-        "sites": sites,
-        "site_names": {s.id: s.name for s in sites},
-        "template": "checks/console_jobs.html",
-    }
-
-
-def _job_of(enterprise_id: int, job_id: int) -> ConfinedSpaceJob:
-    job = db.session.get(ConfinedSpaceJob, job_id)
-    if job is None or job.enterprise_id != enterprise_id:
-        raise NotFound("作业不存在。")
-    return job
-
-
-def _job_context(enterprise_id: int, job_id: int) -> dict[str, Any]:
-    _, enterprise = _enterprise(enterprise_id)
-    job = _job_of(enterprise.id, job_id)
-    lines = [r for r in version_items(db.session, job.checklist_id, job.checklist_version) if r.enabled]
-    return {
-        "e": enterprise,
-        "job": job,
-        "site": db.session.get(Site, job.site_id),
-        "lines": lines,
-        "confirmations": {c.item_code: c for c in job.confirmations},
-        "template": "checks/console_job.html",
     }
 
 
@@ -274,9 +185,7 @@ def tasks(enterprise_id: int):
 @login_required
 def excuse(enterprise_id: int, task_id: int):
     def change(actor, now):
-        task = db.session.get(CheckTask, task_id)
-        if task is None or task.enterprise_id != enterprise_id:
-            raise NotFound("检查任务不存在。")
+        queries.task_of(db.session, enterprise_id, task_id)
         service.excuse_task(db.session, actor, now, task_id, request.form.get("reason", ""))
 
     return _act(enterprise_id, change, "excused", "checks_console.tasks", _tasks_context)
@@ -304,7 +213,7 @@ def add_item(enterprise_id: int):
     }
 
     def change(actor, now):
-        service.add_checklist_item(db.session, actor, now, enterprise_id, data)
+        checklist_service.add_checklist_item(db.session, actor, now, enterprise_id, data)
 
     return _act(enterprise_id, change, "added", "checks_console.items", _items_context)
 
@@ -313,7 +222,7 @@ def add_item(enterprise_id: int):
 @login_required
 def reword_item(enterprise_id: int, code: str):
     def change(actor, now):
-        service.reword_checklist_item(
+        checklist_service.reword_checklist_item(
             db.session, actor, now, enterprise_id, code, request.form.get("text", "")
         )
 
@@ -324,7 +233,7 @@ def reword_item(enterprise_id: int, code: str):
 @login_required
 def disable_item(enterprise_id: int, code: str):
     def change(actor, now):
-        service.set_checklist_item_enabled(
+        checklist_service.set_checklist_item_enabled(
             db.session, actor, now, enterprise_id, code, False, request.form.get("reason", "")
         )
 
@@ -335,7 +244,7 @@ def disable_item(enterprise_id: int, code: str):
 @login_required
 def enable_item(enterprise_id: int, code: str):
     def change(actor, now):
-        service.set_checklist_item_enabled(db.session, actor, now, enterprise_id, code, True)
+        checklist_service.set_checklist_item_enabled(db.session, actor, now, enterprise_id, code, True)
 
     return _act(enterprise_id, change, "enabled", "checks_console.items", _items_context)
 
@@ -359,10 +268,8 @@ def update_schedule(enterprise_id: int, schedule_id: int):
             data[name] = form[name].strip()
 
     def change(actor, now):
-        schedule = db.session.get(CheckSchedule, schedule_id)
-        if schedule is None or schedule.enterprise_id != enterprise_id:
-            raise NotFound("排查计划不存在。")
-        service.update_schedule(db.session, actor, now, schedule_id, data)
+        schedule_queries.schedule_of(db.session, enterprise_id, schedule_id)
+        schedule_service.update_schedule(db.session, actor, now, schedule_id, data)
 
     return _act(enterprise_id, change, "schedule", "checks_console.plans", _plans_context)
 
@@ -378,108 +285,7 @@ def set_risk(enterprise_id: int, site_id: int):
     }
 
     def change(actor, now):
-        site = db.session.get(Site, site_id)
-        if site is None or site.enterprise_id != enterprise_id:
-            raise NotFound("点位不存在。")
-        service.set_site_risk_profile(db.session, actor, now, site_id, data)
+        schedule_queries.site_of(db.session, enterprise_id, site_id)
+        schedule_service.set_site_risk_profile(db.session, actor, now, site_id, data)
 
     return _act(enterprise_id, change, "risk", "checks_console.plans", _plans_context)
-
-
-# --- 有限空间作业 -----------------------------------------------------------------------
-
-
-def _planned_start(value: str) -> datetime:
-    """A datetime-local value (Asia/Shanghai wall-clock time) as an aware instant."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed.for_field("planned_start", "应为日期时间（YYYY-MM-DD HH:MM）") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
-
-
-@bp.get("/jobs")
-@login_required
-def jobs(enterprise_id: int):
-    return _page(_jobs_context(enterprise_id), done=_done())
-
-
-@bp.post("/jobs")
-@login_required
-def create_job(enterprise_id: int):
-    form = request.form
-
-    def change(actor, now):
-        data = {
-            "site_id": form.get("site_id", ""),
-            "description": form.get("description", ""),
-            "planned_start": _planned_start(form.get("planned_start", "")),
-        }
-        job = service.create_confined_space_job(db.session, actor, now, enterprise_id, data)
-        created.append(job.id)
-
-    created: list[int] = []
-    response = _act(enterprise_id, change, "job_created", "checks_console.jobs", _jobs_context)
-    if created:
-        return redirect(
-            url_for("checks_console.job", enterprise_id=enterprise_id, job_id=created[0], done="job_created")
-        )
-    return response
-
-
-@bp.get("/jobs/<int:job_id>")
-@login_required
-def job(enterprise_id: int, job_id: int):
-    return _page(_job_context(enterprise_id, job_id), done=_done())
-
-
-def _job_act(enterprise_id: int, job_id: int, change: Callable[[Any, Any], Any], done: str):
-    """Like _act, for one job: its page again on success or with the message."""
-    _, enterprise = _enterprise(enterprise_id)
-    try:
-        _job_of(enterprise.id, job_id)
-        change(current_actor(), utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _page(_job_context(enterprise_id, job_id), exc.http_status, error=readable_message(exc, FIELD_LABELS))
-    return redirect(url_for("checks_console.job", enterprise_id=enterprise.id, job_id=job_id, done=done))
-
-
-@bp.post("/jobs/<int:job_id>/confirmations")
-@login_required
-def record_confirmation(enterprise_id: int, job_id: int):
-    form = request.form
-    data = {
-        "item_code": form.get("item_code", ""),
-        "passed": form.get("passed", ""),
-        "confirmed_by": form.get("confirmed_by", ""),
-        "note": form.get("note", ""),
-    }
-
-    def change(actor, now):
-        service.record_confirmation(db.session, actor, now, job_id, data)
-
-    return _job_act(enterprise_id, job_id, change, "confirmation")
-
-
-@bp.post("/jobs/<int:job_id>/<any(confirm, start, finish, cancel):step>")
-@login_required
-def move_job(enterprise_id: int, job_id: int, step: str):
-    def change(actor, now):
-        if step == "confirm":
-            service.confirm_job(db.session, actor, now, job_id)
-        elif step == "start":
-            service.start_job(db.session, actor, now, job_id)
-        elif step == "finish":
-            service.finish_job(db.session, actor, now, job_id)
-        else:
-            service.cancel_job(db.session, actor, now, job_id, request.form.get("reason", ""))
-
-    done = {
-        "confirm": "job_confirmed",
-        "start": "job_started",
-        "finish": "job_finished",
-        "cancel": "job_cancelled",
-    }
-    return _job_act(enterprise_id, job_id, change, done[step])

@@ -1,321 +1,26 @@
-"""Pure rules of scheduled checks (班组日排查 / 部门周排查 / 经理月排查). Standard library only.
+"""Pure rules of scheduled checks (班组日排查 / 部门周排查 / 经理月排查). Standard library and
+other domain modules only.
 
-- Standard checklists (隐患排查标准清单): parsing the data file, choosing an enterprise's
-  lists by industry and topic flags, and resolving an enterprise's copy-on-write list.
 - Periods: a calendar day, an ISO week (Mon–Sun) or a calendar month, in Asia/Shanghai;
-  daily checks skip non-workdays (the working calendar: hazard_reporting/work_calendar); due times computed in
-  local time, handed back in UTC.
-- Check tasks: status enum + transition table, the done / done_late / missed decision.
+  daily checks skip non-workdays (the working calendar: hazard_reporting/work_calendar);
+  due times computed in local time, handed back in UTC; when the next check falls due.
 - Who owes which check, and which checks can be done from which QR point.
-- Risk points (较大危险因素 sites): how often each four-colour level is checked.
-- Submissions (扫码排查): item answers, the completeness rule, how fresh a scan must be,
-  and when the next check of a schedule falls due.
-- Confined-space jobs: status transitions and the work-condition confirmation rule.
+- Check tasks: status enum + transition table, the done / done_late / missed decision.
+- Submissions (扫码排查): item answers, the completeness rule, how fresh a scan must be.
 """
 
 from __future__ import annotations
 
 import calendar
-import hashlib
-import json
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
 
 from app.accounts.domain import Role
 from app.clock import LOCAL_TZ, local_today
-from app.enterprises.domain import INDUSTRY_LABELS, TOPIC_LABELS, Industry, Topic
 from app.errors import InvalidTransition, ValidationFailed
-
-# --- Checklists --------------------------------------------------------------------------
-
-
-class ChecklistKind(StrEnum):
-    INSPECTION = "inspection"  # 隐患排查清单: used by the scheduled checks
-    WORK_CONFIRMATION = "work_confirmation"  # 作业条件确认: signed before each confined-space job
-
-
-CHECKLIST_KIND_LABELS = {
-    ChecklistKind.INSPECTION: "隐患排查清单",
-    ChecklistKind.WORK_CONFIRMATION: "作业条件确认单",
-}
-
-
-class ItemCategory(StrEnum):
-    SITE = "SITE"  # 场所环境
-    EQUIP = "EQUIP"  # 设备设施
-    BEHAV = "BEHAV"  # 作业行为
-    MGMT = "MGMT"  # 基础管理
-    EMERG = "EMERG"  # 应急
-
-
-ITEM_CATEGORY_LABELS = {
-    ItemCategory.SITE: "场所环境",
-    ItemCategory.EQUIP: "设备设施",
-    ItemCategory.BEHAV: "作业行为",
-    ItemCategory.MGMT: "基础管理",
-    ItemCategory.EMERG: "应急管理",
-}
-
-
-class OnFail(StrEnum):
-    """The hazard level a failed item suggests (docs/DOMAIN.md §8)."""
-
-    GENERAL = "general"  # 一般隐患: fixed the same day (不过夜)
-    MAJOR = "major"  # matches a major-hazard criterion: 五到位 workflow
-    REVIEW = "review"  # a safety officer decides; general until escalated
-
-
-class ItemOrigin(StrEnum):
-    STANDARD = "standard"  # an item of a standard template
-    OVERRIDE = "override"  # an enterprise's reworded or disabled copy of a standard item
-    ADDED = "added"  # an item the enterprise added to its own list
-
-
-# D 班组日排查, W 部门周排查, M 经理月排查.
-ITEM_LEVELS = ("D", "W", "M")
-# An enterprise's own items are coded ENT-01, ENT-02, … (never clashing with template prefixes).
-ADDED_ITEM_PREFIX = "ENT-"
-MAX_ITEM_TEXT = 200
-ENTERPRISE_CHECKLIST_NAME = {
-    ChecklistKind.INSPECTION: "本企业隐患排查标准清单",
-    ChecklistKind.WORK_CONFIRMATION: "本企业作业条件确认单",
-}
-
-_INDUSTRY_BY_LABEL = {label: industry for industry, label in INDUSTRY_LABELS.items()}
-_TOPIC_BY_LABEL = {label: topic for topic, label in TOPIC_LABELS.items()}
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    """One line of a checklist."""
-
-    code: str
-    text: str
-    category: ItemCategory
-    levels: str  # subset of "DWM" in that order; "" for confirmation items
-    on_fail: OnFail
-    refs: tuple[str, ...] = ()
-    note: str = ""
-
-    def at_level(self, level: str) -> bool:
-        return level in self.levels
-
-
-@dataclass(frozen=True)
-class TemplateSpec:
-    """A standard template as the data file states it."""
-
-    code: str
-    name: str
-    kind: ChecklistKind
-    industries: frozenset[Industry]
-    topics: frozenset[Topic]
-    items: tuple[ItemSpec, ...]
-
-    def signature(self) -> str:
-        """A content hash: a template whose hash changed needs a new version."""
-        return content_signature(
-            {
-                "code": self.code,
-                "name": self.name,
-                "kind": self.kind.value,
-                "industries": sorted(i.value for i in self.industries),
-                "topics": sorted(t.value for t in self.topics),
-                "items": [_item_dict(i) for i in self.items],
-            }
-        )
-
-
-def _item_dict(item: ItemSpec) -> dict[str, Any]:
-    return {
-        "code": item.code,
-        "text": item.text,
-        "category": item.category.value,
-        "levels": item.levels,
-        "on_fail": item.on_fail.value,
-        "refs": list(item.refs),
-        "note": item.note,
-    }
-
-
-def content_signature(payload: Any) -> str:
-    """SHA-256 of the canonical JSON of `payload` (64 hex characters)."""
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def normalize_levels(levels: Iterable[str]) -> str:
-    """Levels as a string in D, W, M order. Raises ValueError on an unknown level."""
-    chosen = set(levels)
-    unknown = chosen - set(ITEM_LEVELS)
-    if unknown:
-        raise ValueError(f"unknown level(s) {sorted(unknown)}; use D, W, M")
-    return "".join(level for level in ITEM_LEVELS if level in chosen)
-
-
-def parse_templates(data: Mapping[str, Any]) -> list[TemplateSpec]:
-    """Validate the checklist data file (already parsed) into specs.
-
-    Raises ValueError naming the template/item at fault: unknown industry/topic/category/
-    level/on_fail, a missing field, or a duplicate template or item code (item codes are
-    unique across all templates, so an item is identified by its code alone)."""
-    templates = data.get("templates")
-    if not isinstance(templates, list) or not templates:
-        raise ValueError("checklist data: `templates` must be a non-empty list")
-    specs: list[TemplateSpec] = []
-    seen_templates: set[str] = set()
-    seen_items: set[str] = set()
-    for raw in templates:
-        code = str(raw.get("code", "")).strip()
-        where = f"template {code or '?'}"
-        if not code or code in seen_templates:
-            raise ValueError(f"{where}: missing or duplicate template code")
-        seen_templates.add(code)
-        name = str(raw.get("name", "")).strip()
-        if not name:
-            raise ValueError(f"{where}: missing name")
-        try:
-            kind = ChecklistKind(raw.get("kind", ChecklistKind.INSPECTION.value))
-        except ValueError:
-            raise ValueError(f"{where}: unknown kind {raw.get('kind')!r}") from None
-        applies = raw.get("applies_to") or {}
-        try:
-            industries = frozenset(_INDUSTRY_BY_LABEL[label] for label in applies.get("industries", []))
-            topics = frozenset(_TOPIC_BY_LABEL[label] for label in applies.get("topics", []))
-        except KeyError as exc:
-            raise ValueError(f"{where}: unknown industry or topic {exc.args[0]!r}") from None
-        if not industries and not topics:
-            raise ValueError(f"{where}: applies_to names no industry and no topic")
-        items: list[ItemSpec] = []
-        for raw_item in raw.get("items") or []:
-            item = _parse_item(raw_item, where)
-            if item.code in seen_items:
-                raise ValueError(f"{where}: duplicate item code {item.code}")
-            if kind is ChecklistKind.INSPECTION and not item.levels:
-                raise ValueError(f"{where}: item {item.code} has no level")
-            seen_items.add(item.code)
-            items.append(item)
-        if not items:
-            raise ValueError(f"{where}: no items")
-        specs.append(TemplateSpec(code, name, kind, industries, topics, tuple(items)))
-    return specs
-
-
-def _parse_item(raw: Mapping[str, Any], where: str) -> ItemSpec:
-    code = str(raw.get("code", "")).strip()
-    text = str(raw.get("text", "")).strip()
-    if not code or not text:
-        raise ValueError(f"{where}: an item lacks code or text")
-    try:
-        return ItemSpec(
-            code=code,
-            text=text,
-            category=ItemCategory(raw["category"]),
-            levels=normalize_levels(raw.get("levels") or []),
-            on_fail=OnFail(raw["on_fail"]),
-            refs=tuple(str(r) for r in raw.get("ref") or ()),
-            note=str(raw.get("note") or ""),
-        )
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"{where}: item {code}: {exc}") from None
-
-
-def template_applies(
-    industries: frozenset[Industry], topics: frozenset[Topic], industry: Industry, flags: frozenset[Topic]
-) -> bool:
-    """Does a template with these `applies_to` lists apply to an enterprise?
-
-    Industries only: the enterprise's industry must be listed. Topics only: the enterprise
-    must carry one of the topic flags. Both (GAS, MM): both conditions — the major-hazard
-    criteria those templates cite are industry articles (行业类, "仅适用于对应行业"), so a
-    topic flag outside those industries does not make them apply."""
-    industry_ok = not industries or industry in industries
-    topic_ok = not topics or bool(topics & flags)
-    return industry_ok and topic_ok
-
-
-def select_templates(
-    templates: Sequence[TemplateSpec],
-    industry: Industry,
-    flags: frozenset[Topic],
-    kind: ChecklistKind = ChecklistKind.INSPECTION,
-) -> list[TemplateSpec]:
-    """The standard templates of `kind` that apply to an enterprise, in data-file order."""
-    return [
-        t for t in templates if t.kind is kind and template_applies(t.industries, t.topics, industry, flags)
-    ]
-
-
-@dataclass(frozen=True)
-class OverrideItem:
-    """An enterprise's own line: a reworded/disabled copy of a standard item, or an added one."""
-
-    item: ItemSpec
-    origin: ItemOrigin
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class ResolvedItem:
-    """A line of an enterprise's effective list."""
-
-    item: ItemSpec
-    template_code: str  # the standard template it comes from; "" for the enterprise's own
-    origin: ItemOrigin
-    enabled: bool
-
-
-def resolve_items(
-    bases: Sequence[tuple[str, Sequence[ItemSpec]]], overrides: Sequence[OverrideItem]
-) -> list[ResolvedItem]:
-    """The effective list: each base template's items in order, an enterprise override
-    replacing the standard item of the same code, then the enterprise's added items.
-
-    Overrides of items no base contains any more (a topic flag was dropped) are ignored."""
-    by_code = {o.item.code: o for o in overrides}
-    resolved: list[ResolvedItem] = []
-    for template_code, items in bases:
-        for item in items:
-            override = by_code.get(item.code)
-            if override is None:
-                resolved.append(ResolvedItem(item, template_code, ItemOrigin.STANDARD, True))
-            else:
-                resolved.append(ResolvedItem(override.item, template_code, override.origin, override.enabled))
-    resolved.extend(
-        ResolvedItem(o.item, "", ItemOrigin.ADDED, o.enabled)
-        for o in overrides
-        if o.origin is ItemOrigin.ADDED
-    )
-    return resolved
-
-
-def check_item_text(text: str, field_name: str = "text") -> str:
-    """An item's text: 1–200 characters after trimming. Raises ValidationFailed."""
-    cleaned = (text or "").strip()
-    if not cleaned:
-        raise ValidationFailed.for_field(field_name, "不能为空")
-    if len(cleaned) > MAX_ITEM_TEXT:
-        raise ValidationFailed.for_field(field_name, f"不能超过 {MAX_ITEM_TEXT} 个字符")
-    return cleaned
-
-
-def next_added_code(existing_codes: Iterable[str]) -> str:
-    """The next free ENT-nn code (numbers are never reused, so history stays unambiguous)."""
-    numbers = [
-        int(code.removeprefix(ADDED_ITEM_PREFIX))
-        for code in existing_codes
-        if code.startswith(ADDED_ITEM_PREFIX) and code.removeprefix(ADDED_ITEM_PREFIX).isdigit()
-    ]
-    return f"{ADDED_ITEM_PREFIX}{max(numbers, default=0) + 1:02d}"
-
-
-def enterprise_signature(base_version_ids: Iterable[int]) -> str:
-    """What an enterprise list is built on; a changed signature means a new version."""
-    return content_signature({"bases": sorted(base_version_ids)})
-
+from app.hazard_reporting.checklists.domain import ItemCategory, ResolvedItem
 
 # --- Periods -----------------------------------------------------------------------------
 
@@ -419,110 +124,40 @@ def due_window(timing: Timing, period: Period) -> tuple[datetime, datetime]:
     return due_at, due_at + timedelta(minutes=timing.grace_minutes)
 
 
-def check_timing(timing: Timing) -> None:
-    """Raises ValidationFailed naming the field when a schedule's timing is impossible."""
-    if timing.grace_minutes < 0 or timing.grace_minutes > 31 * 24 * 60:
-        raise ValidationFailed.for_field("grace_minutes", "宽限时间须在 0 分钟到 31 天之间")
-    if timing.due_weekday is not None and not 1 <= timing.due_weekday <= 7:
-        raise ValidationFailed.for_field("due_weekday", "应为 1（周一）到 7（周日）")
-    if timing.due_month_day is not None and not 1 <= timing.due_month_day <= 31:
-        raise ValidationFailed.for_field("due_month_day", "应为 1 到 31")
-    if timing.workdays_only and timing.level is not CheckLevel.DAILY:
-        raise ValidationFailed.for_field("workdays_only", "只有日排查可以按工作日安排")
-    if timing.due_weekday is not None and timing.level is not CheckLevel.WEEKLY:
-        raise ValidationFailed.for_field("due_weekday", "只有周排查可以设置每周截止日")
-    if timing.due_month_day is not None and timing.level is not CheckLevel.MONTHLY:
-        raise ValidationFailed.for_field("due_month_day", "只有月排查可以设置每月截止日")
+def next_due_period(
+    timing: Timing,
+    now: datetime,
+    closed_starts: Container[date],
+    is_workday: Callable[[date], bool] | None = None,
+    look_ahead: int = 62,
+) -> tuple[Period, datetime] | None:
+    """The first period, from the one containing today on, whose check is still to be done
+    (not closed as done, missed or excused, and its grace not over), with its due time.
+
+    Daily checks on workdays skip non-workdays by `is_workday`. None when nothing is due
+    within `look_ahead` periods."""
+    period = period_containing(timing.level, local_today(now))
+    for _ in range(look_ahead):
+        skipped = (
+            timing.workdays_only
+            and timing.level is CheckLevel.DAILY
+            and is_workday is not None
+            and not is_workday(period.start)
+        )
+        if not skipped and period.start not in closed_starts:
+            due_at, grace_until = due_window(timing, period)
+            if now <= grace_until:
+                return period, due_at
+        period = next_period(timing.level, period)
+    return None
 
 
-# --- Schedules ---------------------------------------------------------------------------
+# --- Who owes which check ----------------------------------------------------------------
 
 
 class ScheduleKind(StrEnum):
     ROUTINE = "routine"  # 班组日 / 部门周 / 经理月排查
     RISK_POINT = "risk_point"  # 较大危险因素点位的专门巡查
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """A schedule to create: its identity within its unit (`slot`), label and timing."""
-
-    slot: str
-    label: str
-    timing: Timing
-
-
-# The defaults of the notice: 班组日排查 on workdays by 17:00 (+2 h), 部门周排查 by Friday
-# 17:00 (+1 day), 经理月排查 by the last day 17:00 (+2 days). All configurable per schedule.
-ROUTINE_DEFAULTS: Mapping[CheckLevel, ScheduleSpec] = {
-    CheckLevel.DAILY: ScheduleSpec(
-        "routine", "班组日排查", Timing(CheckLevel.DAILY, time(17, 0), 120, workdays_only=True)
-    ),
-    CheckLevel.WEEKLY: ScheduleSpec(
-        "routine",
-        "部门周排查",
-        Timing(CheckLevel.WEEKLY, time(17, 0), 24 * 60, due_weekday=DEFAULT_WEEKLY_DUE_WEEKDAY),
-    ),
-    CheckLevel.MONTHLY: ScheduleSpec(
-        "routine", "经理月排查", Timing(CheckLevel.MONTHLY, time(17, 0), 2 * 24 * 60)
-    ),
-}
-
-
-class RiskLevel(StrEnum):
-    """The four-colour risk level of a site (安全风险四色分级)."""
-
-    RED = "red"  # 重大风险
-    ORANGE = "orange"  # 较大风险
-    YELLOW = "yellow"  # 一般风险
-    BLUE = "blue"  # 低风险
-
-
-RISK_LEVEL_LABELS = {
-    RiskLevel.RED: "红色（重大风险）",
-    RiskLevel.ORANGE: "橙色（较大风险）",
-    RiskLevel.YELLOW: "黄色（一般风险）",
-    RiskLevel.BLUE: "蓝色（低风险）",
-}
-
-# How often a site registered as a major risk point (较大危险因素) is checked, beyond the
-# routine checks of its team and department:
-#   red     twice a day, every calendar day (holidays too: a red risk does not rest while
-#           the plant runs): a morning round due 11:30 and an afternoon round due 17:00,
-#           1 h grace each;
-#   orange  once a day, every calendar day including holidays, due 17:00, 2 h grace;
-#   yellow  once a day on workdays (holidays skipped like the team's daily check), 17:00, 2 h;
-#   blue    once a week, due Friday 17:00, 1 day grace.
-# Due times and grace are configurable per schedule afterwards.
-RISK_POINT_PLANS: Mapping[RiskLevel, tuple[ScheduleSpec, ...]] = {
-    RiskLevel.RED: (
-        ScheduleSpec("am", "较大危险因素点位巡查（上午）", Timing(CheckLevel.DAILY, time(11, 30), 60)),
-        ScheduleSpec("pm", "较大危险因素点位巡查（下午）", Timing(CheckLevel.DAILY, time(17, 0), 60)),
-    ),
-    RiskLevel.ORANGE: (
-        ScheduleSpec("daily", "较大危险因素点位巡查", Timing(CheckLevel.DAILY, time(17, 0), 120)),
-    ),
-    RiskLevel.YELLOW: (
-        ScheduleSpec(
-            "daily", "较大危险因素点位巡查", Timing(CheckLevel.DAILY, time(17, 0), 120, workdays_only=True)
-        ),
-    ),
-    RiskLevel.BLUE: (
-        ScheduleSpec(
-            "weekly",
-            "较大危险因素点位周巡查",
-            Timing(CheckLevel.WEEKLY, time(17, 0), 24 * 60, due_weekday=DEFAULT_WEEKLY_DUE_WEEKDAY),
-        ),
-    ),
-}
-
-
-def risk_point_plan(risk_level: RiskLevel, is_major_risk_point: bool) -> tuple[ScheduleSpec, ...]:
-    """The extra schedules a site needs: none unless it is a registered major risk point."""
-    return RISK_POINT_PLANS[risk_level] if is_major_risk_point else ()
-
-
-# --- Who owes which check ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -762,103 +397,3 @@ def in_form_order(items: Sequence[ResolvedItem]) -> list[ResolvedItem]:
     基础管理, 应急管理), in checklist order within each. Messages say "第 N 项" by this order."""
     rank = {category: n for n, category in enumerate(ItemCategory)}
     return sorted(items, key=lambda resolved: rank[resolved.item.category])
-
-
-def next_due_period(
-    timing: Timing,
-    now: datetime,
-    closed_starts: Container[date],
-    is_workday: Callable[[date], bool] | None = None,
-    look_ahead: int = 62,
-) -> tuple[Period, datetime] | None:
-    """The first period, from the one containing today on, whose check is still to be done
-    (not closed as done, missed or excused, and its grace not over), with its due time.
-
-    Daily checks on workdays skip non-workdays by `is_workday`. None when nothing is due
-    within `look_ahead` periods."""
-    period = period_containing(timing.level, local_today(now))
-    for _ in range(look_ahead):
-        skipped = (
-            timing.workdays_only
-            and timing.level is CheckLevel.DAILY
-            and is_workday is not None
-            and not is_workday(period.start)
-        )
-        if not skipped and period.start not in closed_starts:
-            due_at, grace_until = due_window(timing, period)
-            if now <= grace_until:
-                return period, due_at
-        period = next_period(timing.level, period)
-    return None
-
-
-# --- Confined-space jobs (有限空间作业) -----------------------------------------------------
-
-
-class JobStatus(StrEnum):
-    DRAFT = "draft"  # 待确认: the work-condition confirmation is being filled in
-    CONFIRMED = "confirmed"  # 条件已确认
-    STARTED = "started"  # 作业中
-    FINISHED = "finished"  # 已完成
-    CANCELLED = "cancelled"  # 已取消
-
-
-JOB_STATUS_LABELS = {
-    JobStatus.DRAFT: "待确认",
-    JobStatus.CONFIRMED: "条件已确认",
-    JobStatus.STARTED: "作业中",
-    JobStatus.FINISHED: "已完成",
-    JobStatus.CANCELLED: "已取消",
-}
-
-JOB_TRANSITIONS: frozenset[tuple[JobStatus, JobStatus]] = frozenset(
-    {
-        (JobStatus.DRAFT, JobStatus.CONFIRMED),
-        (JobStatus.CONFIRMED, JobStatus.STARTED),
-        (JobStatus.STARTED, JobStatus.FINISHED),
-        (JobStatus.DRAFT, JobStatus.CANCELLED),
-        (JobStatus.CONFIRMED, JobStatus.CANCELLED),
-    }
-)
-
-
-def check_job_transition(current: JobStatus, target: JobStatus) -> None:
-    """Raises InvalidTransition (Chinese message) unless the table allows it."""
-    if (current, target) not in JOB_TRANSITIONS:
-        raise InvalidTransition(
-            f"作业当前为“{JOB_STATUS_LABELS[current]}”，不能改为“{JOB_STATUS_LABELS[target]}”。"
-        )
-
-
-@dataclass(frozen=True)
-class ConfirmationEntry:
-    """One confirmed line: who (a named person), when, and whether the condition holds."""
-
-    item_code: str
-    passed: bool
-    confirmed_by: str
-    confirmed_at: datetime | None
-
-
-def confirmation_problems(required_codes: Sequence[str], entries: Iterable[ConfirmationEntry]) -> list[str]:
-    """What keeps a work-condition confirmation from passing, in item order (empty: passed).
-
-    Every required item must be confirmed, by a named person, with a time, and hold."""
-    by_code = {e.item_code: e for e in entries}
-    problems: list[str] = []
-    for code in required_codes:
-        entry = by_code.get(code)
-        if entry is None:
-            problems.append(f"{code} 未确认")
-        elif not entry.confirmed_by.strip() or entry.confirmed_at is None:
-            problems.append(f"{code} 缺少确认人或确认时间")
-        elif not entry.passed:
-            problems.append(f"{code} 不符合要求")
-    return problems
-
-
-def require_confirmation_passed(required_codes: Sequence[str], entries: Iterable[ConfirmationEntry]) -> None:
-    """Raises InvalidTransition listing every unmet item: the job must not start."""
-    problems = confirmation_problems(required_codes, entries)
-    if problems:
-        raise InvalidTransition("作业条件确认未通过，严禁进入有限空间作业：" + "；".join(problems) + "。")

@@ -1,11 +1,14 @@
-"""Read side of scheduled checks: an enterprise's effective checklist, the items of a task,
-the open tasks a member owes at a scanned site, and a member's checks: owed now, done,
-missed (the H5 "my tasks" page) and one submission with its answers."""
+"""Read side of checks: the items of a task, who owes it, the open tasks a member owes at a
+scanned site, a member's checks (owed now, done, missed: the H5 "my tasks" page), one
+submission with its answers (and for the result page its site, checker and hazards), and
+an enterprise's recent tasks (the console)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager, selectinload
@@ -13,93 +16,24 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 from app.accounts.domain import Action, Actor, EnterpriseRef
 from app.accounts.models import Membership, User
 from app.clock import local_today
-from app.enterprises.models import Enterprise, Site, Team
+from app.enterprises.models import Department, Enterprise, Site, Team
 from app.errors import NotFound
+from app.hazard_reporting.checklists.domain import ResolvedItem
+from app.hazard_reporting.checklists.queries import version_items
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
     CheckLevel,
-    ChecklistKind,
     CheckTaskStatus,
-    ItemSpec,
     MemberFacts,
-    OverrideItem,
-    ResolvedItem,
     ScheduleFacts,
-    Timing,
     checkable_at,
     owes,
-    resolve_items,
 )
-from app.hazard_reporting.checks.models import (
-    Checklist,
-    ChecklistItem,
-    ChecklistVersion,
-    ChecklistVersionBase,
-    CheckSchedule,
-    CheckSubmission,
-    CheckTask,
-)
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
+from app.hazard_reporting.hazards.models import Hazard
 
-
-def item_spec(row: ChecklistItem) -> ItemSpec:
-    return ItemSpec(
-        code=row.code,
-        text=row.text,
-        category=row.category,
-        levels=row.levels,
-        on_fail=row.on_fail,
-        refs=tuple(row.refs or ()),
-        note=row.note,
-    )
-
-
-def version_items(session: Session, checklist_id: int, version: int) -> list[ResolvedItem]:
-    """Every line of a checklist version, disabled ones included (marked), in order.
-
-    A standard version lists its own items; an enterprise version resolves its bases with
-    its own lines applied (copy-on-write, see domain.resolve_items)."""
-    row = session.scalar(
-        select(ChecklistVersion).where(
-            ChecklistVersion.checklist_id == checklist_id, ChecklistVersion.version == version
-        )
-    )
-    if row is None:
-        return []
-    checklist = session.get(Checklist, checklist_id)
-    own = session.scalars(
-        select(ChecklistItem).where(ChecklistItem.version_id == row.id).order_by(ChecklistItem.position)
-    ).all()
-    if checklist is not None and checklist.enterprise_id is None:
-        return [ResolvedItem(item_spec(i), checklist.code or "", i.origin, i.enabled) for i in own]
-    bases = session.execute(
-        select(ChecklistVersionBase.base_version_id, Checklist.code)
-        .join(ChecklistVersion, ChecklistVersion.id == ChecklistVersionBase.base_version_id)
-        .join(Checklist, Checklist.id == ChecklistVersion.checklist_id)
-        .where(ChecklistVersionBase.version_id == row.id)
-        .order_by(ChecklistVersionBase.position)
-    ).all()
-    base_items: dict[int, list[ItemSpec]] = {base_id: [] for base_id, _ in bases}
-    if base_items:
-        for item in session.scalars(
-            select(ChecklistItem)
-            .where(ChecklistItem.version_id.in_(base_items))
-            .order_by(ChecklistItem.version_id, ChecklistItem.position)
-        ):
-            base_items[item.version_id].append(item_spec(item))
-    overrides = [OverrideItem(item_spec(i), i.origin, i.enabled) for i in own]
-    return resolve_items([(code or "", base_items[base_id]) for base_id, code in bases], overrides)
-
-
-def current_enterprise_items(
-    session: Session, enterprise_id: int, kind: ChecklistKind = ChecklistKind.INSPECTION
-) -> tuple[Checklist | None, list[ResolvedItem]]:
-    """The enterprise's own list and its current lines (None, [] before it has one)."""
-    checklist = session.scalar(
-        select(Checklist).where(Checklist.enterprise_id == enterprise_id, Checklist.kind == kind)
-    )
-    if checklist is None or checklist.version == 0:
-        return checklist, []
-    return checklist, version_items(session, checklist.id, checklist.version)
+if TYPE_CHECKING:  # the schedules package builds on this one
+    from app.hazard_reporting.schedules.models import CheckSchedule
 
 
 def task_items(session: Session, task: CheckTask) -> list[ResolvedItem]:
@@ -120,17 +54,6 @@ def schedule_facts(schedule: CheckSchedule) -> ScheduleFacts:
         team_id=schedule.team_id,
         department_id=schedule.department_id,
         site_id=schedule.site_id,
-    )
-
-
-def schedule_timing(schedule: CheckSchedule) -> Timing:
-    return Timing(
-        level=CheckLevel(schedule.level),
-        due_time=schedule.due_time,
-        grace_minutes=schedule.grace_minutes,
-        workdays_only=schedule.workdays_only,
-        due_weekday=schedule.due_weekday,
-        due_month_day=schedule.due_month_day,
     )
 
 
@@ -184,6 +107,26 @@ def tasks_owed(session: Session, actor_user: User, site: Site, now: datetime) ->
         if checkable_at(facts, site.id, site.department_id) and any(owes(facts, m) for m in members):
             owed.append(task)
     return owed
+
+
+def recent_tasks(session: Session, enterprise_id: int, now: datetime, limit: int) -> list[CheckTask]:
+    """The enterprise's tasks whose period has begun (local date), latest due first."""
+    return list(
+        session.scalars(
+            select(CheckTask)
+            .where(CheckTask.enterprise_id == enterprise_id, CheckTask.period_start <= local_today(now))
+            .order_by(CheckTask.due_at.desc(), CheckTask.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def task_of(session: Session, enterprise_id: int, task_id: int) -> CheckTask:
+    """The task, if it belongs to the enterprise. Raises NotFound."""
+    task = session.get(CheckTask, task_id)
+    if task is None or task.enterprise_id != enterprise_id:
+        raise NotFound("检查任务不存在。")
+    return task
 
 
 # --- a member's checks (H5) --------------------------------------------------------------
@@ -263,3 +206,47 @@ def submission_of_task(session: Session, actor: Actor, task_id: int) -> CheckSub
     ):
         raise NotFound("检查记录不存在或您无权查看。")
     return submission
+
+
+def submission_for_task(session: Session, task_id: int) -> CheckSubmission | None:
+    """The task's submission, if it has one (no scope check: callers have the task)."""
+    return session.scalar(select(CheckSubmission).where(CheckSubmission.task_id == task_id))
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """A submission with its answers, where and by whom it was made, and the hazards its
+    隐患 answers reported (by id)."""
+
+    submission: CheckSubmission
+    site: Site | None
+    checker: User | None
+    hazards: dict[int, Hazard]
+
+
+def submission_record(session: Session, actor: Actor, task_id: int) -> SubmissionRecord:
+    """The record of a task's submission (see `submission_of_task`). Raises NotFound."""
+    submission = submission_of_task(session, actor, task_id)
+    hazard_ids = [r.hazard_id for r in submission.results if r.hazard_id is not None]
+    hazards = (
+        {h.id: h for h in session.scalars(select(Hazard).where(Hazard.id.in_(hazard_ids)))} if hazard_ids else {}
+    )
+    return SubmissionRecord(
+        submission=submission,
+        site=session.get(Site, submission.site_id),
+        checker=session.get(User, submission.user_id),
+        hazards=hazards,
+    )
+
+
+def where_to_check(session: Session, task: CheckTask) -> str:
+    """Where a task's check can be done (see domain.checkable_at), for the list of what is owed."""
+    schedule = task.schedule
+    if schedule.site_id is not None:
+        site = session.get(Site, schedule.site_id)
+        return f"在点位「{site.name}」扫码检查" if site is not None else "在指定点位扫码检查"
+    if schedule.department_id is not None and schedule.level is not CheckLevel.MONTHLY:
+        department = session.get(Department, schedule.department_id)
+        if department is not None:
+            return f"在「{department.name}」的任一排查点位扫码检查"
+    return "在本企业任一排查点位扫码检查"

@@ -1,23 +1,13 @@
-"""Input shapes of checklists, schedules, risk profiles, check submissions and confined-space
-jobs (pydantic, Chinese titles so ValidationFailed names fields the way a user sees them)."""
+"""Input shapes of check submissions (扫码排查) and their item answers (pydantic, Chinese titles
+so ValidationFailed names fields the way a user sees them)."""
 
 from __future__ import annotations
 
 import re
-from datetime import time
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from app.hazard_reporting.checks.domain import (
-    MAX_ITEM_TEXT,
-    MAX_PHOTOS_PER_ITEM,
-    MAX_RESULT_NOTE,
-    ItemCategory,
-    ItemResult,
-    OnFail,
-    RiskLevel,
-)
+from app.hazard_reporting.checks.domain import MAX_PHOTOS_PER_ITEM, MAX_RESULT_NOTE, ItemResult
 
 # Made by the phone (or the page) when a form is first filled in: URL-safe, unguessable.
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -26,47 +16,6 @@ MAX_ANSWERS = 300  # far above any checklist; bounds the work one request can as
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ChecklistItemIn(_Input):
-    """An item an enterprise adds to its own list."""
-
-    text: str = Field(title="排查内容", min_length=1, max_length=MAX_ITEM_TEXT)
-    category: ItemCategory = Field(title="类别")
-    levels: list[Literal["D", "W", "M"]] = Field(title="排查层级", min_length=1)
-    on_fail: OnFail = Field(OnFail.GENERAL, title="不符合时定级")
-    note: str = Field("", title="说明", max_length=256)
-
-
-class ScheduleUpdate(_Input):
-    """What an enterprise may change on a schedule; fields left out stay as they are."""
-
-    label: str | None = Field(None, title="名称", min_length=1, max_length=64)
-    due_time: time | None = Field(None, title="截止时间")
-    due_weekday: int | None = Field(None, title="每周截止日", ge=1, le=7)
-    due_month_day: int | None = Field(None, title="每月截止日", ge=1, le=31)
-    grace_minutes: int | None = Field(None, title="宽限时间（分钟）", ge=0, le=31 * 24 * 60)
-    workdays_only: bool | None = Field(None, title="仅工作日")
-    active: bool | None = Field(None, title="启用")
-
-
-class RiskProfileIn(_Input):
-    risk_level: RiskLevel = Field(title="风险等级")
-    is_major_risk_point: bool = Field(False, title="较大危险因素点位")
-    note: str = Field("", title="说明", max_length=256)
-
-
-class ConfinedSpaceJobIn(_Input):
-    site_id: int = Field(title="作业点位")
-    description: str = Field(title="作业内容", min_length=1, max_length=1000)
-    planned_start: AwareDatetime = Field(title="计划开始时间")
-
-
-class ConfirmationIn(_Input):
-    item_code: str = Field(title="确认项", min_length=1, max_length=16)
-    passed: bool = Field(title="是否符合")
-    confirmed_by: str = Field(title="确认人", min_length=1, max_length=64)
-    note: str = Field("", title="说明", max_length=256)
 
 
 class ItemAnswerIn(_Input):

@@ -43,7 +43,7 @@ from app.clock import local_today
 from app.database import chunks
 from app.enterprises.models import Department, Enterprise, Team
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
+from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.service import sweep_overdue
 from app.hazard_reporting.escalation.domain import (
     DEFAULT_POLICY,
@@ -64,6 +64,7 @@ from app.hazard_reporting.escalation.queries import digest_counts, digest_users
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.recording import SUMMARY_LENGTH
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.notifications.models import OutboxMessage
 from app.notifications.service import enqueue, enqueue_many, outbox_row
 

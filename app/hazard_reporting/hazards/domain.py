@@ -17,7 +17,7 @@ from typing import Protocol
 from app.accounts.domain import BUREAU_PERMISSIONS, ENTERPRISE_PERMISSIONS, Action, Actor, EnterpriseRef, Role
 from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
-from app.hazard_reporting.checks.domain import OnFail  # the checklists' vocabulary (docs/DOMAIN.md §8)
+from app.hazard_reporting.checklists.domain import OnFail  # the checklists' vocabulary (docs/DOMAIN.md §8)
 
 # --- vocabularies ------------------------------------------------------------------------
 

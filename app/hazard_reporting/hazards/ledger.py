@@ -36,7 +36,7 @@ from app.clock import LOCAL_TZ, to_local
 from app.enterprises.models import Enterprise, Site
 from app.errors import NotFound, ValidationFailed
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS, CheckTaskStatus, ItemResult
-from app.hazard_reporting.checks.models import CheckItemResult, CheckSchedule, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import (
     CATEGORY_LABELS,
     LEVEL_LABELS,
@@ -47,6 +47,7 @@ from app.hazard_reporting.hazards.domain import (
     is_overdue,
 )
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent
+from app.hazard_reporting.schedules.models import CheckSchedule
 
 # (header, column width in characters)
 HAZARD_COLUMNS: tuple[tuple[str, int], ...] = (

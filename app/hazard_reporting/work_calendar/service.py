@@ -25,7 +25,8 @@ from app.clock import local_today
 from app.database import UTCDateTime
 from app.errors import ValidationFailed
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
-from app.hazard_reporting.checks.models import CheckSchedule, CheckTask
+from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.schedules.models import CheckSchedule
 from app.hazard_reporting.work_calendar import sources
 from app.hazard_reporting.work_calendar.domain import (
     MAX_FILE_BYTES,

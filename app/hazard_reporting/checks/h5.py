@@ -37,17 +37,14 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts.domain import Actor
 from app.accounts.h5_login import current_h5_actor, current_h5_user, h5_login_required, start_oauth
-from app.accounts.models import User
 from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local, utcnow
-from app.enterprises.models import Department, Site
 from app.enterprises.service import site_by_token
 from app.errors import (
     DomainError,
@@ -61,28 +58,24 @@ from app.errors import (
     wants_json,
 )
 from app.extensions import db, redis_client
+from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail, ResolvedItem
 from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
     CHECK_TASK_STATUS_LABELS,
-    ITEM_CATEGORY_LABELS,
     ITEM_RESULT_LABELS,
     MAX_PHOTOS_PER_ITEM,
     MAX_RESULT_NOTE,
     SCAN_EXPIRED,
     SCAN_VALID_FOR,
     SUBMISSION_STATUS_LABELS,
-    CheckLevel,
     CheckTaskStatus,
-    ItemCategory,
     ItemResult,
-    OnFail,
-    ResolvedItem,
     SubmissionStatus,
 )
-from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
-from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.photos import MAX_BYTES, prepare_photo
+from app.hazard_reporting.schedules import queries as schedule_queries
 from app.wechat.client import WeChatAPIError, get_wechat_client
 
 bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
@@ -227,19 +220,6 @@ def _local_day_label(moment: datetime, now: datetime) -> str:
 
 def _when(moment: datetime, now: datetime) -> str:
     return f"{_local_day_label(moment, now)} {to_local(moment):%H:%M}"
-
-
-def _where_to_check(session: Any, task: CheckTask) -> str:
-    """Where a task's check can be done, for the list of what is owed."""
-    schedule = task.schedule
-    if schedule.site_id is not None:
-        site = session.get(Site, schedule.site_id)
-        return f"在点位「{site.name}」扫码检查" if site is not None else "在指定点位扫码检查"
-    if schedule.department_id is not None and schedule.level is not CheckLevel.MONTHLY:
-        department = session.get(Department, schedule.department_id)
-        if department is not None:
-            return f"在「{department.name}」的任一排查点位扫码检查"
-    return "在本企业任一排查点位扫码检查"
 
 
 @dataclass(frozen=True)
@@ -402,7 +382,7 @@ def scan(token: str):
         )
         if s.task.period_end >= today
     ]
-    next_due = [] if owed else service.next_checks_due(session_, user.id, site, now)[:3]
+    next_due = [] if owed else schedule_queries.next_checks_due(session_, user.id, site, now)[:3]
     return render_template(
         "checks/h5_scan.html",
         site=site,
@@ -490,7 +470,7 @@ def submit(task_id: int):
     except IntegrityError:
         # Two submissions of one task raced past the lock (SQLite has none): the first won.
         session_.rollback()
-        first = session_.scalar(select(CheckSubmission).where(CheckSubmission.task_id == task_id))
+        first = queries.submission_for_task(session_, task_id)
         if first is None or first.user_id != actor.user_id:
             raise
         return _done(first, again=True)
@@ -535,14 +515,9 @@ def result(task_id: int):
     """A submitted check: when, where, by whom, and the hazards it reported."""
     actor = _actor()
     session_ = db.session
-    submission = queries.submission_of_task(session_, actor, task_id)
+    record = queries.submission_record(session_, actor, task_id)
+    submission, hazards = record.submission, record.hazards
     task = submission.task
-    hazard_ids = [r.hazard_id for r in submission.results if r.hazard_id is not None]
-    hazards = (
-        {h.id: h for h in session_.scalars(select(Hazard).where(Hazard.id.in_(hazard_ids)))}
-        if hazard_ids
-        else {}
-    )
     rows = [
         {"result": r, "hazard": hazards.get(r.hazard_id) if r.hazard_id else None} for r in submission.results
     ]
@@ -557,8 +532,8 @@ def result(task_id: int):
         "checks/h5_result.html",
         submission=submission,
         task=task,
-        site=session_.get(Site, submission.site_id),
-        checker=session_.get(User, submission.user_id),
+        site=record.site,
+        checker=record.checker,
         hazard_rows=[row for row in rows if row["hazard"] is not None],
         groups=groups,
         counts=counts,
@@ -593,7 +568,7 @@ def my_tasks():
                 "due": _when(t.due_at, now),
                 "grace": _when(t.grace_until, now),
                 "overdue": now > t.due_at,
-                "where": _where_to_check(session_, t),
+                "where": queries.where_to_check(session_, t),
             }
             for t in owed
         ],

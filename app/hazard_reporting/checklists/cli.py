@@ -18,13 +18,13 @@ def checklists_group() -> None:
     "path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Checklist YAML (default: the bundled app/hazard_reporting/checks/data/checklists.yaml).",
+    help="Checklist YAML (default: the bundled app/hazard_reporting/checklists/data/checklists.yaml).",
 )
 def load(path: Path | None) -> None:
     """Store the standard templates; idempotent (unchanged templates are left alone)."""
     from app.clock import utcnow
     from app.extensions import db
-    from app.hazard_reporting.checks.service import load_standard_checklists
+    from app.hazard_reporting.checklists.service import load_standard_checklists
 
     with db.new_session() as session:
         try:
