@@ -251,6 +251,16 @@ TASK_TRANSITIONS: frozenset[tuple[CheckTaskStatus, CheckTaskStatus]] = frozenset
     }
 )
 OPEN_TASK_STATUSES = frozenset({CheckTaskStatus.PENDING})
+# A task that still owes its check: not done and not excused. A missed one still owes it
+# (the escalation ladder keeps climbing until it is done late or excused).
+OWING_STATUSES = frozenset({CheckTaskStatus.PENDING, CheckTaskStatus.MISSED})
+
+
+def is_task_overdue(status: str, due_at: datetime, now: datetime) -> bool:
+    """Is a check task overdue at `now`: it still owes its check and its due time has
+    passed. The SQL of the same rule is queries.task_overdue_clause
+    (tests/integration/test_task_overdue.py keeps them equal)."""
+    return status in OWING_STATUSES and now > due_at
 MAX_EXCUSE_REASON = 200
 
 

@@ -71,6 +71,7 @@ from app.hazard_reporting.checks.domain import (
     CheckTaskStatus,
     ItemResult,
     SubmissionStatus,
+    is_task_overdue,
 )
 from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
@@ -286,7 +287,7 @@ def _form_page(
             key=key,
             user_id=user.id if user else 0,
             due=_when(task.due_at, now),
-            overdue=now > task.due_at,
+            overdue=is_task_overdue(task.status, task.due_at, now),
             grace=_when(task.grace_until, now),
             MAX_PHOTOS=MAX_PHOTOS_PER_ITEM,
             MAX_NOTE=MAX_RESULT_NOTE,
@@ -392,7 +393,7 @@ def scan(token: str):
                 "task": t,
                 "items": len(queries.task_items(session_, t)),
                 "due": _when(t.due_at, now),
-                "overdue": now > t.due_at,
+                "overdue": is_task_overdue(t.status, t.due_at, now),
                 "grace": _when(t.grace_until, now),
             }
             for t in owed
@@ -567,7 +568,7 @@ def my_tasks():
                 "task": t,
                 "due": _when(t.due_at, now),
                 "grace": _when(t.grace_until, now),
-                "overdue": now > t.due_at,
+                "overdue": is_task_overdue(t.status, t.due_at, now),
                 "where": queries.where_to_check(session_, t),
             }
             for t in owed

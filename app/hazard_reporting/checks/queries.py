@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from app.accounts.domain import Action, Actor, EnterpriseRef
@@ -22,6 +22,7 @@ from app.hazard_reporting.checklists.domain import ResolvedItem
 from app.hazard_reporting.checklists.queries import version_items
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
+    OWING_STATUSES,
     CheckLevel,
     CheckTaskStatus,
     MemberFacts,
@@ -34,6 +35,12 @@ from app.hazard_reporting.hazards.models import Hazard
 
 if TYPE_CHECKING:  # the schedules package builds on this one
     from app.hazard_reporting.schedules.models import CheckSchedule
+
+
+
+def task_overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """domain.is_task_overdue in SQL: still owes its check, due time passed."""
+    return and_(CheckTask.status.in_(sorted(OWING_STATUSES)), CheckTask.due_at < now)
 
 
 def task_items(session: Session, task: CheckTask) -> list[ResolvedItem]:

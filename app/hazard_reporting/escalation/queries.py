@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Actor
@@ -14,6 +14,7 @@ from app.accounts.queries import visible_enterprises
 from app.enterprises.models import Enterprise
 from app.hazard_reporting.checks.domain import CheckTaskStatus
 from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.checks.queries import task_overdue_clause
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.queries import overdue_clause
@@ -68,10 +69,9 @@ def digest_counts(session: Session, actor: Actor, now: datetime) -> DigestCounts
         .select_from(CheckTask)
         .where(
             CheckTask.enterprise_id.in_(enterprises),
-            or_(
-                and_(CheckTask.status == CheckTaskStatus.PENDING, CheckTask.due_at < now),
-                and_(CheckTask.status == CheckTaskStatus.MISSED, CheckTask.closed_at > since),
-            ),
+            task_overdue_clause(now),
+            # A missed task counts on the day it was swept, not every day after.
+            or_(CheckTask.status == CheckTaskStatus.PENDING, CheckTask.closed_at > since),
         )
     )
     open_hazards, overdue_hazards = session.execute(

@@ -42,7 +42,7 @@ from app.accounts.queries import load_actor
 from app.clock import local_today
 from app.database import chunks
 from app.enterprises.models import Department, Enterprise, Team
-from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ScheduleKind
+from app.hazard_reporting.checks.domain import OWING_STATUSES, CheckLevel, CheckTaskStatus, ScheduleKind
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.service import sweep_overdue
 from app.hazard_reporting.escalation.domain import (
@@ -69,9 +69,6 @@ from app.notifications.models import OutboxMessage
 from app.notifications.service import enqueue, enqueue_many, outbox_row
 
 _TASK_CHUNK = 500  # overdue tasks per audience statement
-# Tasks that still owe their check: pending (past the due time, maybe still in grace) or
-# missed. Done, done late and excused tasks never escalate.
-_ESCALATING = (CheckTaskStatus.PENDING, CheckTaskStatus.MISSED)
 # The roles a check's owner can hold (domain.owes).
 _OWNER_ROLES = (Role.TEAM_LEADER, Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER)
 _HAZARD_STAFF_ROLES = (Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER)
@@ -234,7 +231,7 @@ def _still_owing(now: datetime, delay: timedelta, policy: EscalationPolicy) -> l
     before `now`, but not longer than the lookback."""
     oldest = now - policy.lookback
     return [
-        CheckTask.status.in_(list(_ESCALATING)),
+        CheckTask.status.in_(sorted(OWING_STATUSES)),
         CheckTask.due_at <= now - delay,
         CheckTask.due_at > oldest,
         # Implied by the line above (grace ends at or after the due time); stated so the
