@@ -20,7 +20,6 @@ submission records that scan, not whatever the page claims.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,7 +56,7 @@ from app.errors import (
     readable_message,
     wants_json,
 )
-from app.extensions import db, redis_client
+from app.extensions import db
 from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail, ResolvedItem
 from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
@@ -75,23 +74,20 @@ from app.hazard_reporting.checks.domain import (
 )
 from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
-from app.hazard_reporting.hazards.photos import MAX_BYTES, prepare_photo
+from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.schedules import queries as schedule_queries
-from app.wechat.client import WeChatAPIError, get_wechat_client
+from app.hazard_reporting.uploads import StagedPhotos
 
 bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
 
 SESSION_SCANS = "h5_scans"
 MAX_REMEMBERED_SCANS = 5
-PHOTO_TTL_SECONDS = 3 * 24 * 3600  # as long as WeChat keeps uploaded media
 RECENT_DAYS = 14
 MISSED_DAYS = 30
 WEEKDAYS = "一二三四五六日"
 
 SCAN_FIRST = "请在现场扫描点位二维码后再开始检查。"
 PHOTO_EXPIRED = "有照片已过期（超过 3 天未提交），请删除后重新拍摄。"
-MEDIA_EXPIRED = "无法从微信获取这张照片（可能已过期），请重新拍摄。"
-WECHAT_DOWN = "暂时无法从微信获取照片，请稍后重试。"
 NO_PHOTO = "请选择照片"
 
 
@@ -117,62 +113,6 @@ def scanned_at(token: str) -> datetime | None:
 def _fresh_scan(token: str, now: datetime) -> datetime | None:
     at = scanned_at(token)
     return at if at is not None and now - at <= SCAN_VALID_FOR else None
-
-
-# ---------------------------------------------------------------------------------------
-# Photos picked for a check form, before it is submitted (Redis)
-# ---------------------------------------------------------------------------------------
-
-
-class StagedPhotos:
-    """Photos picked for the 隐患 items of one check form: per user and task, for three
-    days, already cleaned (upright, no EXIF/GPS) with a preview thumbnail. A bad file is
-    refused at once, while the checker still stands at the point."""
-
-    def __init__(self, user_id: int, task_id: int):
-        self.redis = redis_client()
-        self.prefix = f"ancha:h5:check-photo:{user_id}:{task_id}:"
-
-    @staticmethod
-    def _valid(token: str) -> bool:
-        return 16 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
-
-    def put(self, data: bytes) -> str:
-        """Stage an upload; returns its token. Raises ValidationFailed for a bad image."""
-        photo, thumb, _, _ = prepare_photo(data)
-        token = secrets.token_urlsafe(18)
-        pipe = self.redis.pipeline()
-        pipe.hset(self.prefix + token, mapping={"photo": photo, "thumb": thumb})
-        pipe.expire(self.prefix + token, PHOTO_TTL_SECONDS)
-        pipe.execute()
-        return token
-
-    def put_media(self, media_id: str) -> str:
-        """Fetch a JS-SDK uploadImage serverId with media/get and stage it."""
-        media_id = media_id.strip()
-        if not media_id or len(media_id) > 256:
-            raise ValidationFailed.for_field("photo", MEDIA_EXPIRED)
-        try:
-            response = get_wechat_client().media.download(media_id)
-        except WeChatAPIError as exc:
-            raise ValidationFailed.for_field(
-                "photo", WECHAT_DOWN if exc.retryable else MEDIA_EXPIRED
-            ) from None
-        return self.put(getattr(response, "content", b""))
-
-    def photo(self, token: str) -> bytes | None:
-        return self.redis.hget(self.prefix + token, "photo") if self._valid(token) else None
-
-    def thumb(self, token: str) -> bytes | None:
-        return self.redis.hget(self.prefix + token, "thumb") if self._valid(token) else None
-
-    def alive(self, tokens: Iterable[str]) -> list[str]:
-        return [t for t in dict.fromkeys(tokens) if self._valid(t) and self.redis.exists(self.prefix + t)]
-
-    def discard(self, tokens: Iterable[str]) -> None:
-        keys = [self.prefix + t for t in tokens if self._valid(t)]
-        if keys:
-            self.redis.delete(*keys)
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,7 +379,7 @@ def submit(task_id: int):
     start = service.start_check(session_, actor, now, task_id, form.get("site_token", ""))
     if start.submission is not None:
         return _done(start.submission, again=start.submission.idempotency_key != key)
-    stage = StagedPhotos(actor.user_id, task_id)
+    stage = StagedPhotos.for_check(actor.user_id, task_id)
     try:
         at = _fresh_scan(start.site.token, now)
         if at is None:
@@ -485,7 +425,7 @@ def stage_photo(task_id: int):
     """Stage one photo of the form: a posted file (`photo`) or WeChat media (`media_id`, the
     serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""
     actor = _actor()
-    stage = StagedPhotos(actor.user_id, task_id)
+    stage = StagedPhotos.for_check(actor.user_id, task_id)
     upload = request.files.get("photo")
     if upload is not None:
         token = stage.put(upload.read())
@@ -501,7 +441,7 @@ def stage_photo(task_id: int):
 @h5_login_required
 def staged_thumb(task_id: int, token: str):
     """The preview of a photo this user staged for this check (nobody else's)."""
-    thumb = StagedPhotos(_actor().user_id, task_id).thumb(token)
+    thumb = StagedPhotos.for_check(_actor().user_id, task_id).thumb(token)
     if thumb is None:
         raise NotFound("照片已过期，请重新拍摄。")
     response = Response(thumb, mimetype="image/jpeg")

@@ -60,7 +60,7 @@ from app.hazard_reporting.hazards.domain import (
 from app.hazard_reporting.hazards.models import HazardPhoto
 from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.hazards.schemas import FIELD_LABELS
-from app.hazard_reporting.hazards.uploads import MAX_PHOTOS_PER_FORM, PhotoStage, ReportClaim, form_photos
+from app.hazard_reporting.uploads import MAX_PHOTOS_PER_FORM, ReportClaim, StagedPhotos, form_photos
 
 h5_bp = Blueprint("hazards_h5", __name__, url_prefix="/h5")
 
@@ -135,7 +135,7 @@ def hazard_page(actor: Actor, hazard_id: int, template: str):
 
 
 def take_action(
-    actor: Actor, hazard_id: int, slug: str, stage: PhotoStage | None, endpoint: str, template: str
+    actor: Actor, hazard_id: int, slug: str, stage: StagedPhotos | None, endpoint: str, template: str
 ):
     """Run one action form; on success redirect to the hazard page with its message, on a
     refusal show the page again (fresh state) with the message and the form as filled."""
@@ -269,7 +269,7 @@ def report():
     media_id = request.args.get("media_id", "")
     if media_id:
         try:
-            staged.append(PhotoStage(actor.user_id).put_media(media_id))
+            staged.append(StagedPhotos.for_hazards(actor.user_id).put_media(media_id))
         except ValidationFailed as exc:
             notice = readable_message(exc, FIELD_LABELS)
     values = dict(schemas.REPORT_DEFAULTS)
@@ -284,7 +284,7 @@ def stage_photo():
     """Stage one photo for a form: a posted file (`photo`) or WeChat media (`media_id`, the
     serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""
     actor = _h5_actor()
-    stage = PhotoStage(actor.user_id)
+    stage = StagedPhotos.for_hazards(actor.user_id)
     upload = request.files.get("photo")
     if upload is not None:
         token = stage.put(upload.read())
@@ -299,7 +299,7 @@ def stage_photo():
 @h5_login_required
 def staged_thumb(token: str):
     """The preview of a photo this user staged (nobody else's)."""
-    thumb = PhotoStage(_h5_actor().user_id).thumb(token)
+    thumb = StagedPhotos.for_hazards(_h5_actor().user_id).thumb(token)
     if thumb is None:
         raise NotFound("照片已过期，请重新拍摄。")
     response = Response(thumb, mimetype="image/jpeg")
@@ -316,7 +316,7 @@ def submit_report():
     actor = _h5_actor()
     session = db.session
     form, files = request.form, request.files  # parsing here raises 413 before anything else
-    stage = PhotoStage(actor.user_id)
+    stage = StagedPhotos.for_hazards(actor.user_id)
     enterprises, sites = queries.reportable(session, actor)
     key = form.get("idempotency_key", "")
     claim = ReportClaim.of(actor.user_id, key)
@@ -400,7 +400,7 @@ def hazard_action(hazard_id: int, slug: str):
     """Take one action on the hazard from its H5 page."""
     actor = _h5_actor()
     endpoint, template = "hazards_h5.hazard_detail", "hazards/h5_detail.html"
-    return take_action(actor, hazard_id, slug, PhotoStage(actor.user_id), endpoint, template)
+    return take_action(actor, hazard_id, slug, StagedPhotos.for_hazards(actor.user_id), endpoint, template)
 
 
 @h5_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")

@@ -1,12 +1,12 @@
-"""Two web-layer mechanisms of the hazard pages, both kept in Redis per user.
+"""Two web-layer mechanisms of the H5 forms, both kept in Redis per user.
 
-Staged photos: a photo chosen on a phone is uploaded as soon as it is picked and kept for a
-day with a preview thumbnail, so a half-filled form survives a reload and the final submit
-is small; the form then names its photos by token.
+Staged photos (the hazard pages and the check form): a photo chosen on a phone is uploaded as
+soon as it is picked and kept with a preview thumbnail, so a half-filled form survives a
+reload and the final submit is small; the form then names its photos by token.
 
-    stage = PhotoStage(user_id)
+    stage = StagedPhotos.for_hazards(user_id)  or  StagedPhotos.for_check(user_id, task_id)
     token = stage.put(data)  or  stage.put_media(media_id)   # ValidationFailed: bad image
-    stage.thumb(token) / stage.raw(token)                     # None once expired
+    stage.thumb(token) / stage.photo(token)                   # None once expired
     photos, used = form_photos(form, files, stage)            # a form's staged + posted photos
     stage.discard(used)                                       # after the commit
 
@@ -24,6 +24,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
@@ -35,6 +36,7 @@ from app.wechat.client import WeChatAPIError, get_wechat_client
 
 MAX_PHOTOS_PER_FORM = 9  # what wx.chooseImage offers at most
 STAGE_TTL_SECONDS = 24 * 3600
+CHECK_STAGE_TTL_SECONDS = 3 * 24 * 3600  # as long as WeChat keeps uploaded media
 REPORT_KEY_TTL_SECONDS = 7 * 24 * 3600
 # How long a submission may hold its key before a repeat is allowed to try again.
 REPORT_CLAIM_SECONDS = 120
@@ -42,6 +44,7 @@ REPORT_CLAIM_SECONDS = 120
 STAGE_EXPIRED = "有照片已过期（超过 24 小时未提交），请删除后重新拍摄上传。"
 TOO_MANY_PHOTOS = f"每次最多上传 {MAX_PHOTOS_PER_FORM} 张照片"
 MEDIA_EXPIRED = "聊天中发送的照片已过期（微信只保留 3 天）或无法获取，请重新拍摄上传。"
+CHECK_MEDIA_EXPIRED = "无法从微信获取这张照片（可能已过期），请重新拍摄。"
 WECHAT_DOWN = "暂时无法从微信获取照片，请稍后重试，或直接拍照上传。"
 REPORT_BUSY = "上一次提交仍在处理中，请稍候刷新页面查看结果，不要重复提交。"
 
@@ -49,25 +52,46 @@ _PENDING = b"pending:"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-class PhotoStage:
-    """Photos picked before the form that uses them is submitted: per user, for a day, the
-    raw bytes (which add_photo will clean and store) and a preview thumbnail. The bytes are
-    validated when staged, so a bad file is refused at once, not at submit time."""
+class StagedPhotos:
+    """Photos picked on a phone before the form that uses them is submitted, kept in Redis
+    per user (and per check task for a check form) with a preview thumbnail. The bytes are
+    validated when staged, so a bad file is refused at once, while the person still stands
+    at the point, not at submit time.
 
-    def __init__(self, user_id: int):
+    Two stores, one mechanism: the hazard pages keep the bytes as uploaded for a day
+    (hazards.service.add_photo cleans them when the hazard is saved); the check form keeps
+    them already cleaned (upright, no EXIF/GPS) for three days, as long as WeChat keeps
+    uploaded media, because its items are answered over a longer walk."""
+
+    def __init__(self, prefix: str, ttl_seconds: int, *, clean: bool, media_expired: str = MEDIA_EXPIRED):
         self.redis = redis_client()
-        self.user_id = user_id
+        self.prefix = prefix
+        self.ttl = ttl_seconds
+        self.clean = clean
+        self.media_expired = media_expired
+
+    @classmethod
+    def for_hazards(cls, user_id: int) -> StagedPhotos:
+        return cls(f"ancha:h5:staged:{user_id}:", STAGE_TTL_SECONDS, clean=False)
+
+    @classmethod
+    def for_check(cls, user_id: int, task_id: int) -> StagedPhotos:
+        # The check form's photos come from the JS-SDK, never from the chat.
+        return cls(
+            f"ancha:h5:check-photo:{user_id}:{task_id}:", CHECK_STAGE_TTL_SECONDS,
+            clean=True, media_expired=CHECK_MEDIA_EXPIRED,
+        )
 
     def _key(self, token: str) -> str:
-        return f"ancha:h5:staged:{self.user_id}:{token}"
+        return self.prefix + token
 
     def put(self, data: bytes) -> str:
         """Stage an upload; returns its token. Raises ValidationFailed for a bad image."""
-        _, thumb, _, _ = prepare_photo(data)
+        photo, thumb, _, _ = prepare_photo(data)
         token = secrets.token_urlsafe(18)
         pipe = self.redis.pipeline()
-        pipe.hset(self._key(token), mapping={"raw": data, "thumb": thumb})
-        pipe.expire(self._key(token), STAGE_TTL_SECONDS)
+        pipe.hset(self._key(token), mapping={"photo": photo if self.clean else data, "thumb": thumb})
+        pipe.expire(self._key(token), self.ttl)
         pipe.execute()
         return token
 
@@ -78,8 +102,8 @@ class PhotoStage:
         Raises ValidationFailed (expired media, WeChat unreachable, not an image)."""
         media_id = media_id.strip()
         if not media_id or len(media_id) > 256:
-            raise ValidationFailed.for_field("photo", MEDIA_EXPIRED)
-        seen = f"ancha:h5:staged-media:{self.user_id}:{hashlib.sha256(media_id.encode()).hexdigest()}"
+            raise ValidationFailed.for_field("photo", self.media_expired)
+        seen = f"{self.prefix}media:{hashlib.sha256(media_id.encode()).hexdigest()}"
         known = self.redis.get(seen)
         if known is not None and self.redis.exists(self._key(known.decode())):
             return known.decode()
@@ -87,41 +111,37 @@ class PhotoStage:
             response = get_wechat_client().media.download(media_id)
         except WeChatAPIError as exc:
             raise ValidationFailed.for_field(
-                "photo", WECHAT_DOWN if exc.retryable else MEDIA_EXPIRED
+                "photo", WECHAT_DOWN if exc.retryable else self.media_expired
             ) from None
-        data = getattr(response, "content", b"")
-        token = self.put(data)
-        self.redis.set(seen, token, ex=STAGE_TTL_SECONDS)
+        token = self.put(getattr(response, "content", b""))
+        self.redis.set(seen, token, ex=self.ttl)
         return token
 
     def thumb(self, token: str) -> bytes | None:
         """The preview of a staged photo; None when expired or not a token."""
+        return self.redis.hget(self._key(token), "thumb") if _TOKEN_RE.match(token) else None
+
+    def photo(self, token: str) -> bytes | None:
+        """The staged bytes (cleaned for a check form); None when expired or not a token."""
         if not _TOKEN_RE.match(token):
             return None
-        return self.redis.hget(self._key(token), "thumb")
+        # "raw" is what the hazard pages' store called the field before 2026-12-04: read it
+        # too so photos staged across that deploy still arrive (it can go a day later).
+        photo, raw = self.redis.hmget(self._key(token), "photo", "raw")
+        return photo if photo is not None else raw
 
-    def raw(self, token: str) -> bytes | None:
-        """The bytes of a staged photo as uploaded; None when expired or not a token."""
-        if not _TOKEN_RE.match(token):
-            return None
-        return self.redis.hget(self._key(token), "raw")
-
-    def alive(self, tokens: list[str]) -> list[str]:
+    def alive(self, tokens: Iterable[str]) -> list[str]:
         """The tokens still staged, in order, without repeats."""
-        seen: list[str] = []
-        for token in tokens:
-            if token not in seen and _TOKEN_RE.match(token) and self.redis.exists(self._key(token)):
-                seen.append(token)
-        return seen
+        return [t for t in dict.fromkeys(tokens) if _TOKEN_RE.match(t) and self.redis.exists(self._key(t))]
 
-    def discard(self, tokens: list[str]) -> None:
+    def discard(self, tokens: Iterable[str]) -> None:
         """Forget staged photos (once the form that used them is committed)."""
         keys = [self._key(t) for t in tokens if _TOKEN_RE.match(t)]
         if keys:
             self.redis.delete(*keys)
 
 
-def form_photos(form: MultiDict, files: MultiDict, stage: PhotoStage | None) -> tuple[list[bytes], list[str]]:
+def form_photos(form: MultiDict, files: MultiDict, stage: StagedPhotos | None) -> tuple[list[bytes], list[str]]:
     """The photos of a form: staged tokens (`staged`) and posted files (`photo`), as bytes,
     with the staged tokens used. Raises ValidationFailed for an expired token or too many."""
     tokens = [t for t in form.getlist("staged") if t]
@@ -130,10 +150,10 @@ def form_photos(form: MultiDict, files: MultiDict, stage: PhotoStage | None) -> 
         if stage is None:
             raise ValidationFailed.for_field("photo", STAGE_EXPIRED)
         for token in dict.fromkeys(tokens):
-            raw = stage.raw(token)
-            if raw is None:
+            data = stage.photo(token)
+            if data is None:
                 raise ValidationFailed.for_field("photo", STAGE_EXPIRED)
-            photos.append(raw)
+            photos.append(data)
     for upload in files.getlist("photo"):
         data = upload.read()
         if data or upload.filename:
