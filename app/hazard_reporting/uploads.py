@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import redis_client
 from app.hazard_reporting.hazards.photos import prepare_photo
 from app.wechat.client import WeChatAPIError, get_wechat_client
@@ -116,6 +117,26 @@ class StagedPhotos:
         token = self.put(getattr(response, "content", b""))
         self.redis.set(seen, token, ex=self.ttl)
         return token
+
+    def put_posted(self, form: MultiDict, files: MultiDict, nothing: str) -> str:
+        """Stage the one photo a page posted: a file (`photo`) or WeChat media (`media_id`,
+        the serverId of wx.uploadImage). Raises ValidationFailed (`nothing` when neither)."""
+        upload = files.get("photo")
+        if upload is not None:
+            return self.put(upload.read())
+        if form.get("media_id"):
+            return self.put_media(form["media_id"])
+        raise ValidationFailed.for_field("photo", nothing)
+
+    def thumb_response(self, token: str) -> Response:
+        """The preview as a private, cacheable JPEG. Raises NotFound once it has expired."""
+        thumb = self.thumb(token)
+        if thumb is None:
+            raise NotFound("照片已过期，请重新拍摄。")
+        response = Response(thumb, mimetype="image/jpeg")
+        response.cache_control.private = True
+        response.cache_control.max_age = 3600
+        return response
 
     def thumb(self, token: str) -> bytes | None:
         """The preview of a staged photo; None when expired or not a token."""

@@ -26,7 +26,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     jsonify,
@@ -47,7 +46,6 @@ from app.clock import local_today, to_local, utcnow
 from app.enterprises.service import site_by_token
 from app.errors import (
     DomainError,
-    NotFound,
     PermissionDenied,
     ValidationFailed,
     h5_domain_error,
@@ -425,14 +423,7 @@ def stage_photo(task_id: int):
     """Stage one photo of the form: a posted file (`photo`) or WeChat media (`media_id`, the
     serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""
     actor = _actor()
-    stage = StagedPhotos.for_check(actor.user_id, task_id)
-    upload = request.files.get("photo")
-    if upload is not None:
-        token = stage.put(upload.read())
-    elif request.form.get("media_id"):
-        token = stage.put_media(request.form["media_id"])
-    else:
-        raise ValidationFailed.for_field("photo", NO_PHOTO)
+    token = StagedPhotos.for_check(actor.user_id, task_id).put_posted(request.form, request.files, NO_PHOTO)
     thumb = url_for("checks_h5.staged_thumb", task_id=task_id, token=token)
     return jsonify({"token": token, "thumb_url": thumb}), 201
 
@@ -441,13 +432,7 @@ def stage_photo(task_id: int):
 @h5_login_required
 def staged_thumb(task_id: int, token: str):
     """The preview of a photo this user staged for this check (nobody else's)."""
-    thumb = StagedPhotos.for_check(_actor().user_id, task_id).thumb(token)
-    if thumb is None:
-        raise NotFound("照片已过期，请重新拍摄。")
-    response = Response(thumb, mimetype="image/jpeg")
-    response.cache_control.private = True
-    response.cache_control.max_age = 3600
-    return response
+    return StagedPhotos.for_check(_actor().user_id, task_id).thumb_response(token)
 
 
 @bp.get("/checks/<int:task_id>/result")

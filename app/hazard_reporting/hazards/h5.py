@@ -284,14 +284,7 @@ def stage_photo():
     """Stage one photo for a form: a posted file (`photo`) or WeChat media (`media_id`, the
     serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""
     actor = _h5_actor()
-    stage = StagedPhotos.for_hazards(actor.user_id)
-    upload = request.files.get("photo")
-    if upload is not None:
-        token = stage.put(upload.read())
-    elif request.form.get("media_id"):
-        token = stage.put_media(request.form["media_id"])
-    else:
-        raise ValidationFailed.for_field("photo", "请选择照片")
+    token = StagedPhotos.for_hazards(actor.user_id).put_posted(request.form, request.files, "请选择照片")
     return jsonify({"token": token, "thumb_url": url_for("hazards_h5.staged_thumb", token=token)}), 201
 
 
@@ -299,13 +292,7 @@ def stage_photo():
 @h5_login_required
 def staged_thumb(token: str):
     """The preview of a photo this user staged (nobody else's)."""
-    thumb = StagedPhotos.for_hazards(_h5_actor().user_id).thumb(token)
-    if thumb is None:
-        raise NotFound("照片已过期，请重新拍摄。")
-    response = Response(thumb, mimetype="image/jpeg")
-    response.cache_control.private = True
-    response.cache_control.max_age = 3600
-    return response
+    return StagedPhotos.for_hazards(_h5_actor().user_id).thumb_response(token)
 
 
 @h5_bp.post("/report")
