@@ -101,10 +101,9 @@ JOBS: tuple[JobSpec, ...] = (
         description="提醒安监局管理员确认下一年度工作日历（12月起每周一次）",
         service="app.hazard_reporting.work_calendar.service:remind_unconfirmed",
         # Daily, but one notice per admin per ISO week (dedupe key): the first run of a week
-        # sends, a scheduler down on Monday still sends that week.
+        # sends, a scheduler down at 09:00 catches up until 17:00 (never at night).
         trigger=Cron(minute="0", hour="9"),
         misfire_grace=timedelta(hours=8),
-        run_at_start=True,
     ),
     JobSpec(
         id="notifications.daily_digests",
@@ -112,10 +111,9 @@ JOBS: tuple[JobSpec, ...] = (
         service="app.hazard_reporting.escalation.service:build_daily_digests",
         # At the start of the working day, after the 22:00–07:00 quiet hours.
         trigger=Cron(minute="0", hour="8"),
+        # A scheduler (re)started before noon catches the morning's run up; one started at
+        # night does not build the new day's digest hours early (it waits for 08:00).
         misfire_grace=timedelta(hours=4),
-        # One digest per user per local day (dedupe key), so building at start as well is
-        # harmless; quiet hours still hold it until morning.
-        run_at_start=True,
     ),
     JobSpec(
         id="tips.propose_monthly",

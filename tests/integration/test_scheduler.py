@@ -299,14 +299,24 @@ def test_the_scheduler_is_built_from_the_data(app):
         assert job.misfire_grace_time == int(spec.misfire_grace.total_seconds())
         assert str(job.trigger.timezone) == "Asia/Shanghai"
     assert jobs["tips.release_due"].trigger.interval == timedelta(minutes=1)
-    # Run at start: task generation, escalations and digests always; the monthly proposals
-    # because 08:00 on the 1st passed within their grace.
+    # Run at start: task generation and escalations always; the digests and the monthly
+    # proposals because 08:00 (on the 1st) passed within their grace.
     assert jobs["checks.generate_tasks"].next_run_time == start
     assert jobs["checks.sweep_overdue"].next_run_time == start
     assert jobs["tips.propose_monthly"].next_run_time == start
     assert jobs["notifications.daily_digests"].next_run_time == start
     # Not started yet: the others get their first fire time from the trigger at start.
     assert getattr(jobs["tips.release_due"], "next_run_time", None) is None
+
+
+def test_a_scheduler_started_at_night_builds_no_digest_and_sends_no_reminder_before_morning(app):
+    night = datetime(2027, 6, 2, 1, 0, tzinfo=LOCAL_TZ)
+    scheduler = build_scheduler(resolve_jobs(JOBS), lambda job: None, now=night)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert jobs["checks.generate_tasks"].next_run_time == night
+    for job_id in ("notifications.daily_digests", "calendar.remind_unconfirmed"):
+        first_run = getattr(jobs[job_id], "next_run_time", None)
+        assert first_run is None or first_run > night
 
 
 def test_missed_cron_runs_are_caught_up_only_within_the_grace():
