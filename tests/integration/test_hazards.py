@@ -825,3 +825,17 @@ def test_pending_extensions_in_scope(db_session, world):
     )
     assert [e.id for e in queries.pending_extensions(db_session, world.actor(world.manager))] == [extension.id]
     assert queries.pending_extensions(db_session, world.actor(world.outsider)) == []
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [("", "熔炼车间炉前"), ("一号厂房 熔炼车间炉前", "一号厂房 熔炼车间炉前"), ("东侧", "熔炼车间炉前 · 东侧")],
+)
+def test_a_new_hazard_notice_says_where_once(db_session, world, build, location, said):
+    site = build.site(world.enterprise, name="熔炼车间炉前")
+    hazard = report(db_session, world, site_id=site.id, location=location)
+    payloads = [
+        m.payload for m in db_session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "hazard_reported"))
+        if m.payload["hazard_id"] == hazard.id
+    ]
+    assert payloads and {p["location"] for p in payloads} == {said}

@@ -375,3 +375,13 @@ def test_criteria_must_belong_to_the_standard_in_force():
 
 def test_registration_number_uses_the_local_date():
     assert registration_number(42, datetime(2026, 11, 28, 16, 30, tzinfo=UTC)) == "ZD20261129-000042"
+
+
+def test_the_place_of_a_hazard_names_the_point_once():
+    from app.hazard_reporting.hazards.domain import place_label
+
+    assert place_label("熔炼车间炉前", "一号厂房 熔炼车间炉前") == "一号厂房 熔炼车间炉前"
+    assert place_label("熔炼车间炉前", "东侧") == "熔炼车间炉前 · 东侧"
+    assert place_label("", "东侧") == "东侧" and place_label("炉前", "") == "炉前"
+    assert place_label(" ", "  ") == ""
+    assert place_label("炉前", "东侧", " ") == "炉前 东侧"

@@ -121,6 +121,16 @@ OPEN_STATUSES = frozenset(HazardStatus) - TERMINAL_STATUSES
 OVERDUE_STATUSES = frozenset(OPEN_STATUSES - {HazardStatus.RECTIFIED})
 
 
+def place_label(site_name: str, location: str, separator: str = " · ") -> str:
+    """Where a hazard is, as people read it: the QR point, then the free-text location —
+    once: a location that already names the point (a reporter typing "一号厂房 熔炼车间炉前"
+    at the point 熔炼车间炉前) stands alone. "" when neither is known."""
+    site_name, location = site_name.strip(), location.strip()
+    if site_name and location and site_name in location:
+        return location
+    return separator.join(part for part in (site_name, location) if part)
+
+
 def is_overdue(status: str, deadline: datetime | None, now: datetime) -> bool:
     """Is a hazard's rectification overdue at `now`: not yet rectified (nor closed or
     rejected) and its deadline passed. The SQL of the same rule is

@@ -45,6 +45,7 @@ from app.hazard_reporting.hazards.domain import (
     HazardLevel,
     HazardStatus,
     is_overdue,
+    place_label,
 )
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent
 from app.hazard_reporting.schedules.models import CheckSchedule
@@ -199,7 +200,7 @@ def hazard_rows(
                 number,
                 _wall_clock(hazard.created_at),
                 names.get(hazard.reporter_id, ""),
-                " ".join(p for p in (sites.get(hazard.site_id, ""), hazard.location) if p),
+                place_label(sites.get(hazard.site_id, ""), hazard.location, " "),
                 hazard.description,
                 LEVEL_LABELS[hazard.level],
                 CATEGORY_LABELS[hazard.category],

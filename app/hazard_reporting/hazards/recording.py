@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.domain import Action, Actor, BureauRole
 from app.accounts.models import BureauMembership, Membership, User, bureau_membership_towns
-from app.enterprises.models import Enterprise
+from app.enterprises.models import Enterprise, Site
 from app.errors import NotFound
 from app.hazard_reporting.hazards.domain import (
     NOTICES,
@@ -29,6 +29,7 @@ from app.hazard_reporting.hazards.domain import (
     Rule,
     authorize,
     decider_permission,
+    place_label,
     roles_with,
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardEvent, HazardPhoto
@@ -197,6 +198,11 @@ def _audience(
     return _members_with(session, hazard, permission)
 
 
+def _site_name(session: Session, site_id: int | None) -> str:
+    site = session.get(Site, site_id) if site_id is not None else None
+    return site.name if site is not None else ""
+
+
 def _notify(
     session: Session,
     actor: Actor,
@@ -226,7 +232,8 @@ def _notify(
         "level": hazard.level.value,
         "status": hazard.status.value,
         "description": hazard.description[:SUMMARY_LENGTH],
-        "location": hazard.location,
+        # The point and the location, so a notice says where even when nothing was typed.
+        "location": place_label(_site_name(session, hazard.site_id), hazard.location),
         "deadline": iso(hazard.deadline),
         "action": event.action.value,
         "actor_id": actor.user_id,
