@@ -7,6 +7,7 @@ applies `Actor.enterprise_scope()` below.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -265,3 +266,30 @@ def rebinding_refused(bound_name: str) -> str:
         f"您的微信已绑定账号「{bound_name}」，不能再绑定其他人员身份。"
         "一个微信号只能绑定一个账号；如需更换，请联系企业管理员处理。"
     )
+
+
+# --- members ------------------------------------------------------------------------------
+
+# The unit a role answers for must be named (owes() finds a team leader's daily check by team,
+# a department head's weekly check by department).
+REQUIRED_UNIT = {Role.TEAM_LEADER: "team_id", Role.DEPARTMENT_HEAD: "department_id"}
+_REQUIRED_UNIT_MESSAGES = {"team_id": "班组长须指定所在班组", "department_id": "部门负责人须指定所在部门"}
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def check_member_units(role: Role, department_id: int | None, team_id: int | None) -> None:
+    """Raises ValidationFailed naming the unit a role needs and lacks."""
+    needed = REQUIRED_UNIT.get(role)
+    if (needed == "team_id" and team_id is None) or (needed == "department_id" and department_id is None):
+        raise ValidationFailed.for_field(needed, _REQUIRED_UNIT_MESSAGES[needed])
+
+
+def normalize_phone(value: str) -> str:
+    """A mainland mobile number without spaces or dashes (+86 dropped); "" when not given.
+    Raises ValueError with a Chinese message otherwise."""
+    compact = re.sub(r"[\s-]", "", value or "")
+    if compact.startswith("+86"):
+        compact = compact[3:]
+    if compact and not _MOBILE.match(compact):
+        raise ValueError("应为 11 位手机号，如 13800000000")
+    return compact

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import ROLE_LABELS, Actor, Role
 from app.accounts.models import BureauMembership, Membership, User
-from app.enterprises.models import Enterprise
+from app.enterprises.models import Department, Enterprise, Post
 
 
 def load_actor(session: Session, user: User) -> Actor:
@@ -118,3 +118,38 @@ def my_roles(session: Session, user: User) -> tuple[list[dict], BureauMembership
         .options(selectinload(BureauMembership.towns))
     )
     return list(enterprises.values()), bureau
+
+
+def enterprise_members(session: Session, enterprise_id: int) -> list[Membership]:
+    """The enterprise's memberships, active ones first, each with its person and units."""
+    return list(
+        session.scalars(
+            select(Membership)
+            .where(Membership.enterprise_id == enterprise_id)
+            .options(
+                selectinload(Membership.user),
+                selectinload(Membership.department),
+                selectinload(Membership.team),
+                selectinload(Membership.post),
+            )
+            .order_by(Membership.active.desc(), Membership.department_id, Membership.team_id, Membership.id)
+        )
+    )
+
+
+def member_choices(session: Session, enterprise_id: int) -> dict[str, list]:
+    """The departments (with their teams) and posts a member's form offers."""
+    departments = list(
+        session.scalars(
+            select(Department)
+            .where(Department.enterprise_id == enterprise_id)
+            .options(selectinload(Department.teams))
+            .order_by(Department.id)
+        )
+    )
+    posts = list(session.scalars(select(Post).where(Post.enterprise_id == enterprise_id).order_by(Post.id)))
+    return {"departments": departments, "posts": posts}
+
+
+def membership(session: Session, membership_id: int) -> Membership | None:
+    return session.get(Membership, membership_id)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,13 +23,17 @@ from app.accounts.domain import (
     EnterpriseRef,
     check_invite_redeemable,
     check_invite_ttl,
+    check_member_units,
     invite_scene,
     new_invite_token,
     rebinding_refused,
     require,
 )
 from app.accounts.models import ApiToken, Invite, Membership, User
+from app.accounts.schemas import MemberIn
+from app.enterprises.models import Department, Enterprise, Post, Team
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.validation import parse
 
 # Roles whose duty is tied to a unit: the daily check is per team, the weekly per department.
 
@@ -204,3 +209,106 @@ def get_invite(session: Session, actor: Actor, invite_id: int) -> Invite:
     ):
         raise NotFound("邀请不存在或您无权查看。")
     return invite
+
+
+# --- members of an enterprise --------------------------------------------------------------
+
+
+def enterprise_to_staff(session: Session, actor: Actor, enterprise_id: int) -> Enterprise:
+    """The enterprise, if the actor may manage its people. Raises NotFound (not visible) or
+    PermissionDenied."""
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, enterprise.ref):
+        raise NotFound("企业不存在或您无权查看。")
+    require(actor, Action.MANAGE_MEMBERS, enterprise.ref)
+    return enterprise
+
+
+def _membership_to_staff(session: Session, actor: Actor, membership_id: int) -> Membership:
+    membership = session.get(Membership, membership_id, with_for_update=True)
+    if membership is None:
+        raise NotFound("成员不存在或您无权查看。")
+    enterprise_to_staff(session, actor, membership.enterprise_id)
+    return membership
+
+
+def _units(session: Session, enterprise: Enterprise, payload: MemberIn) -> tuple[int | None, int | None, int | None]:
+    """(department, team, post) ids of the form, each checked to belong to the enterprise;
+    a team names its department when none is chosen. Raises ValidationFailed."""
+    department = session.get(Department, payload.department_id) if payload.department_id else None
+    team = session.get(Team, payload.team_id) if payload.team_id else None
+    post = session.get(Post, payload.post_id) if payload.post_id else None
+    for name, unit, given in (("department_id", department, payload.department_id), ("post_id", post, payload.post_id)):
+        if given is not None and (unit is None or unit.enterprise_id != enterprise.id):
+            raise ValidationFailed.for_field(name, "不属于本企业")
+    if payload.team_id is not None:
+        if team is None or team.department.enterprise_id != enterprise.id:
+            raise ValidationFailed.for_field("team_id", "不属于本企业")
+        if department is not None and team.department_id != department.id:
+            raise ValidationFailed.for_field("team_id", "班组不属于所选部门")
+        department = team.department
+    department_id = department.id if department else None
+    check_member_units(payload.role, department_id, team.id if team else None)
+    return department_id, team.id if team else None, post.id if post else None
+
+
+def _refuse_taken_phone(session: Session, enterprise_id: int, phone: str, except_user_id: int | None) -> None:
+    if not phone:
+        return
+    holder = session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.enterprise_id == enterprise_id, Membership.active.is_(True), User.phone == phone)
+    )
+    if holder is not None and holder.id != except_user_id:
+        raise ValidationFailed.for_field("phone", f"已登记为本企业成员「{holder.display_name}」的手机号")
+
+
+def add_member(session: Session, actor: Actor, now: datetime, enterprise_id: int, data: Any) -> Membership:
+    """A new person with a role in the enterprise (no WeChat yet: an invite binds it).
+    Raises NotFound, PermissionDenied (MANAGE_MEMBERS), ValidationFailed (fields, units of
+    another enterprise, the role's unit missing, a phone already on the enterprise's roll)."""
+    enterprise = enterprise_to_staff(session, actor, enterprise_id)
+    payload = parse(MemberIn, data)
+    department_id, team_id, post_id = _units(session, enterprise, payload)
+    _refuse_taken_phone(session, enterprise.id, payload.phone, None)
+    user = User(display_name=payload.name, phone=payload.phone)
+    session.add(user)
+    session.flush()
+    membership = Membership(
+        user_id=user.id, enterprise_id=enterprise.id, role=payload.role,
+        department_id=department_id, team_id=team_id, post_id=post_id, active=True,
+    )
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def update_member(session: Session, actor: Actor, now: datetime, membership_id: int, data: Any) -> Membership:
+    """Change a member's name, phone, role and units. Raises NotFound, PermissionDenied,
+    ValidationFailed (as add_member; a member who has left is not edited)."""
+    membership = _membership_to_staff(session, actor, membership_id)
+    if not membership.active:
+        raise ValidationFailed("该成员已停用，不能修改。")
+    payload = parse(MemberIn, data)
+    department_id, team_id, post_id = _units(session, membership.enterprise, payload)
+    _refuse_taken_phone(session, membership.enterprise_id, payload.phone, membership.user_id)
+    membership.user.display_name, membership.user.phone = payload.name, payload.phone
+    membership.role = payload.role
+    membership.department_id, membership.team_id, membership.post_id = department_id, team_id, post_id
+    session.flush()
+    return membership
+
+
+def deactivate_member(session: Session, actor: Actor, now: datetime, membership_id: int) -> Membership:
+    """A member leaves: the role ends at once (every permission and the scan lookups read only
+    active memberships). Raises NotFound, PermissionDenied, ValidationFailed (oneself, or
+    already left)."""
+    membership = _membership_to_staff(session, actor, membership_id)
+    if membership.user_id == actor.user_id:
+        raise ValidationFailed("不能停用自己的身份，请由本企业其他管理员操作。")
+    if not membership.active:
+        raise ValidationFailed("该成员已停用。")
+    membership.active = False
+    session.flush()
+    return membership

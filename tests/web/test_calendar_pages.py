@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from flask import session as flask_session
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select
 
 from app.accounts.domain import BureauRole, Role
@@ -24,6 +22,7 @@ from app.hazard_reporting.work_calendar import service
 from app.hazard_reporting.work_calendar.domain import CalendarAction, YearBasis
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.hazard_reporting.work_calendar.sources import official_years
+from tests.fixtures.csrf import session_token
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEC_4 = datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)  # a Friday; next year must be confirmed
@@ -82,17 +81,6 @@ def hidden_value(html: str, name: str) -> str:
 
 def page_token(client, year: int = 2027) -> str:
     return csrf_from(text_of(client.get(f"/console/calendar?year={year}")))
-
-
-def forged_session_token(app, client) -> str:
-    """A valid token for `client`'s session although no page rendered one for it (bureau
-    staff see no form): the raw token is put in the session, the signed one returned."""
-    with app.test_request_context():
-        token = generate_csrf()
-        raw = flask_session["csrf_token"]
-    with client.session_transaction() as sess:
-        sess["csrf_token"] = raw
-    return token
 
 
 def section(html: str, heading: str) -> str:
@@ -245,7 +233,7 @@ def test_bureau_staff_view_but_cannot_change(app, client, db_session, people, fr
     assert "保存调整" not in html and "确认导入" not in html and "按当前显示确认" not in html
     assert 'action="/console/calendar/days"' not in html and 'name="csrf_token"' not in html
 
-    token = forged_session_token(app, client)
+    token = session_token(app, client)
     refused = client.post("/console/calendar/days", data=set_day_form(token))
     assert refused.status_code == 403
     assert client.post("/console/calendar/2027/confirm", data={"csrf_token": token}).status_code == 403
@@ -258,7 +246,7 @@ def test_bureau_staff_view_but_cannot_change(app, client, db_session, people, fr
 
 def test_enterprise_user_cannot_change_even_with_a_valid_token(app, client, db_session, people, frozen):
     login(client, "cal_boss", "pw-e")
-    token = forged_session_token(app, client)
+    token = session_token(app, client)
     assert client.post("/console/calendar/days", data=set_day_form(token)).status_code == 403
     assert client.post("/console/calendar/2027/confirm", data={"csrf_token": token}).status_code == 403
     assert override_days(db_session) == set() and count(db_session, CalendarYear) == 0
