@@ -59,7 +59,7 @@ def banner_context() -> dict:
         actor = current_actor()
         if actor is None or not actor.can(Action.MANAGE_CALENDAR):
             return []
-        return queries.unconfirmed_years(db.session, utcnow())
+        return service.unconfirmed_years(db.session, utcnow())
 
     return {"calendar_banner": calendar_banner}
 
@@ -69,7 +69,7 @@ def banner_context() -> dict:
 def year():
     actor = _actor_may_view()
     now = utcnow()
-    pending = queries.unconfirmed_years(db.session, now)
+    pending = service.unconfirmed_years(db.session, now)
     chosen = _year_arg(request.args.get("year"), pending[-1] if pending else local_today(now).year)
     return _render_year(actor, chosen)
 

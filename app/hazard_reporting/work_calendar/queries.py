@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.clock import local_today
 from app.errors import ValidationFailed
 from app.hazard_reporting.work_calendar import sources
 from app.hazard_reporting.work_calendar.domain import (
@@ -23,7 +22,6 @@ from app.hazard_reporting.work_calendar.domain import (
     YearBasis,
     check_year,
     is_weekday,
-    years_to_confirm,
 )
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.hazard_reporting.work_calendar.service import load_state, work_calendar
@@ -155,9 +153,3 @@ def year_view(session: Session, year: int) -> YearView:
             "rule": sum(1 for d in days if d.source is DaySource.STATUTORY_RULE),
         },
     )
-
-
-def unconfirmed_years(session: Session, now: datetime) -> list[int]:
-    """The years the bureau still has to confirm now (the console banner)."""
-    today = local_today(now)
-    return years_to_confirm(work_calendar(session, date(today.year, 1, 1), date(today.year + 1, 12, 31)), today)

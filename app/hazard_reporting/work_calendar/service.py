@@ -102,6 +102,18 @@ def work_calendar(session: Session, first: date, last: date) -> WorkCalendar:
     return load_state(session, first, last).calendar()
 
 
+def unconfirmed_years(session: Session, now: datetime) -> list[int]:
+    """The years the bureau still has to confirm now (domain.years_to_confirm): read from
+    the confirmations alone — whether a year is provisional does not depend on its
+    overrides — since every console page of the bureau admin asks (the banner)."""
+    today = local_today(now)
+    rows = session.execute(
+        select(CalendarYear.year, CalendarYear.basis).where(CalendarYear.year.in_([today.year, today.year + 1]))
+    ).all()
+    state = CalendarState(confirmed={row.year: YearBasis(row.basis) for row in rows})
+    return years_to_confirm(state.calendar(), today)
+
+
 # --- Changes -----------------------------------------------------------------------------
 
 
@@ -405,12 +417,10 @@ def import_arrangement(
 def remind_unconfirmed(session: Session, now: datetime) -> int:
     """From 1 December, while next year (or this year) is provisional, one notice a week to
     every active bureau admin (dedupe key per ISO week). Returns the notices queued."""
-    today = local_today(now)
-    calendar = work_calendar(session, date(today.year, 1, 1), date(today.year + 1, 12, 31))
-    years = years_to_confirm(calendar, today)
+    years = unconfirmed_years(session, now)
     if not years:
         return 0
-    iso_year, week, _ = today.isocalendar()
+    iso_year, week, _ = local_today(now).isocalendar()
     admins = session.scalars(
         select(User.id)
         .join(BureauMembership, BureauMembership.user_id == User.id)
