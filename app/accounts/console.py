@@ -96,6 +96,7 @@ def login():
 
 @bp.post("/members/<int:membership_id>/invite")
 @login_required
+@csrf_required
 def invite_member(membership_id: int):
     """Create a single-use binding invite for a member and show its QR."""
     invite = service.create_invite(db.session, current_actor(), utcnow(), membership_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.csrf import session_token
+
 
 @pytest.fixture
 def people(build):
@@ -68,13 +70,13 @@ def test_unknown_page_is_a_chinese_404(client):
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
 
 
-def test_enterprise_admin_invites_an_unbound_member(client, build, people, redis):
+def test_enterprise_admin_invites_an_unbound_member(app, client, build, people, redis):
     newcomer = build.user(openid=None, display_name="新员工")
     build.member(people["a"], "worker", user=newcomer)
     login(client, "a_admin", "pw-a")
     detail = client.get(f"/console/enterprises/{people['a'].id}").get_data(as_text=True)
     assert "邀请绑定" in detail
-    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
+    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite", data={"csrf_token": session_token(app, client)})
     assert response.status_code == 302
     page = client.get(response.headers["Location"])
     text = page.get_data(as_text=True)
@@ -84,22 +86,22 @@ def test_enterprise_admin_invites_an_unbound_member(client, build, people, redis
     assert len(list(redis.scan_iter("qr:temporary:bind:*"))) == 1
 
 
-def test_bound_members_and_other_enterprises_cannot_be_invited(client, build, people):
+def test_bound_members_and_other_enterprises_cannot_be_invited(app, client, build, people):
     login(client, "a_admin", "pw-a")
     bound = build.member(people["a"], "worker")
-    response = client.post(f"/console/members/{bound.memberships[0].id}/invite")
+    response = client.post(f"/console/members/{bound.memberships[0].id}/invite", data={"csrf_token": session_token(app, client)})
     assert response.status_code == 422 and "已绑定微信" in response.get_data(as_text=True)
     stranger = build.user(openid=None)
     build.member(people["b"], "worker", user=stranger)
-    response = client.post(f"/console/members/{stranger.memberships[0].id}/invite")
+    response = client.post(f"/console/members/{stranger.memberships[0].id}/invite", data={"csrf_token": session_token(app, client)})
     assert response.status_code == 404
 
 
-def test_staff_cannot_invite(client, build, people):
+def test_staff_cannot_invite(app, client, build, people):
     newcomer = build.user(openid=None)
     build.member(people["b"], "worker", user=newcomer)
     login(client, "staff", "pw-s")
-    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
+    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite", data={"csrf_token": session_token(app, client)})
     assert response.status_code == 403
 
 
@@ -110,3 +112,11 @@ def test_menu_shows_tips_only_to_broadcasters(client, build, people):
     build.bureau_user("bureau_admin", user=build.user(username="boss", password="pw-b"))
     login(client, "boss", "pw-b")
     assert "/console/tips/" in client.get("/console/").get_data(as_text=True)
+
+
+def test_an_invite_needs_the_form_s_csrf_token(client, build, people):
+    newcomer = build.user(openid=None)
+    build.member(people["a"], "worker", user=newcomer)
+    login(client, "a_admin", "pw-a")
+    response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
+    assert response.status_code == 400 and "表单令牌" in response.get_data(as_text=True)
