@@ -56,7 +56,12 @@ def console_context() -> dict[str, Any]:
         actor = current_actor() if session.get("user_id") else None
         return actor is not None and actor.can(Action(action))
 
-    return {"console_can": console_can}
+    def console_can_on(action: str, enterprise) -> bool:
+        """May the logged-in console user take this action on `enterprise` (tabs, buttons)?"""
+        actor = current_actor() if session.get("user_id") else None
+        return actor is not None and actor.can(Action(action), enterprise.ref)
+
+    return {"console_can": console_can, "console_can_on": console_can_on}
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
