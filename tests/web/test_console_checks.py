@@ -21,6 +21,7 @@ from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
 from app.hazard_reporting.schedules.domain import RiskLevel
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from tests.fixtures.checks import MONDAY, CheckOrg, local
+from tests.fixtures.csrf import session_token
 
 
 @pytest.fixture
@@ -31,6 +32,12 @@ def org(build, db_session, monkeypatch) -> CheckOrg:
     org = CheckOrg(build)
     org.generate()
     return org
+
+
+def excuse(client, url: str, reason: str):
+    """POST the 免检 form as the page sends it (with the session's CSRF token)."""
+    token = session_token(client.application, client)
+    return client.post(url, data={"reason": reason, "csrf_token": token})
 
 
 def login(client, user) -> None:
@@ -72,7 +79,7 @@ def test_another_enterprise_is_not_found(client, build, org):
         response = client.get(base(org) + path)
         assert response.status_code == 404 and "企业不存在" in text(response)
     task = org.daily()
-    response = client.post(f"{base(org)}/tasks/{task.id}/excuse", data={"reason": "停产"})
+    response = excuse(client, f"{base(org)}/tasks/{task.id}/excuse", "停产")
     assert response.status_code == 404
     assert org.daily().status is CheckTaskStatus.PENDING
 
@@ -98,7 +105,7 @@ def test_tasks_page_lists_tasks_with_status_and_excuse_form(client, org):
 def test_excuse_task(client, db_session, org):
     login(client, org.officer)
     task = org.daily()
-    response = client.post(f"{base(org)}/tasks/{task.id}/excuse", data={"reason": "停产检修"})
+    response = excuse(client, f"{base(org)}/tasks/{task.id}/excuse", "停产检修")
     assert response.status_code == 302
     db_session.expire_all()
     task = org.daily()
@@ -111,7 +118,7 @@ def test_excuse_task(client, db_session, org):
 def test_excuse_without_reason_shows_chinese_message(client, db_session, org):
     login(client, org.officer)
     task = org.daily()
-    response = client.post(f"{base(org)}/tasks/{task.id}/excuse", data={"reason": "  "})
+    response = excuse(client, f"{base(org)}/tasks/{task.id}/excuse", "  ")
     assert response.status_code == 422 and "请填写免检原因" in text(response)
     db_session.expire_all()
     assert org.daily().status is CheckTaskStatus.PENDING
@@ -120,7 +127,7 @@ def test_excuse_without_reason_shows_chinese_message(client, db_session, org):
 def test_excuse_own_check_is_refused(client, db_session, org):
     login(client, org.head)
     task = org.task(CheckLevel.WEEKLY, unit_id=org.d1.id)
-    response = client.post(f"{base(org)}/tasks/{task.id}/excuse", data={"reason": "放假"})
+    response = excuse(client, f"{base(org)}/tasks/{task.id}/excuse", "放假")
     assert response.status_code == 403 and "不能批准本人负责的检查免检" in text(response)
     db_session.expire_all()
     assert db_session.get(type(task), task.id).status is CheckTaskStatus.PENDING
@@ -131,7 +138,7 @@ def test_worker_sees_tasks_but_cannot_excuse(client, db_session, org):
     page = text(client.get(base(org) + "/"))
     assert "/excuse" not in page
     task = org.daily()
-    response = client.post(f"{base(org)}/tasks/{task.id}/excuse", data={"reason": "停产"})
+    response = excuse(client, f"{base(org)}/tasks/{task.id}/excuse", "停产")
     assert response.status_code == 403
     db_session.expire_all()
     assert org.daily().status is CheckTaskStatus.PENDING
@@ -143,7 +150,7 @@ def test_excuse_task_of_another_enterprise_via_this_url_is_not_found(client, bui
     build.member(other.enterprise, "safety_officer", user=org.officer)
     login(client, org.officer)
     foreign = other.daily()
-    response = client.post(f"{base(org)}/tasks/{foreign.id}/excuse", data={"reason": "停产"})
+    response = excuse(client, f"{base(org)}/tasks/{foreign.id}/excuse", "停产")
     assert response.status_code == 404
     db_session.expire_all()
     assert other.daily().status is CheckTaskStatus.PENDING

@@ -15,10 +15,10 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from app.accounts.console import current_actor, login_required
-from app.accounts.domain import Action
-from app.clock import utcnow
+from app.accounts.domain import ENTERPRISE_PERMISSIONS, ROLE_LABELS, Action
+from app.clock import local_today, utcnow
 from app.enterprises import service as enterprise_service
-from app.errors import DomainError, readable_message
+from app.errors import DomainError, NotFound, ValidationFailed, readable_message
 from app.extensions import db
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
@@ -27,13 +27,18 @@ from app.hazard_reporting.checks import queries, service
 from app.hazard_reporting.checks.domain import (
     CHECK_LEVEL_LABELS,
     CHECK_TASK_STATUS_LABELS,
+    ITEM_RESULT_LABELS,
+    CheckLevel,
     CheckTaskStatus,
+    ItemResult,
     ScheduleKind,
 )
+from app.hazard_reporting.checks.schemas import task_filter
 from app.hazard_reporting.schedules import queries as schedule_queries
 from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.domain import RISK_LEVEL_LABELS, RiskLevel
 from app.hazard_reporting.schedules.models import CheckSchedule
+from app.web import csrf_required
 
 bp = Blueprint(
     "checks_console",
@@ -42,7 +47,7 @@ bp = Blueprint(
     template_folder="../../templates",
 )
 
-RECENT_TASKS = 100
+MAX_ID = 2**31 - 1
 EXCUSABLE = frozenset({CheckTaskStatus.PENDING, CheckTaskStatus.MISSED})
 ON_FAIL_LABELS = {OnFail.GENERAL: "一般隐患", OnFail.MAJOR: "重大隐患", OnFail.REVIEW: "由安全管理员定级"}
 LEVEL_CODES = {"D": "日", "W": "周", "M": "月"}
@@ -83,10 +88,15 @@ def _labels() -> dict[str, Any]:
         "RISK_LEVEL_LABELS": RISK_LEVEL_LABELS,
         "RiskLevel": RiskLevel,
         "ScheduleKind": ScheduleKind,
+        "CheckLevel": CheckLevel,
+        "ItemResult": ItemResult,
+        "ITEM_RESULT_LABELS": ITEM_RESULT_LABELS,
     }
 
 
 def _enterprise(enterprise_id: int):
+    if not 1 <= enterprise_id <= MAX_ID:
+        raise NotFound("企业不存在或您无权查看。")
     actor = current_actor()
     enterprise = enterprise_service.get_enterprise(db.session, actor, enterprise_id)
     return actor, enterprise
@@ -96,17 +106,52 @@ def _can(actor, enterprise, action: Action) -> bool:
     return actor.can(action, enterprise.ref)
 
 
+# Who may excuse a check (免检): the roles holding VERIFY_HAZARD (service.excuse_task), for
+# the explanation beside a missed task.
+EXCUSERS = "、".join(ROLE_LABELS[r] for r, actions in ENTERPRISE_PERMISSIONS.items() if Action.VERIFY_HAZARD in actions)
+
+
 def _tasks_context(enterprise_id: int) -> dict[str, Any]:
+    """The task list page: filters from the URL (a bad one: the default list and the
+    message, status 422), one page of rows, the teams for the filter."""
     actor, enterprise = _enterprise(enterprise_id)
     now = utcnow()
-    tasks = queries.recent_tasks(db.session, enterprise.id, now, RECENT_TASKS)
+    today = local_today(now)
+    error, status = None, 200
+    try:
+        filters = task_filter(request.args, today)
+    except ValidationFailed as exc:
+        filters, error, status = task_filter({}, today), readable_message(exc, FILTER_LABELS), 422
+    page = queries.task_page(db.session, enterprise.id, filters)
     return {
         "e": enterprise,
-        "tasks": tasks,
+        "page": page,
+        "filters": filters,
+        "teams": queries.enterprise_teams(db.session, enterprise.id),
         "now": now,
         "can_excuse": _can(actor, enterprise, Action.VERIFY_HAZARD),
+        "excusers": EXCUSERS,
+        "filter_error": error,
+        "status": status,
+        "page_args": lambda n: _filter_args(filters, n),
         "template": "checks/console_tasks.html",
     }
+
+
+FILTER_LABELS = {"start": "开始日期", "end": "结束日期", "level": "排查层级", "team_id": "班组", "status": "状态", "page": "页码"}
+
+
+def _filter_args(filters: queries.TaskFilter, page: int) -> dict[str, Any]:
+    """URL arguments of the task list with these filters on `page`, empty ones left out."""
+    args = {
+        "start": filters.start.isoformat(),
+        "end": filters.end.isoformat(),
+        "level": filters.level.value if filters.level else None,
+        "team_id": filters.team_id,
+        "status": filters.status.value if filters.status else None,
+        "page": page if page > 1 else None,
+    }
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def _items_context(enterprise_id: int) -> dict[str, Any]:
@@ -145,7 +190,8 @@ def _plans_context(enterprise_id: int) -> dict[str, Any]:
     }
 
 
-def _page(context: dict[str, Any], status: int = 200, **extra: Any):
+def _page(context: dict[str, Any], status: int | None = None, **extra: Any):
+    status = status or context.get("status", 200)
     return render_template(context["template"], **context, **extra), status
 
 
@@ -183,6 +229,7 @@ def tasks(enterprise_id: int):
 
 @bp.post("/tasks/<int:task_id>/excuse")
 @login_required
+@csrf_required
 def excuse(enterprise_id: int, task_id: int):
     def change(actor, now):
         queries.task_of(db.session, enterprise_id, task_id)

@@ -5,13 +5,14 @@ an enterprise's recent tasks (the console)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
 
 from app.accounts.domain import Action, Actor, EnterpriseRef
 from app.accounts.models import Membership, User
@@ -25,17 +26,17 @@ from app.hazard_reporting.checks.domain import (
     OWING_STATUSES,
     CheckLevel,
     CheckTaskStatus,
+    ItemResult,
     MemberFacts,
     ScheduleFacts,
     checkable_at,
     owes,
 )
-from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.models import Hazard
 
 if TYPE_CHECKING:  # the schedules package builds on this one
     from app.hazard_reporting.schedules.models import CheckSchedule
-
 
 
 def task_overdue_clause(now: datetime) -> ColumnElement[bool]:
@@ -257,3 +258,209 @@ def where_to_check(session: Session, task: CheckTask) -> str:
         if department is not None:
             return f"在「{department.name}」的任一排查点位扫码检查"
     return "在本企业任一排查点位扫码检查"
+
+
+# --- task rows for the console (排查任务, 工作台) -------------------------------------------
+
+TASK_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task as the console lists it: what, whose unit, who did or owes it, and what came of it."""
+
+    task: CheckTask
+    label: str
+    level: CheckLevel
+    unit: str  # 班组（部门） / 部门 / 点位 / 全企业
+    team_id: int | None
+    submitted_at: datetime | None
+    submitter: str | None  # who submitted it, when it was submitted
+    owners: tuple[str, ...]  # who owes it (by their roles now), when nobody submitted it
+    hazard_ids: tuple[int, ...] = ()
+    results: dict[ItemResult, int] = field(default_factory=dict)
+
+    @property
+    def inspector(self) -> str:
+        """The submitter, else the people who owe the check, else "—"."""
+        if self.submitter:
+            return self.submitter
+        return "、".join(self.owners) if self.owners else "—"
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which of an enterprise's tasks a console list shows: periods overlapping
+    [start, end] (local dates), optionally one level, team and status; page from 1."""
+
+    start: date
+    end: date
+    level: CheckLevel | None = None
+    team_id: int | None = None
+    status: CheckTaskStatus | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    rows: list[TaskRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _schedule_class() -> type[CheckSchedule]:
+    # The schedules package builds on this one: import its table only when a query runs.
+    from app.hazard_reporting.schedules.models import CheckSchedule
+
+    return CheckSchedule
+
+
+def _row_select() -> Select:
+    schedule = _schedule_class()
+    team_department = aliased(Department)
+    return (
+        select(
+            CheckTask,
+            Team.name,
+            func.coalesce(Department.name, team_department.name),
+            Site.name,
+            CheckSubmission.id,
+            CheckSubmission.submitted_at,
+            User.display_name,
+        )
+        .join(schedule, schedule.id == CheckTask.schedule_id)
+        .outerjoin(Team, Team.id == schedule.team_id)
+        .outerjoin(team_department, team_department.id == Team.department_id)
+        .outerjoin(Department, Department.id == schedule.department_id)
+        .outerjoin(Site, Site.id == schedule.site_id)
+        .outerjoin(CheckSubmission, CheckSubmission.task_id == CheckTask.id)
+        .outerjoin(User, User.id == CheckSubmission.user_id)
+        .options(contains_eager(CheckTask.schedule))
+    )
+
+
+def _unit_label(team: str | None, department: str | None, site: str | None) -> str:
+    if site:
+        return f"点位：{site}"
+    if team:
+        return f"{team}（{department}）" if department else team
+    if department:
+        return department
+    return "全企业"
+
+
+def _owners(session: Session, enterprise_id: int) -> list[tuple[MemberFacts, str]]:
+    """Every active membership of the enterprise with the member's name (a team leader's
+    department is their team's department, as member_facts has it)."""
+    rows = session.execute(
+        select(Membership.role, Membership.team_id, Membership.department_id, Team.department_id, User.display_name)
+        .join(User, User.id == Membership.user_id)
+        .outerjoin(Team, Team.id == Membership.team_id)
+        .where(Membership.enterprise_id == enterprise_id, Membership.active.is_(True), User.is_active.is_(True))
+        .order_by(User.display_name, User.id)
+    ).all()
+    return [
+        (MemberFacts(role=role, team_id=team_id, department_id=team_department_id or department_id), name)
+        for role, team_id, department_id, team_department_id, name in rows
+    ]
+
+
+def task_rows(session: Session, enterprise_id: int, query: Select) -> list[TaskRow]:
+    """The rows of the tasks `query` selects (a `_row_select()` with filters and order),
+    with the hazards each submission reported and its answers counted (two grouped queries
+    for the whole page)."""
+    rows = session.execute(query).all()
+    submission_ids = [r[4] for r in rows if r[4] is not None]
+    task_ids = [r[0].id for r in rows]
+    hazards: dict[int, list[int]] = defaultdict(list)
+    results: dict[int, dict[ItemResult, int]] = defaultdict(dict)
+    if task_ids:
+        for hazard_id, task_id in session.execute(
+            select(Hazard.id, Hazard.source_task_id)
+            .where(Hazard.enterprise_id == enterprise_id, Hazard.source_task_id.in_(task_ids))
+            .order_by(Hazard.id)
+        ):
+            hazards[task_id].append(hazard_id)
+    if submission_ids:
+        for submission_id, result, count in session.execute(
+            select(CheckItemResult.submission_id, CheckItemResult.result, func.count())
+            .where(CheckItemResult.submission_id.in_(submission_ids))
+            .group_by(CheckItemResult.submission_id, CheckItemResult.result)
+        ):
+            results[submission_id][ItemResult(result)] = count
+    members = _owners(session, enterprise_id) if any(r[4] is None for r in rows) else []
+    out = []
+    for task, team, department, site, submission_id, submitted_at, submitter in rows:
+        owners: tuple[str, ...] = ()
+        if submission_id is None:
+            facts = schedule_facts(task.schedule)
+            owners = tuple(dict.fromkeys(name for member, name in members if owes(facts, member)))
+        out.append(
+            TaskRow(
+                task=task,
+                label=task.schedule.label,
+                level=CheckLevel(task.schedule.level),
+                unit=_unit_label(team, department, site),
+                team_id=task.schedule.team_id,
+                submitted_at=submitted_at,
+                submitter=submitter,
+                owners=owners,
+                hazard_ids=tuple(hazards.get(task.id, ())),
+                results=results.get(submission_id, {}) if submission_id is not None else {},
+            )
+        )
+    return out
+
+
+def task_page(session: Session, enterprise_id: int, filters: TaskFilter) -> TaskPage:
+    """One page (TASK_PAGE_SIZE rows) of the enterprise's tasks matching `filters`, latest
+    due first, and the total."""
+    schedule = _schedule_class()
+    conditions = [
+        CheckTask.enterprise_id == enterprise_id,
+        CheckTask.period_start <= filters.end,
+        CheckTask.period_end >= filters.start,
+    ]
+    if filters.level is not None:
+        conditions.append(schedule.level == filters.level)
+    if filters.team_id is not None:
+        conditions.append(schedule.team_id == filters.team_id)
+    if filters.status is not None:
+        conditions.append(CheckTask.status == filters.status)
+    total = session.scalar(
+        select(func.count(CheckTask.id)).join(schedule, schedule.id == CheckTask.schedule_id).where(*conditions)
+    ) or 0
+    pages = max(1, -(-total // TASK_PAGE_SIZE))
+    page = min(filters.page, pages)
+    query = (
+        _row_select()
+        .where(*conditions)
+        .order_by(CheckTask.due_at.desc(), CheckTask.id.desc())
+        .limit(TASK_PAGE_SIZE)
+        .offset((page - 1) * TASK_PAGE_SIZE)
+    )
+    return TaskPage(rows=task_rows(session, enterprise_id, query), total=total, page=page, pages=pages)
+
+
+def tasks_due_between(session: Session, enterprise_id: int, start: datetime, end: datetime) -> list[TaskRow]:
+    """The rows of the enterprise's tasks due in [start, end), by unit then due time."""
+    query = (
+        _row_select()
+        .where(CheckTask.enterprise_id == enterprise_id, CheckTask.due_at >= start, CheckTask.due_at < end)
+        .order_by(CheckTask.due_at, CheckTask.id)
+    )
+    return task_rows(session, enterprise_id, query)
+
+
+def enterprise_teams(session: Session, enterprise_id: int) -> list[tuple[int, str]]:
+    """(id, name) of the enterprise's teams, for a filter."""
+    return [
+        (team_id, name)
+        for team_id, name in session.execute(
+            select(Team.id, Team.name)
+            .join(Department, Department.id == Team.department_id)
+            .where(Department.enterprise_id == enterprise_id)
+            .order_by(Department.id, Team.id)
+        )
+    ]

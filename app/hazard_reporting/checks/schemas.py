@@ -1,13 +1,25 @@
-"""Input shapes of check submissions (扫码排查) and their item answers (pydantic, Chinese titles
-so ValidationFailed names fields the way a user sees them)."""
+"""Input shapes of check submissions (扫码排查) and their item answers, and the filters of the
+console task list (pydantic, Chinese titles so ValidationFailed names fields the way a user
+sees them)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import date, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from app.hazard_reporting.checks.domain import MAX_PHOTOS_PER_ITEM, MAX_RESULT_NOTE, ItemResult
+from app.errors import ValidationFailed
+from app.hazard_reporting.checks.domain import (
+    MAX_PHOTOS_PER_ITEM,
+    MAX_RESULT_NOTE,
+    CheckLevel,
+    CheckTaskStatus,
+    ItemResult,
+)
+from app.hazard_reporting.checks.queries import TaskFilter
+from app.validation import parse
 
 # Made by the phone (or the page) when a form is first filled in: URL-safe, unguessable.
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -50,3 +62,37 @@ class CheckSubmissionIn(_Input):
         if len(set(codes)) != len(codes):
             raise ValueError("同一检查项只能作答一次")
         return value
+
+
+class TaskFilterIn(BaseModel):
+    """The console task list's filters, from its URL arguments (empty ones left out)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    start: date | None = Field(None, title="开始日期")
+    end: date | None = Field(None, title="结束日期")
+    level: CheckLevel | None = Field(None, title="排查层级")
+    team_id: int | None = Field(None, title="班组", ge=1, le=2**31 - 1)
+    status: CheckTaskStatus | None = Field(None, title="状态")
+    page: int = Field(1, title="页码", ge=1, le=100_000)
+
+
+DEFAULT_TASK_DAYS = 7  # the list opens on the last 7 days, today included
+MAX_TASK_DAYS = 366
+
+
+def task_filter(args: Mapping[str, str], today: date) -> TaskFilter:
+    """The filters of the task list from URL arguments; the date range defaults to the last
+    7 days (today included). Raises ValidationFailed (Chinese) for a bad value, an
+    inverted range or one longer than a year."""
+    data = {name: value for name, value in args.items() if value.strip()}
+    parsed = parse(TaskFilterIn, data)
+    end = parsed.end or (today if parsed.start is None else parsed.start + timedelta(days=DEFAULT_TASK_DAYS - 1))
+    start = parsed.start or end - timedelta(days=DEFAULT_TASK_DAYS - 1)
+    if start > end:
+        raise ValidationFailed.for_field("start", "开始日期不能晚于结束日期")
+    if (end - start).days >= MAX_TASK_DAYS:
+        raise ValidationFailed.for_field("start", f"查询范围不能超过 {MAX_TASK_DAYS} 天")
+    return TaskFilter(
+        start=start, end=end, level=parsed.level, team_id=parsed.team_id, status=parsed.status, page=parsed.page
+    )
