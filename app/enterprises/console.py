@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from app.accounts.console import current_actor, login_required
 from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Action
@@ -36,10 +36,21 @@ def label_context() -> dict:
     }
 
 
+# The dashboard of one enterprise (工作台, hazard_reporting.dashboard): by endpoint name,
+# as identity may not import features.
+DASHBOARD_ENDPOINT = "dashboard_console.dashboard"
+
+
 @bp.get("/")
 @login_required
 def console_home():
+    """The console's home. The bureau: district KPI cards and the enterprises in scope. A
+    member of exactly one enterprise: that enterprise's dashboard. A member of several: the
+    list of their enterprises (no district cards)."""
     actor = current_actor()
+    if not actor.is_bureau and len(actor.roles) == 1:
+        (enterprise_id,) = actor.roles
+        return redirect(url_for(DASHBOARD_ENDPOINT, enterprise_id=enterprise_id))
     town_id = request.args.get("town", type=int)
     enterprises = queries.list_enterprises(db.session, actor, town_id)
     return render_template(
@@ -47,8 +58,9 @@ def console_home():
         enterprises=enterprises,
         towns=queries.visible_towns(db.session, actor),
         town_id=town_id,
-        summary=queries.summarize(enterprises),
+        summary=queries.summarize(enterprises) if actor.is_bureau else None,
         actor=actor,
+        dashboard_endpoint=DASHBOARD_ENDPOINT,
     )
 
 

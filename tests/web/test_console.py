@@ -36,7 +36,10 @@ def test_wrong_password_is_refused_in_chinese(client, people):
 
 def test_enterprise_admin_sees_only_their_file(client, people):
     assert login(client, "a_admin", "pw-a").status_code == 302
-    page = client.get("/console/").get_data(as_text=True)
+    # A member of one enterprise lands on its dashboard (工作台).
+    home = client.get("/console/")
+    assert home.status_code == 302 and home.headers["Location"].endswith(f"/console/enterprises/{people['a'].id}/dashboard")
+    page = client.get("/console/", follow_redirects=True).get_data(as_text=True)
     assert "北镇甲机械有限公司" in page and "南镇乙食品有限公司" not in page
     detail = client.get(f"/console/enterprises/{people['a'].id}")
     text = detail.get_data(as_text=True)
