@@ -23,6 +23,7 @@ from app.hazard_reporting.checklists.domain import ResolvedItem
 from app.hazard_reporting.checklists.queries import version_items
 from app.hazard_reporting.checks.domain import (
     ITEM_LEVEL_OF,
+    ITEM_RESULT_LABELS,
     OWING_STATUSES,
     CheckLevel,
     CheckTaskStatus,
@@ -286,6 +287,11 @@ class TaskRow:
         if self.submitter:
             return self.submitter
         return "、".join(self.owners) if self.owners else "—"
+
+    @property
+    def result_summary(self) -> str:
+        """'符合 15 · 隐患 1' — the answers of its submission counted, "" without one."""
+        return " · ".join(f"{ITEM_RESULT_LABELS[r]} {self.results[r]}" for r in ItemResult if self.results.get(r))
 
 
 @dataclass(frozen=True)
