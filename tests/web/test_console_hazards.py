@@ -61,7 +61,7 @@ def act(client, hazard_id, slug, data=None):
 
 def test_the_header_links_to_the_hazard_pages(client, cast):
     console_login(client, cast.officer)
-    page = text(client.get("/console/"))
+    page = text(client.get("/console/", follow_redirects=True))  # one enterprise: its dashboard
     assert 'href="/console/hazards"' in page and "隐患治理" in page
 
 
