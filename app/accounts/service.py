@@ -464,3 +464,40 @@ def _refuse_role_clashes(session: Session, plans: list[roster.RowPlan]) -> None:
         )
         if clash is not None:
             plan.action, plan.errors = roster.ERROR, ["该成员曾以此角色在册（已停用），请在人员管理页处理"]
+
+
+# --- the printable invite sheet -----------------------------------------------------------
+
+
+def invite_sheet(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, team_id: int | None = None
+) -> tuple[Enterprise, Team | None, list[Invite]]:
+    """A fresh invite for every active member without WeChat in the team (or the whole
+    enterprise when `team_id` is None), in roster order, for one printed sheet.
+    Raises NotFound (the enterprise or the team not visible / not its own), PermissionDenied."""
+    enterprise = enterprise_to_staff(session, actor, enterprise_id)
+    team = None
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.department.enterprise_id != enterprise.id:
+            raise NotFound("班组不存在或您无权查看。")
+    query = (
+        select(Membership.id, Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.enterprise_id == enterprise.id,
+            Membership.active.is_(True),
+            User.is_active.is_(True),
+            User.openid.is_(None),
+        )
+        .order_by(Membership.department_id, Membership.team_id, Membership.id)
+    )
+    if team is not None:
+        query = query.where(Membership.team_id == team.id)
+    invites: list[Invite] = []
+    people: set[int] = set()
+    for membership_id, user_id in session.execute(query).all():
+        if user_id not in people:  # one person, one WeChat: one invite even with two roles
+            people.add(user_id)
+            invites.append(create_invite(session, actor, now, membership_id))
+    return enterprise, team, invites
