@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import ROLE_LABELS, Actor, Role
@@ -170,3 +170,21 @@ def member_history(session: Session, membership_id: int) -> list[MemberEvent]:
             .order_by(MemberEvent.at.desc(), MemberEvent.id.desc())
         )
     )
+
+
+def enterprise_members_page(
+    session: Session, enterprise_id: int, page: int, per_page: int
+) -> tuple[list[Membership], int]:
+    """One page of the enterprise's memberships (in id order, with their persons) and the total."""
+    total = session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.enterprise_id == enterprise_id)
+    )
+    items = session.scalars(
+        select(Membership)
+        .where(Membership.enterprise_id == enterprise_id)
+        .options(selectinload(Membership.user))
+        .order_by(Membership.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(items), int(total or 0)
