@@ -86,9 +86,7 @@ def template_workbook(departments: Sequence[tuple[str, Sequence[str]]], posts: S
     choices.append(["角色", "部门", "班组", "岗位"])
     for cell in choices[1]:
         cell.font = Font(bold=True)
-    team_rows = [(dept, team) for dept, teams in departments for team in teams] or [
-        (dept, "") for dept, _ in departments
-    ]
+    team_rows = [(dept, team) for dept, teams in departments for team in (teams or [""])]
     height = max(len(ROLE_LABELS), len(team_rows), len(posts))
     role_names = list(ROLE_LABELS.values())
     for index in range(height):
