@@ -177,6 +177,7 @@ def redeem_invite(session: Session, now: datetime, token: str, openid: str) -> M
         raise Conflict(rebinding_refused("其他账号")) from None
     if bound.rowcount != 1:
         raise Conflict(INVITE_MEMBER_HAS_OTHER_WECHAT)
+    session.expire(user, ["openid", "subscribed", "wechat_bound_at"])  # reread what the UPDATE set
     record_event(session, membership, MemberEventKind.BOUND, user.id, now)
     session.flush()
     return membership

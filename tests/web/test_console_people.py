@@ -68,7 +68,7 @@ def test_the_table_shows_who_bound_wechat_and_when_and_filters_the_unbound(clien
     assert newcomer.wechat_bound_at == NOW
     page = client.get(members_url(enterprise)).get_data(as_text=True)
     assert "已绑定</span> <span class=\"muted\">2026-11-28 10:00" in page
-    late = unbound(build, enterprise, "未绑人")
+    unbound(build, enterprise, "未绑人")
     only = client.get(members_url(enterprise, filter="unbound")).get_data(as_text=True)
     assert "<td>未绑人</td>" in only and "<td>新员工</td>" not in only and "<td>管理员</td>" not in only
     kinds = db_session.scalars(select(MemberEvent.kind).where(MemberEvent.membership_id == membership.id).order_by(MemberEvent.id)).all()
@@ -339,3 +339,20 @@ def test_new_member_routes_refuse_another_enterprise_s_admin(app, client, build,
     db_session.refresh(worker)
     assert worker.openid is not None
     assert client.get(members_url(enterprise, filter="unbound")).status_code == 404
+
+
+def test_the_handover_page_lists_the_open_checks_the_role_owed(build, client, db_session, monkeypatch):
+    from app.hazard_reporting.checklists import service as checklist_service
+    from tests.fixtures.checks import MONDAY, CheckOrg
+
+    checklist_service.load_standard_checklists(db_session, MONDAY)
+    org = CheckOrg(build)
+    org.generate()
+    build.member(org.enterprise, "enterprise_admin", user=build.user(username="org_admin", password_hash=hash_password("pw")))
+    leader = membership_of(db_session, org.leader2)
+    leader.active = False
+    db_session.flush()
+    login(client, "org_admin")
+    page = client.get(f"/console/members/{leader.id}/handover").get_data(as_text=True)
+    assert "所在岗位未完成的排查任务（" in page and "没有未完成的排查任务" not in page
+    assert f"/console/enterprises/{org.enterprise.id}/checks/" in page or "查看排查任务" in page
