@@ -207,7 +207,7 @@ def test_template_preview_confirm_and_the_same_file_again_changes_nothing(app, c
     before = member_count(db_session, enterprise)
     preview = upload(client, enterprise, data, token)
     text = preview.get_data(as_text=True)
-    assert preview.status_code == 200 and "新增" in text and "更新" in text and "确认导入" in text
+    assert preview.status_code == 200 and "新增 <strong>1</strong>" in text and "更新 <strong>1</strong>" in text and "确认导入" in text
     assert member_count(db_session, enterprise) == before  # a preview writes nothing
     rows = rows_field(text)
     confirm = client.post(f"/console/enterprises/{enterprise.id}/members/import/confirm", data={"csrf_token": token, "rows": rows})
