@@ -74,6 +74,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.checks.h5 import bp as checks_h5_bp
     from app.hazard_reporting.confined_space.console import bp as confined_space_console_bp
     from app.hazard_reporting.dashboard.console import bp as dashboard_console_bp
+    from app.hazard_reporting.handover.console import bp as handover_bp
     from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
@@ -97,6 +98,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(confined_space_console_bp)
     app.register_blueprint(dashboard_console_bp)
     app.register_blueprint(calendar_console_bp)
+    app.register_blueprint(handover_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.sandbox.api import register_fake_wechat

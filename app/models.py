@@ -1,6 +1,13 @@
 """Every mapped class, imported in one place so metadata is complete (Alembic, tests)."""
 
-from app.accounts.models import ApiToken, BureauMembership, Membership, User, bureau_membership_towns
+from app.accounts.models import (
+    ApiToken,
+    BureauMembership,
+    MemberEvent,
+    Membership,
+    User,
+    bureau_membership_towns,
+)
 from app.database import Base
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.hazard_reporting.checklists.models import (
@@ -31,6 +38,7 @@ __all__ = [
     "ApiToken",
     "Base",
     "BureauMembership",
+    "MemberEvent",
     "CalendarEvent",
     "CalendarOverride",
     "CalendarYear",

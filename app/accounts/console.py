@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import (
     Blueprint,
     flash,
     g,
     get_flashed_messages,
+    make_response,
     redirect,
     render_template,
     request,
@@ -21,9 +24,10 @@ from flask import (
     url_for,
 )
 from wechatpy.exceptions import WeChatClientException
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.accounts import queries, service
-from app.accounts.domain import Action, invite_scene
+from app.accounts import queries, roster, service
+from app.accounts.domain import MEMBER_EVENT_LABELS, Action, invite_scene
 from app.accounts.models import User
 from app.accounts.queries import active_user, load_actor
 from app.clock import utcnow
@@ -143,11 +147,16 @@ def _member_form() -> dict[str, str]:
 def _members_page(enterprise_id: int, *, values=None, error=None, editing=None, status=200):
     actor = current_actor()
     enterprise = service.enterprise_to_staff(db.session, actor, enterprise_id)
+    unbound_only = request.args.get("filter") == "unbound"
     return (
         render_template(
             "accounts/console_members.html",
             enterprise=enterprise,
-            members=queries.enterprise_members(db.session, enterprise.id),
+            members=queries.enterprise_members(db.session, enterprise.id, unbound_only=unbound_only),
+            unbound_only=unbound_only,
+            history=queries.member_history(db.session, editing.id) if editing else [],
+            event_labels=MEMBER_EVENT_LABELS,
+            now=utcnow(),
             choices=queries.member_choices(db.session, enterprise.id),
             values=values or {"role": "worker"},
             editing=editing,
@@ -226,6 +235,202 @@ def deactivate_member(membership_id: int):
     db.session.commit()
     flash(f"「{membership.user.display_name}」已停用，即刻失去本企业的权限。")
     return redirect(url_for("accounts.members", enterprise_id=membership.enterprise_id))
+
+
+# Ids in the URLs below stay within PostgreSQL's integer: a larger one is a 404, not an error.
+ID = "int(min=1, max=2147483647)"
+
+
+@bp.post(f"/members/<{ID}:membership_id>/unbind")
+@login_required
+@csrf_required
+def unbind_member(membership_id: int):
+    """解绑微信 (a lost phone): the WeChat is freed with a reason; records stay."""
+    try:
+        membership = service.unbind_member(
+            db.session, current_actor(), utcnow(), membership_id, request.form.get("reason", "")
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        found = queries.membership(db.session, membership_id)
+        flash(readable_message(exc, {"reason": "解绑原因"}))
+        return redirect(url_for("accounts.edit_member", membership_id=found.id) + "#history")
+    db.session.commit()
+    flash(f"已解绑「{membership.user.display_name}」的微信，可重新生成邀请二维码绑定新的微信。")
+    return redirect(url_for("accounts.edit_member", membership_id=membership.id) + "#history")
+
+
+def _qr_png(scene: str, expires_at, now, size: int) -> str:
+    """The base64 PNG of the WeChat temporary QR of `scene`."""
+    url = temporary_qr_url(get_wechat_client(), redis_client(), scene, expires_at, now)
+    buffer = io.BytesIO()
+    render_qr(url, size).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@bp.post(f"/enterprises/<{ID}:enterprise_id>/invite-sheet")
+@login_required
+@csrf_required
+def invite_sheet(enterprise_id: int):
+    """邀请单: one printable A4 page with a fresh invite QR for every unbound member of a team
+    (form field `team_id`) or of the whole enterprise (no team)."""
+    raw_team = request.form.get("team_id", "").strip()
+    if raw_team and not (raw_team.isdigit() and 1 <= int(raw_team) <= 2147483647):
+        raise NotFound("班组不存在或您无权查看。")
+    now = utcnow()
+    enterprise, team, invites = service.invite_sheet(
+        db.session, current_actor(), now, enterprise_id, int(raw_team) if raw_team else None
+    )
+    cards, error = [], None
+    try:
+        for invite in invites:
+            cards.append((invite, _qr_png(invite_scene(invite.token), invite.expires_at, now, 300)))
+    except WeChatClientException as exc:
+        db.session.rollback()
+        error = f"微信暂时无法生成二维码（错误码 {exc.errcode}），请稍后重试。"
+        return render_template("accounts/invite_sheet.html", enterprise=enterprise, team=team, cards=[], error=error), 502
+    db.session.commit()
+    return render_template("accounts/invite_sheet.html", enterprise=enterprise, team=team, cards=cards, error=error)
+
+
+# --- the roster (花名册) import -----------------------------------------------------------------
+
+
+@bp.get(f"/enterprises/<{ID}:enterprise_id>/members/roster-template.xlsx")
+@login_required
+def roster_template(enterprise_id: int):
+    """The roster template, with the enterprise's own departments, teams and posts listed."""
+    enterprise = service.enterprise_to_staff(db.session, current_actor(), enterprise_id)
+    choices = queries.member_choices(db.session, enterprise.id)
+    body = roster.template_workbook(
+        [(d.name, [t.name for t in d.teams]) for d in choices["departments"]], [p.name for p in choices["posts"]]
+    )
+    response = make_response(body)
+    response.headers["Content-Type"] = roster.XLSX_MIME
+    response.headers["Content-Disposition"] = "attachment; filename=roster.xlsx; filename*=UTF-8''" + quote(
+        f"{enterprise.name}-花名册模板.xlsx"
+    )
+    return response
+
+
+def _import_page(enterprise, report=None, rows_json="", error=None, status=200):
+    return (
+        render_template(
+            "accounts/roster_import.html", enterprise=enterprise, report=report, rows_json=rows_json,
+            error=error, action_labels=roster.ACTION_LABELS, max_rows=roster.MAX_ROWS,
+            max_mb=roster.MAX_BYTES // (1024 * 1024),
+        ),
+        status,
+    )
+
+
+@bp.get(f"/enterprises/<{ID}:enterprise_id>/members/import")
+@login_required
+def roster_import(enterprise_id: int):
+    """花名册导入: download the template, upload it filled in."""
+    enterprise = service.enterprise_to_staff(db.session, current_actor(), enterprise_id)
+    return _import_page(enterprise)
+
+
+ROSTER_BODY_LIMIT = roster.MAX_BYTES + 64 * 1024  # the file plus the form around it
+
+
+def roster_sized(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Lower the body limit to the roster's before anything reads the form (the CSRF check
+    does): a larger upload is refused from its Content-Length, never read."""
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        request.max_content_length = ROSTER_BODY_LIMIT
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge):
+    db.rollback_request_session()
+    return render_template("error.html", status=413, payload={"message": roster.TOO_LARGE}), 413
+
+
+@bp.post(f"/enterprises/<{ID}:enterprise_id>/members/import")
+@login_required
+@roster_sized
+@csrf_required
+def roster_preview(enterprise_id: int):
+    """The dry run: each row's action (新增/更新/无变化/错误); nothing is written."""
+    actor = current_actor()
+    enterprise = service.enterprise_to_staff(db.session, actor, enterprise_id)
+    try:
+        rows = _uploaded_roster()
+        report = service.import_roster(db.session, actor, utcnow(), enterprise.id, rows, apply=False)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _import_page(enterprise, error=readable_message(exc, {"file": "名册文件"}), status=422)
+    db.session.rollback()  # a preview writes nothing
+    rows_json = json.dumps([dataclasses.astuple(r) for r in rows], ensure_ascii=False)
+    return _import_page(enterprise, report=report, rows_json=rows_json, status=200 if report.ok else 422)
+
+
+@bp.post(f"/enterprises/<{ID}:enterprise_id>/members/import/confirm")
+@login_required
+@csrf_required
+def roster_confirm(enterprise_id: int):
+    """确认导入: the previewed rows are planned again and written all together, or not at all."""
+    actor = current_actor()
+    enterprise = service.enterprise_to_staff(db.session, actor, enterprise_id)
+    raw = request.form.get("rows", "")
+    try:
+        rows = _rows_from_json(raw)
+        report = service.import_roster(db.session, actor, utcnow(), enterprise.id, rows, apply=True)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _import_page(enterprise, error=readable_message(exc, {"file": "名册文件"}), status=422)
+    if not report.ok:
+        db.session.rollback()
+        return _import_page(
+            enterprise, report=report, rows_json=raw, error="名册中有错误行，未导入任何成员。请修改文件后重新上传。",
+            status=422,
+        )
+    db.session.commit()
+    counts = report.counts
+    flash(
+        f"名册已导入：新增 {counts[roster.CREATE]} 人，更新 {counts[roster.UPDATE]} 人，"
+        f"无变化 {counts[roster.UNCHANGED]} 人。"
+    )
+    return redirect(url_for("accounts.members", enterprise_id=enterprise.id))
+
+
+def _uploaded_roster() -> list[roster.RosterRow]:
+    """The uploaded file's rows (`roster_sized` refused a body beyond the limit). Raises
+    ValidationFailed."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed.for_field("file", "请选择要上传的名册文件（.xlsx）。")
+    if not upload.filename.lower().endswith(".xlsx"):
+        raise ValidationFailed.for_field("file", roster.NOT_XLSX)
+    return roster.read_roster(upload.stream.read(roster.MAX_BYTES + 1))
+
+
+def _rows_from_json(raw: str) -> list[roster.RosterRow]:
+    """The previewed rows sent back by 确认导入. Raises ValidationFailed when they are not."""
+    broken = ValidationFailed.for_field("file", "预览数据无效，请重新上传名册文件。")
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise broken from None
+    if not isinstance(items, list) or not items:
+        raise broken
+    if len(items) > roster.MAX_ROWS:
+        raise ValidationFailed.for_field("file", roster.TOO_MANY)
+    rows = []
+    for item in items:
+        if (
+            not isinstance(item, list) or len(item) != 7 or not isinstance(item[0], int)
+            or not all(isinstance(v, str) and len(v) <= 64 for v in item[1:])
+        ):
+            raise broken
+        rows.append(roster.RosterRow(*item))
+    return rows
 
 
 @bp.post("/logout")

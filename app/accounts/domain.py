@@ -293,3 +293,39 @@ def normalize_phone(value: str) -> str:
     if compact and not _MOBILE.match(compact):
         raise ValueError("应为 11 位手机号，如 13800000000")
     return compact
+
+
+class MemberEventKind(StrEnum):
+    """What happened to a member (the append-only history of 人员管理)."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    DEACTIVATED = "deactivated"
+    UNBOUND = "unbound"
+    INVITED = "invited"
+    BOUND = "bound"
+    IMPORTED = "imported"
+
+
+MEMBER_EVENT_LABELS = {
+    MemberEventKind.ADDED: "添加",
+    MemberEventKind.UPDATED: "修改",
+    MemberEventKind.DEACTIVATED: "停用",
+    MemberEventKind.UNBOUND: "解绑微信",
+    MemberEventKind.INVITED: "生成邀请",
+    MemberEventKind.BOUND: "绑定微信",
+    MemberEventKind.IMPORTED: "名册导入",
+}
+
+UNBIND_REASON_MAX = 200
+
+
+def clean_unbind_reason(reason: str | None) -> str:
+    """Unbinding a member's WeChat (a lost phone, a changed number) needs a reason a later
+    reader understands. Raises ValidationFailed when it is missing or too long."""
+    text = " ".join((reason or "").split())
+    if not text:
+        raise ValidationFailed.for_field("reason", "请填写解绑原因，如“手机丢失”")
+    if len(text) > UNBIND_REASON_MAX:
+        raise ValidationFailed.for_field("reason", f"解绑原因不超过 {UNBIND_REASON_MAX} 字")
+    return text

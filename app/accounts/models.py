@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.domain import BureauRole, Role
+from app.accounts.domain import BureauRole, MemberEventKind, Role
 from app.database import Base, TimestampMixin, str_enum
 from app.enterprises.models import Department, Enterprise, Post, Team, Town
 
@@ -30,6 +30,8 @@ class User(TimestampMixin, Base):
     last_latitude: Mapped[float | None]
     last_longitude: Mapped[float | None]
     last_location_at: Mapped[datetime | None]
+    # When the current openid was bound (by an invite); None while unbound.
+    wechat_bound_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
     bureau_membership: Mapped[BureauMembership | None] = relationship(back_populates="user")
@@ -122,3 +124,20 @@ class Invite(Base):
     used_by_openid: Mapped[str | None] = mapped_column(String(64))
 
     membership: Mapped[Membership] = relationship()
+
+
+class MemberEvent(Base):
+    """Append-only: what happened to a member (added, edited, invited, bound, unbound, left,
+    imported), by whom, when, and why (the reason of an unbinding)."""
+
+    __tablename__ = "member_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MemberEventKind] = mapped_column(str_enum(MemberEventKind, "member_event_kind"))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])

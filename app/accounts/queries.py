@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import ROLE_LABELS, Actor, Role
-from app.accounts.models import BureauMembership, Membership, User
+from app.accounts.models import BureauMembership, MemberEvent, Membership, User
 from app.enterprises.models import Department, Enterprise, Post
 
 
@@ -120,12 +120,17 @@ def my_roles(session: Session, user: User) -> tuple[list[dict], BureauMembership
     return list(enterprises.values()), bureau
 
 
-def enterprise_members(session: Session, enterprise_id: int) -> list[Membership]:
-    """The enterprise's memberships, active ones first, each with its person and units."""
+def enterprise_members(session: Session, enterprise_id: int, *, unbound_only: bool = False) -> list[Membership]:
+    """The enterprise's memberships, active ones first, each with its person and units;
+    `unbound_only`: the active members whose person has not bound WeChat (未绑定)."""
+    query = select(Membership).where(Membership.enterprise_id == enterprise_id)
+    if unbound_only:
+        query = query.join(User, User.id == Membership.user_id).where(
+            Membership.active.is_(True), User.openid.is_(None)
+        )
     return list(
         session.scalars(
-            select(Membership)
-            .where(Membership.enterprise_id == enterprise_id)
+            query
             .options(
                 selectinload(Membership.user),
                 selectinload(Membership.department),
@@ -153,3 +158,33 @@ def member_choices(session: Session, enterprise_id: int) -> dict[str, list]:
 
 def membership(session: Session, membership_id: int) -> Membership | None:
     return session.get(Membership, membership_id)
+
+
+def member_history(session: Session, membership_id: int) -> list[MemberEvent]:
+    """A member's history, newest first, with who did each step."""
+    return list(
+        session.scalars(
+            select(MemberEvent)
+            .where(MemberEvent.membership_id == membership_id)
+            .options(selectinload(MemberEvent.actor))
+            .order_by(MemberEvent.at.desc(), MemberEvent.id.desc())
+        )
+    )
+
+
+def enterprise_members_page(
+    session: Session, enterprise_id: int, page: int, per_page: int
+) -> tuple[list[Membership], int]:
+    """One page of the enterprise's memberships (in id order, with their persons) and the total."""
+    total = session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.enterprise_id == enterprise_id)
+    )
+    items = session.scalars(
+        select(Membership)
+        .where(Membership.enterprise_id == enterprise_id)
+        .options(selectinload(Membership.user))
+        .order_by(Membership.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(items), int(total or 0)

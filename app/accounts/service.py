@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.accounts import roster
 from app.accounts.domain import (
     DEFAULT_INVITE_TTL,
     INVITE_MEMBER_HAS_OTHER_WECHAT,
@@ -21,15 +23,17 @@ from app.accounts.domain import (
     Action,
     Actor,
     EnterpriseRef,
+    MemberEventKind,
     check_invite_redeemable,
     check_invite_ttl,
     check_member_units,
+    clean_unbind_reason,
     invite_scene,
     new_invite_token,
     rebinding_refused,
     require,
 )
-from app.accounts.models import ApiToken, Invite, Membership, User
+from app.accounts.models import ApiToken, Invite, MemberEvent, Membership, User
 from app.accounts.schemas import MemberIn
 from app.enterprises.models import Department, Enterprise, Post, Team
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -126,6 +130,7 @@ def create_invite(
         expires_at=now + ttl,
     )
     session.add(invite)
+    record_event(session, membership, MemberEventKind.INVITED, actor.user_id, now)
     session.flush()
     return invite
 
@@ -157,6 +162,8 @@ def redeem_invite(session: Session, now: datetime, token: str, openid: str) -> M
     )
     if taken.rowcount != 1:
         raise Conflict(INVITE_USED)  # another scan won the race
+    # Scanning a fresh invite with the WeChat already bound keeps the first binding's time.
+    bound_at = user.wechat_bound_at if user.openid == openid and user.wechat_bound_at else now
     try:
         # Savepoint: a unique violation (this openid bound to someone else meanwhile) must
         # leave the session usable for the caller's rollback and reply.
@@ -164,12 +171,15 @@ def redeem_invite(session: Session, now: datetime, token: str, openid: str) -> M
             bound = session.execute(
                 update(User)
                 .where(User.id == user.id, or_(User.openid.is_(None), User.openid == openid))
-                .values(openid=openid, subscribed=True)
+                .values(openid=openid, subscribed=True, wechat_bound_at=bound_at)
             )
     except IntegrityError:
         raise Conflict(rebinding_refused("其他账号")) from None
     if bound.rowcount != 1:
         raise Conflict(INVITE_MEMBER_HAS_OTHER_WECHAT)
+    session.expire(user, ["openid", "subscribed", "wechat_bound_at"])  # reread what the UPDATE set
+    record_event(session, membership, MemberEventKind.BOUND, user.id, now)
+    session.flush()
     return membership
 
 
@@ -281,6 +291,8 @@ def add_member(session: Session, actor: Actor, now: datetime, enterprise_id: int
     )
     session.add(membership)
     session.flush()
+    record_event(session, membership, MemberEventKind.ADDED, actor.user_id, now)
+    session.flush()
     return membership
 
 
@@ -293,11 +305,19 @@ def update_member(session: Session, actor: Actor, now: datetime, membership_id: 
     payload = parse(MemberIn, data)
     department_id, team_id, post_id = _units(session, membership.enterprise, payload)
     _refuse_taken_phone(session, membership.enterprise_id, payload.phone, membership.user_id)
+    before = _member_state(membership)
     membership.user.display_name, membership.user.phone = payload.name, payload.phone
     membership.role = payload.role
     membership.department_id, membership.team_id, membership.post_id = department_id, team_id, post_id
+    if _member_state(membership) != before:
+        record_event(session, membership, MemberEventKind.UPDATED, actor.user_id, now)
     session.flush()
     return membership
+
+
+def _member_state(membership: Membership) -> tuple:
+    user = membership.user
+    return (user.display_name, user.phone, membership.role, membership.department_id, membership.team_id, membership.post_id)
 
 
 def deactivate_member(session: Session, actor: Actor, now: datetime, membership_id: int) -> Membership:
@@ -310,5 +330,175 @@ def deactivate_member(session: Session, actor: Actor, now: datetime, membership_
     if not membership.active:
         raise ValidationFailed("该成员已停用。")
     membership.active = False
+    record_event(session, membership, MemberEventKind.DEACTIVATED, actor.user_id, now)
     session.flush()
     return membership
+
+
+def unbind_member(session: Session, actor: Actor, now: datetime, membership_id: int, reason: str | None) -> Membership:
+    """Free a member's WeChat (a lost or changed phone): the user's openid and binding time
+    are cleared, so a new invite can bind another WeChat; every record stays. The person is
+    the same in every enterprise they serve, so the binding ends everywhere.
+    Raises NotFound, PermissionDenied, ValidationFailed (no reason, not bound)."""
+    membership = _membership_to_staff(session, actor, membership_id)
+    text = clean_unbind_reason(reason)
+    user = membership.user
+    if user.openid is None:
+        raise ValidationFailed("该成员尚未绑定微信，无需解绑。")
+    user.openid, user.wechat_bound_at, user.subscribed = None, None, False
+    record_event(session, membership, MemberEventKind.UNBOUND, actor.user_id, now, text)
+    session.flush()
+    return membership
+
+
+def record_event(
+    session: Session, membership: Membership, kind: MemberEventKind, actor_id: int | None, now: datetime, reason: str = ""
+) -> MemberEvent:
+    """Append one row to the member's history (never updated or deleted)."""
+    event = MemberEvent(
+        membership_id=membership.id, user_id=membership.user_id, kind=kind, reason=reason, actor_id=actor_id, at=now
+    )
+    session.add(event)
+    return event
+
+
+# --- the roster (花名册) import ---------------------------------------------------------------
+
+
+def roster_units(session: Session, enterprise_id: int) -> roster.Units:
+    """The enterprise's department, team and post names, as the roster names them."""
+    departments = session.scalars(select(Department).where(Department.enterprise_id == enterprise_id)).all()
+    teams = session.execute(
+        select(Department.name, Team.name, Department.id, Team.id)
+        .join(Team, Team.department_id == Department.id)
+        .where(Department.enterprise_id == enterprise_id)
+    ).all()
+    posts = session.execute(select(Post.name, Post.id).where(Post.enterprise_id == enterprise_id)).all()
+    return roster.Units(
+        departments={d.name: d.id for d in departments},
+        teams={(dept, team): (dept_id, team_id) for dept, team, dept_id, team_id in teams},
+        posts=dict(posts),
+    )
+
+
+def _members_by_phone(session: Session, enterprise_id: int) -> dict[str, roster.Existing]:
+    memberships = session.scalars(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.enterprise_id == enterprise_id, Membership.active.is_(True), User.phone != "")
+        .order_by(Membership.id)
+    ).all()
+    found: dict[str, roster.Existing] = {}
+    for m in memberships:
+        data = roster.MemberData(m.user.display_name, m.user.phone, m.role, m.department_id, m.team_id, m.post_id)
+        found[m.user.phone] = roster.Existing(m.id, data, ambiguous=m.user.phone in found)
+    return found
+
+
+@dataclass
+class RosterReport:
+    rows: list[roster.RowPlan]
+    counts: dict[str, int]
+    applied: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.counts[roster.ERROR] == 0
+
+
+def import_roster(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, rows: list[roster.RosterRow], *, apply: bool
+) -> RosterReport:
+    """Plan every row of a roster against the enterprise's members; with `apply` and no error
+    row, create and update them (each with an `imported` history row). With any error row
+    nothing is written (the report says why, row by row). Same file twice → all unchanged.
+    Raises NotFound, PermissionDenied (MANAGE_MEMBERS), ValidationFailed (too many rows)."""
+    enterprise = enterprise_to_staff(session, actor, enterprise_id)
+    if len(rows) > roster.MAX_ROWS:
+        raise ValidationFailed.for_field("file", roster.TOO_MANY)
+    plans = roster.plan_roster(rows, roster_units(session, enterprise.id), _members_by_phone(session, enterprise.id))
+    if apply:
+        _refuse_role_clashes(session, plans)
+    report = RosterReport(plans, roster.summary(plans), applied=False)
+    if not apply or not report.ok:
+        return report
+    for plan in plans:
+        data = plan.data
+        if plan.action == roster.CREATE:
+            user = User(display_name=data.name, phone=data.phone)
+            session.add(user)
+            session.flush()
+            membership = Membership(
+                user_id=user.id, enterprise_id=enterprise.id, role=data.role,
+                department_id=data.department_id, team_id=data.team_id, post_id=data.post_id, active=True,
+            )
+            session.add(membership)
+            session.flush()
+            record_event(session, membership, MemberEventKind.IMPORTED, actor.user_id, now, "名册导入：新增")
+        elif plan.action == roster.UPDATE:
+            membership = session.get(Membership, plan.membership_id, with_for_update=True)
+            membership.user.display_name, membership.user.phone = data.name, data.phone
+            membership.role = data.role
+            membership.department_id, membership.team_id, membership.post_id = (
+                data.department_id, data.team_id, data.post_id,
+            )
+            record_event(session, membership, MemberEventKind.IMPORTED, actor.user_id, now, "名册导入：更新")
+    session.flush()
+    report.applied = True
+    return report
+
+
+def _refuse_role_clashes(session: Session, plans: list[roster.RowPlan]) -> None:
+    """An update may not give a member a role their person already holds in another (left)
+    membership of the enterprise (one row per person and role): such rows become errors."""
+    for plan in plans:
+        if plan.action != roster.UPDATE:
+            continue
+        current = session.get(Membership, plan.membership_id)
+        clash = session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == current.user_id,
+                Membership.enterprise_id == current.enterprise_id,
+                Membership.role == plan.data.role,
+                Membership.id != current.id,
+            )
+        )
+        if clash is not None:
+            plan.action, plan.errors = roster.ERROR, ["该成员曾以此角色在册（已停用），请在人员管理页处理"]
+
+
+# --- the printable invite sheet -----------------------------------------------------------
+
+
+def invite_sheet(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, team_id: int | None = None
+) -> tuple[Enterprise, Team | None, list[Invite]]:
+    """A fresh invite for every active member without WeChat in the team (or the whole
+    enterprise when `team_id` is None), in roster order, for one printed sheet.
+    Raises NotFound (the enterprise or the team not visible / not its own), PermissionDenied."""
+    enterprise = enterprise_to_staff(session, actor, enterprise_id)
+    team = None
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.department.enterprise_id != enterprise.id:
+            raise NotFound("班组不存在或您无权查看。")
+    query = (
+        select(Membership.id, Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.enterprise_id == enterprise.id,
+            Membership.active.is_(True),
+            User.is_active.is_(True),
+            User.openid.is_(None),
+        )
+        .order_by(Membership.department_id, Membership.team_id, Membership.id)
+    )
+    if team is not None:
+        query = query.where(Membership.team_id == team.id)
+    invites: list[Invite] = []
+    people: set[int] = set()
+    for membership_id, user_id in session.execute(query).all():
+        if user_id not in people:  # one person, one WeChat: one invite even with two roles
+            people.add(user_id)
+            invites.append(create_invite(session, actor, now, membership_id))
+    return enterprise, team, invites

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,3 +74,42 @@ class SiteOut(BaseModel):
 
 class SiteList(BaseModel):
     items: list[SiteOut]
+
+
+class MemberOut(BaseModel):
+    """A member of an enterprise: the person, their role and units, and their WeChat binding."""
+
+    id: int
+    name: str
+    phone: str
+    role: str
+    department_id: int | None
+    team_id: int | None
+    post_id: int | None
+    active: bool
+    bound: bool
+    openid: str | None
+    bound_at: datetime | None
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class InviteOut(BaseModel):
+    scene: str
+    qr_url: str
+    expires_at: datetime
+
+
+class ProblemOut(BaseModel):
+    """application/problem+json (RFC 9457), with `errors` per field of a 422."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: dict[str, str] | None = None

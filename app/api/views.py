@@ -180,3 +180,7 @@ def openapi():
 def register_api(app: Flask) -> None:
     app.register_blueprint(bp)
     spec.register(app)
+
+
+# Routes of other resources on the same blueprint (imported last: they use bp and spec).
+from app.api import members as _members  # noqa: E402, F401
