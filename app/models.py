@@ -2,7 +2,7 @@
 
 from app.accounts.models import ApiToken, BureauMembership, Membership, User, bureau_membership_towns
 from app.database import Base
-from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.hazard_reporting.checklists.models import (
     Checklist,
     ChecklistItem,
@@ -56,6 +56,7 @@ __all__ = [
     "NotificationPreference",
     "OutboxMessage",
     "Post",
+    "PostHazardFactor",
     "Site",
     "SiteRiskProfile",
     "Team",
