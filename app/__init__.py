@@ -70,6 +70,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.accounts.h5_login import bp as h5_identity_bp
     from app.api.views import register_api
     from app.enterprises.console import bp as enterprises_bp
+    from app.enterprises.organisation.console import bp as organisation_bp
+    from app.enterprises.organisation.h5 import bp as organisation_h5_bp
     from app.hazard_reporting.checks.console import bp as checks_console_bp
     from app.hazard_reporting.checks.h5 import bp as checks_h5_bp
     from app.hazard_reporting.confined_space.console import bp as confined_space_console_bp
@@ -87,6 +89,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(enterprises_bp)
+    app.register_blueprint(organisation_bp)
+    app.register_blueprint(organisation_h5_bp)
     app.register_blueprint(h5_identity_bp)
     app.register_blueprint(notifications_h5_bp)
     app.register_blueprint(tips_console_bp)

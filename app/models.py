@@ -9,7 +9,7 @@ from app.accounts.models import (
     bureau_membership_towns,
 )
 from app.database import Base
-from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.hazard_reporting.checklists.models import (
     Checklist,
     ChecklistItem,
@@ -64,6 +64,7 @@ __all__ = [
     "NotificationPreference",
     "OutboxMessage",
     "Post",
+    "PostHazardFactor",
     "Site",
     "SiteRiskProfile",
     "Team",

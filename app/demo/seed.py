@@ -17,7 +17,7 @@ from app.accounts.service import derived_token, hash_password, issue_api_token, 
 from app.demo import data
 from app.demo.history import seed_history
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
-from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
+from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
 from app.notifications.models import NotificationPreference
 from app.tips.service import propose_monthly_tips
@@ -147,6 +147,16 @@ def _seed_enterprise(seeder: _Seeder, towns: dict[str, Town], index: int, spec: 
                 "emergency_measures": emergency,
             },
         )
+    for (enterprise_key, post_name), factors in data.POST_HAZARD_FACTORS.items():
+        if enterprise_key != spec["key"] or post_name not in posts:
+            continue
+        for position, (factor, measures) in enumerate(factors):
+            seeder.get_or_create(
+                PostHazardFactor,
+                post_id=posts[post_name].id,
+                name=factor,
+                defaults={"measures": measures, "position": position},
+            )
     for name, area, dept in spec["sites"]:
         seeder.get_or_create(
             Site,
@@ -187,9 +197,17 @@ def _seed_enterprise(seeder: _Seeder, towns: dict[str, Town], index: int, spec: 
         member(Role.DEPARTMENT_HEAD, f"head{d_index}", department_id=department)
     for t_index, team in enumerate(teams):
         department = next(d for d in departments.values() if d.id == team.department_id)
-        post = next((p for p in posts.values() if p.department_id == department.id), first_post)
+        post = _team_post(team, department, posts) or first_post
         member(Role.TEAM_LEADER, f"leader{t_index}", department_id=department, team_id=team, post_id=post)
         member(Role.WORKER, f"worker{t_index}", department_id=department, team_id=team, post_id=post)
+
+
+def _team_post(team: Team, department: Department, posts: dict[str, Post]) -> Post | None:
+    """The post of a team's people: the one named like the team (浇注班 → 浇注工), else the
+    first post of its department."""
+    stem = team.name.removesuffix("班")
+    own = [p for p in posts.values() if p.department_id == department.id]
+    return next((p for p in own if p.name.startswith(stem)), None) or next(iter(own), None)
 
 
 def demo_summary(session: Session, settings: Any) -> dict[str, Any]:

@@ -132,6 +132,32 @@ class Post(Base):
     emergency_measures: Mapped[str] = mapped_column(Text)
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="posts")
+    department: Mapped[Department | None] = relationship()
+    hazard_factors: Mapped[list[PostHazardFactor]] = relationship(
+        back_populates="post",
+        order_by="PostHazardFactor.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class PostHazardFactor(Base):
+    """A 较大危险因素 identified for a post, with its 管控措施; part of the post's risk card,
+    listed in `position` order."""
+
+    __tablename__ = "post_hazard_factors"
+    __table_args__ = (
+        UniqueConstraint("post_id", "name"),
+        CheckConstraint("position >= 0", name="position_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    measures: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(default=0)
+
+    post: Mapped[Post] = relationship(back_populates="hazard_factors")
 
 
 class Site(TimestampMixin, Base):

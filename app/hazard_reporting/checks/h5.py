@@ -43,6 +43,7 @@ from app.accounts.domain import Actor
 from app.accounts.h5_login import current_h5_actor, current_h5_user, h5_login_required, start_oauth
 from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local, utcnow
+from app.enterprises.organisation.queries import my_post_cards
 from app.enterprises.service import site_by_token
 from app.errors import (
     DomainError,
@@ -343,6 +344,7 @@ def scan(token: str):
         next_due=[{"label": s.label, "due": _when(at, now)} for s, at in next_due],
         STATUS_LABELS=SUBMISSION_STATUS_LABELS,
         LATE=SubmissionStatus.LATE,
+        post_cards=my_post_cards(session_, user.id, enterprise.id),
     )
 
 
