@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Action, Actor, require
-from app.enterprises.domain import SITE_NOT_FOUND, new_site_token
+from app.enterprises.domain import SITE_NOT_FOUND, new_site_token, site_retired_message
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.queries import site_with_token
 from app.enterprises.schemas import (
@@ -157,8 +157,11 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
 
 
 def site_by_token(session: Session, token: str) -> Site:
-    """The active site behind a scanned QR token. Raises NotFound with a message for the scanner."""
+    """The active site behind a scanned QR token. Raises NotFound with a message for the
+    scanner: that the code is unknown, or that its site was retired."""
     site = site_with_token(session, token)
-    if site is None or not site.active:
+    if site is None:
         raise NotFound(SITE_NOT_FOUND)
+    if not site.active:
+        raise NotFound(site_retired_message(site.name))
     return site
