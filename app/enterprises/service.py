@@ -20,6 +20,8 @@ from app.enterprises.schemas import (
     SiteIn,
     TeamIn,
 )
+from app.enterprises.sites.domain import name_taken_message
+from app.enterprises.sites.queries import active_site_named
 from app.errors import NotFound, ValidationFailed
 from app.validation import parse
 
@@ -149,7 +151,8 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
     enterprise = _structure_target(session, actor, enterprise_id)
     payload = parse(SiteIn, data)
     _department_of(session, enterprise, payload.department_id)
-    _unique_name(session, Site, payload.name, "name", enterprise_id=enterprise.id)
+    if active_site_named(session, enterprise.id, payload.name) is not None:
+        raise ValidationFailed.for_field("name", name_taken_message(payload.name))
     site = Site(enterprise_id=enterprise.id, token=new_site_token(), **payload.model_dump())
     session.add(site)
     session.flush()
