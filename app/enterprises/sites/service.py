@@ -73,19 +73,21 @@ def update_site(session: Session, actor: Actor, now: datetime, site_id: int, dat
     active = changes.pop("active", None)
     if active is not None and active != site.active:
         (check_retire if not active else check_reactivate)(site.active)
-        site.active = active
-    return _apply(session, site, changes)
+    return _apply(session, site, changes, active=site.active if active is None else active)
 
 
-def _apply(session: Session, site: Site, changes: dict[str, Any]) -> Site:
+def _apply(session: Session, site: Site, changes: dict[str, Any], *, active: bool | None = None) -> Site:
+    """Check, then write: nothing is set on the site (and so nothing flushed) before every
+    check has passed."""
+    active = site.active if active is None else active
     if "department_id" in changes:
         _check_department(session, site, changes["department_id"])
-    name = changes.get("name", site.name)
-    if site.active:
+    if active:
         # A reactivated site, or a renamed one, must not clash with a site in use.
-        _check_name_free(session, site, name)
+        _check_name_free(session, site, changes.get("name", site.name))
     for field, value in changes.items():
         setattr(site, field, value)
+    site.active = active
     session.flush()
     return site
 
