@@ -230,7 +230,9 @@ def test_downloads(client, db_session, plant):
     qr = client.get(f"{page(enterprise)}{site.id}/qr.png")
     assert qr.status_code == 200 and qr.mimetype == "image/png"
     assert qr.headers["Cache-Control"] == "no-store"
-    assert "filename*=UTF-8''" in qr.headers["Content-Disposition"]
+    assert qr.headers["Content-Disposition"] == (
+        f"attachment; filename=\"site-{site.id}-qr.png\"; filename*=UTF-8''%E7%86%94%E7%82%BC%E7%82%89%E5%B9%B3%E5%8F%B0-%E4%BA%8C%E7%BB%B4%E7%A0%81.png"
+    )
     image = Image.open(io.BytesIO(qr.data))
     assert image.width == image.height and 500 <= image.width <= 1000
     db_session.expire_all()

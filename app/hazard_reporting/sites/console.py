@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from flask import (
@@ -265,8 +266,13 @@ def _font():
         raise DomainError(str(exc), http_status=503) from None
 
 
-def _download(data: bytes, mimetype: str, filename: str):
-    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename)
+def _download(data: bytes, mimetype: str, filename: str, ascii_name: str):
+    """An attachment named in Chinese (RFC 5987 `filename*`) with an ASCII `filename` for old
+    clients, never cached (a retired or renamed site must not linger in a cache)."""
+    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=ascii_name)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -277,7 +283,7 @@ def site_qr(enterprise_id: int, site_id: int):
     """The site's QR alone: its WeChat QR (or the plain-URL QR when it has none)."""
     site = _active_site(enterprise_id, site_id)
     (codes,) = _codes([site])
-    return _download(site_qr_png(codes.wechat_url or codes.entry_url), "image/png", f"{site.name}-二维码.png")
+    return _download(site_qr_png(codes.wechat_url or codes.entry_url), "image/png", f"{site.name}-二维码.png", f"site-{site.id}-qr.png")
 
 
 @bp.get(f"/{SITE_ID}/poster.png")
@@ -287,7 +293,7 @@ def site_poster(enterprise_id: int, site_id: int):
     site = _active_site(enterprise_id, site_id)
     font = _font()
     (codes,) = _codes([site])
-    return _download(poster_png(site.enterprise, codes, font=font), "image/png", f"{site.name}-海报-A4.png")
+    return _download(poster_png(site.enterprise, codes, font=font), "image/png", f"{site.name}-海报-A4.png", f"site-{site.id}-poster-A4.png")
 
 
 @bp.get("/posters.pdf")
@@ -301,4 +307,4 @@ def posters(enterprise_id: int):
     font = _font()
     codes = _codes([row.site for row in rows])
     enterprise = _enterprise(enterprise_id)  # reloaded: a code commit expires loaded rows
-    return _download(posters_pdf(enterprise, codes, font=font), "application/pdf", f"{enterprise.name}-排查点位海报-A4.pdf")
+    return _download(posters_pdf(enterprise, codes, font=font), "application/pdf", f"{enterprise.name}-排查点位海报-A4.pdf", f"enterprise-{enterprise.id}-posters-A4.pdf")
