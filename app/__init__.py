@@ -79,6 +79,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.handover.console import bp as handover_bp
     from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
+    from app.hazard_reporting.sites.console import bp as sites_console_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
     from app.notifications.h5 import bp as notifications_h5_bp
@@ -103,6 +104,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(dashboard_console_bp)
     app.register_blueprint(calendar_console_bp)
     app.register_blueprint(handover_bp)
+    app.register_blueprint(sites_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.sandbox.api import register_fake_wechat

@@ -67,6 +67,7 @@ class SiteOut(BaseModel):
     enterprise_id: int
     name: str
     area: str
+    department_id: int | None = None
     token: str
     scene: str
     active: bool

@@ -13,11 +13,10 @@ from spectree.models import SecuritySchemeData
 
 from app.accounts.queries import load_actor
 from app.accounts.service import user_for_api_token
-from app.api.schemas import EnterpriseList, EnterpriseOut, ErrorOut, SiteList, SiteOut, TownOut
+from app.api.schemas import EnterpriseList, EnterpriseOut, ErrorOut, TownOut
 from app.clock import utcnow
 from app.enterprises import queries, service
-from app.enterprises.domain import site_scene
-from app.enterprises.schemas import EnterpriseIn, EnterpriseUpdate, SiteIn
+from app.enterprises.schemas import EnterpriseIn, EnterpriseUpdate
 from app.errors import PermissionDenied, ValidationFailed
 from app.extensions import db
 from app.hazard_reporting.work_calendar.queries import calendar_days
@@ -111,37 +110,6 @@ def update_enterprise(enterprise_id: int):
     return jsonify(_enterprise_out(enterprise))
 
 
-def _site_out(site) -> dict:
-    return SiteOut(
-        id=site.id,
-        enterprise_id=site.enterprise_id,
-        name=site.name,
-        area=site.area,
-        token=site.token,
-        scene=site_scene(site.token),
-        active=site.active,
-    ).model_dump()
-
-
-@bp.get("/enterprises/<int:enterprise_id>/sites")
-@spec.validate(resp=Response(HTTP_200=SiteList, **_ERRORS), skip_validation=True, tags=["sites"])
-@token_required
-def list_sites(enterprise_id: int):
-    """QR points of an enterprise."""
-    enterprise = service.get_enterprise(db.session, g.actor, enterprise_id)
-    return jsonify({"items": [_site_out(s) for s in enterprise.sites]})
-
-
-@bp.post("/enterprises/<int:enterprise_id>/sites")
-@spec.validate(json=SiteIn, resp=Response(HTTP_201=SiteOut, **_ERRORS), skip_validation=True, tags=["sites"])
-@token_required
-def create_site(enterprise_id: int):
-    """Register a QR point (a fresh unguessable token is generated)."""
-    site = service.add_site(db.session, g.actor, utcnow(), enterprise_id, request.get_json(silent=True))
-    db.session.commit()
-    return jsonify(_site_out(site)), 201
-
-
 def _date_arg(name: str):
     value = request.args.get(name, "")
     try:
@@ -184,3 +152,4 @@ def register_api(app: Flask) -> None:
 
 # Routes of other resources on the same blueprint (imported last: they use bp and spec).
 from app.api import members as _members  # noqa: E402, F401
+import app.api.sites  # noqa: E402,F401  (routes of sites on `bp`)

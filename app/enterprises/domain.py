@@ -130,5 +130,11 @@ def site_entry_url(base_url: str, token: str) -> str:
     return f"{base_url}/h5/scan/{token}"
 
 
-# What a scanner reads when a QR token is unknown or its site retired.
+# What a scanner reads when a QR token is unknown, and when its site was retired.
 SITE_NOT_FOUND = "二维码无效或已停用，请联系企业安全管理员。"
+SITE_RETIRED = "排查点位“{name}”已停用，此二维码不再使用，无需在此扫码排查。如有疑问请联系企业安全管理员。"
+
+
+def site_retired_message(name: str) -> str:
+    """What a scanner of a retired site's QR reads (the WeChat reply and the H5 page)."""
+    return SITE_RETIRED.format(name=name)

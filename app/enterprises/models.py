@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.domain import EnterpriseRef
@@ -160,11 +160,25 @@ class PostHazardFactor(Base):
     post: Mapped[Post] = relationship(back_populates="hazard_factors")
 
 
+_ACTIVE = text("active")
+
+
 class Site(TimestampMixin, Base):
-    """A QR point inside an enterprise (a work area, a machine room, a gate)."""
+    """A QR point inside an enterprise (a work area, a machine room, a gate). A retired site
+    (`active` false) keeps its row, token and WeChat QR (its history and a reactivation need
+    them); its name may be given to a new site, so names are unique among active sites only."""
 
     __tablename__ = "sites"
-    __table_args__ = (UniqueConstraint("enterprise_id", "name"),)
+    __table_args__ = (
+        Index(
+            "ux_sites_enterprise_id_name_active",
+            "enterprise_id",
+            "name",
+            unique=True,
+            postgresql_where=_ACTIVE,
+            sqlite_where=_ACTIVE,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
@@ -183,3 +197,4 @@ class Site(TimestampMixin, Base):
     wx_qr_created_at: Mapped[datetime | None]
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="sites")
+    department: Mapped[Department | None] = relationship()

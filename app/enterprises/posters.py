@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import io
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -30,6 +32,8 @@ A4_SIZE = (2480, 3508)  # 210 × 297 mm at 300 dpi
 # Until check schedules exist every site lists all three levels (docs/DOMAIN.md §0).
 DEFAULT_CHECKS: tuple[str, ...] = ("班组日排查", "部门周排查", "经理月排查")
 STEPS: tuple[str, ...] = ("微信扫码", "关注公众号", "按提示完成排查")
+# The QR-only download: about 8.5 cm square at 300 dpi, big enough for any sticker.
+QR_DOWNLOAD_PX = 1000
 
 # The PyPI font package (see requirements.in) and Debian's fonts-noto-cjk, in that order.
 FONT_PACKAGE = "manimgx_fonts_cjk"
@@ -231,14 +235,63 @@ def write_pdf(pages: Sequence[Path], path: Path) -> None:
     """An A4 PDF with one page per poster PNG. Pages are appended one at a time, so memory
     stays at one page however many sites an enterprise has."""
     tmp = path.with_name(f".{path.name}.tmp")
-    options = {"resolution": DPI, "quality": 92, "subsampling": 0}
     try:
-        for number, page in enumerate(pages):
-            with Image.open(page) as image:
-                image.convert("RGB").save(tmp, format="PDF", append=number > 0, **options)
+        _save_pdf_pages((_open_rgb(page) for page in pages), tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def poster_png(enterprise: Enterprise, codes: SiteCodes, *, font: CjkFont | None = None,
+               checks: Sequence[str] = DEFAULT_CHECKS) -> bytes:
+    """One site's A4 poster as PNG bytes (300 dpi), drawn on request for a download.
+    Raises FontNotFound when no CJK font is installed."""
+    font = font or find_cjk_font()
+    poster = render_poster(poster_content(enterprise, codes, checks), font)
+    buffer = io.BytesIO()
+    poster.save(buffer, format="PNG", dpi=(DPI, DPI))
+    return buffer.getvalue()
+
+
+def posters_pdf(
+    enterprise: Enterprise,
+    codes: Sequence[SiteCodes],
+    *,
+    font: CjkFont | None = None,
+    checks_for: Callable[[Site], Sequence[str]] = lambda _site: DEFAULT_CHECKS,
+) -> bytes:
+    """The A4 PDF of `codes` (one page per site, same order as the CLI's posters-A4.pdf) as
+    bytes. Each page is drawn and appended in turn, so at most one page image is held at a
+    time. Raises FontNotFound before drawing, ValueError when `codes` is empty."""
+    if not codes:
+        raise ValueError("no sites to print")
+    font = font or find_cjk_font()
+    buffer = io.BytesIO()
+    pages = (
+        render_poster(poster_content(enterprise, site_codes, checks_for(site_codes.site)), font)
+        for site_codes in codes
+    )
+    _save_pdf_pages(pages, buffer)
+    return buffer.getvalue()
+
+
+def site_qr_png(url: str, size: int = QR_DOWNLOAD_PX) -> bytes:
+    """The QR symbol of `url` alone (quiet zone included) as a PNG of at most `size` px square,
+    for a site's sticker or for putting into another document."""
+    buffer = io.BytesIO()
+    render_qr(url, size).save(buffer, format="PNG", dpi=(DPI, DPI))
+    return buffer.getvalue()
+
+
+def _open_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _save_pdf_pages(pages: Iterable[Image.Image], target: Path | BinaryIO) -> None:
+    options = {"format": "PDF", "resolution": DPI, "quality": 92, "subsampling": 0}
+    for number, page in enumerate(pages):
+        page.save(target, append=number > 0, **options)
 
 
 # --- drawing helpers -------------------------------------------------------------------------

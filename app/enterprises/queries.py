@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership
 from app.accounts.queries import visible_enterprises
-from app.enterprises.domain import SITE_NOT_FOUND, StandardizationLevel
+from app.enterprises.domain import SITE_NOT_FOUND, StandardizationLevel, site_retired_message
 from app.enterprises.models import Department, Enterprise, Site, Town
 from app.errors import NotFound
 
@@ -120,16 +120,19 @@ def site_with_token(session: Session, token: str) -> Site | None:
 def scanned_site(session: Session, token: str) -> ScannedSite:
     """The active site behind a scanned token with its enterprise's name, as plain values
     (the SCAN reply path: one row, no ORM objects, so the lookup cache can keep it). Raises
-    NotFound with the same message as `enterprises.service.site_by_token`."""
+    NotFound with the same messages as `enterprises.service.site_by_token` (unknown code,
+    retired site)."""
     row = (
         session.execute(
-            select(Site.token, Site.name, Site.enterprise_id, Enterprise.name)
+            select(Site.token, Site.name, Site.enterprise_id, Enterprise.name, Site.active)
             .join(Enterprise, Enterprise.id == Site.enterprise_id)
-            .where(Site.token == token, Site.active.is_(True))
+            .where(Site.token == token)
         ).first()
         if token
         else None
     )
     if row is None:
         raise NotFound(SITE_NOT_FOUND)
-    return ScannedSite(*row)
+    if not row.active:
+        raise NotFound(site_retired_message(row[1]))
+    return ScannedSite(*row[:4])

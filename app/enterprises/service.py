@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Action, Actor, require
-from app.enterprises.domain import SITE_NOT_FOUND, new_site_token
+from app.enterprises.domain import SITE_NOT_FOUND, new_site_token, site_retired_message
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.queries import site_with_token
 from app.enterprises.schemas import (
@@ -20,6 +20,8 @@ from app.enterprises.schemas import (
     SiteIn,
     TeamIn,
 )
+from app.enterprises.sites.domain import name_taken_message
+from app.enterprises.sites.queries import active_site_named
 from app.errors import NotFound, ValidationFailed
 from app.validation import parse
 
@@ -149,7 +151,8 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
     enterprise = _structure_target(session, actor, enterprise_id)
     payload = parse(SiteIn, data)
     _department_of(session, enterprise, payload.department_id)
-    _unique_name(session, Site, payload.name, "name", enterprise_id=enterprise.id)
+    if active_site_named(session, enterprise.id, payload.name) is not None:
+        raise ValidationFailed.for_field("name", name_taken_message(payload.name))
     site = Site(enterprise_id=enterprise.id, token=new_site_token(), **payload.model_dump())
     session.add(site)
     session.flush()
@@ -157,8 +160,11 @@ def add_site(session: Session, actor: Actor, now: datetime, enterprise_id: int, 
 
 
 def site_by_token(session: Session, token: str) -> Site:
-    """The active site behind a scanned QR token. Raises NotFound with a message for the scanner."""
+    """The active site behind a scanned QR token. Raises NotFound with a message for the
+    scanner: that the code is unknown, or that its site was retired."""
     site = site_with_token(session, token)
-    if site is None or not site.active:
+    if site is None:
         raise NotFound(SITE_NOT_FOUND)
+    if not site.active:
+        raise NotFound(site_retired_message(site.name))
     return site

@@ -13,7 +13,6 @@ from __future__ import annotations
 from app.accounts import queries as account_queries
 from app.accounts.models import Membership, User
 from app.cache import LocalCache, can_cache_from, watch
-from app.enterprises.domain import SITE_NOT_FOUND
 from app.enterprises.models import Enterprise, Site
 from app.enterprises.queries import ScannedSite, scanned_site
 from app.errors import NotFound
@@ -24,23 +23,23 @@ watch(Enterprise, "name")
 watch(User, "openid", "is_active")
 watch(Membership, "user_id", "enterprise_id", "active")
 
-_sites: LocalCache[ScannedSite | None] = LocalCache()
+_sites: LocalCache[ScannedSite | str] = LocalCache()
 _standings: LocalCache[tuple[int | None, bool, bool]] = LocalCache()
 
 
 def site_for_scan(ctx: HandlerContext, token: str) -> ScannedSite:
     """The active site behind `token` (see enterprises.queries.scanned_site).
-    Raises NotFound with the same message for an unknown or inactive token."""
+    Raises NotFound with the same messages for an unknown token or a retired site."""
 
-    def load() -> ScannedSite | None:
+    def load() -> ScannedSite | str:
         try:
             return scanned_site(ctx.session, token)
-        except NotFound:
-            return None  # cached too: a mistyped or retired poster is scanned again and again
+        except NotFound as exc:
+            return exc.message  # cached too: a mistyped or retired poster is scanned again and again
 
     site = _sites.get(ctx.generation, token, load, keep=lambda: _cacheable(ctx))
-    if site is None:
-        raise NotFound(SITE_NOT_FOUND)
+    if isinstance(site, str):
+        raise NotFound(site)
     return site
 
 

@@ -455,9 +455,9 @@ def test_an_unknown_or_revoked_point_is_a_chinese_not_found(db_session, org, med
         service.submit_check(db_session, org.actor(org.leader), MONDAY, task.id, data, media_root=media_root)
     org.s1.active = False
     db_session.flush()
-    with pytest.raises(NotFound, match="二维码无效或已停用"):
+    with pytest.raises(NotFound, match="已停用"):
         submit(db_session, org, org.leader, task, org.s1, MONDAY, media_root)
-    with pytest.raises(NotFound, match="二维码无效或已停用"):
+    with pytest.raises(NotFound, match="已停用"):
         service.start_check(db_session, org.actor(org.leader), MONDAY, task.id, org.s1.token)
 
 

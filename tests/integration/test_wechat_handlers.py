@@ -118,7 +118,7 @@ def test_unknown_or_revoked_site_token(send, plant):
     assert "二维码无效或已停用" in unknown.reply and unknown.failed
     site.active = False
     revoked = send(worker.openid, "event", Event="SCAN", EventKey=f"site:{site.token}")
-    assert "二维码无效或已停用" in revoked.reply
+    assert f"排查点位“{site.name}”已停用" in revoked.reply
 
 
 def test_foreign_scene_is_not_understood(send, plant):
@@ -131,7 +131,7 @@ def test_following_through_a_revoked_site_still_records_the_follow(send, plant, 
     worker.subscribed = False
     site.active = False
     outcome = send(worker.openid, "event", Event="subscribe", EventKey=f"qrscene_site:{site.token}", Ticket="t")
-    assert outcome.reply.startswith(WELCOME) and "二维码无效或已停用" in outcome.reply
+    assert outcome.reply.startswith(WELCOME) and f"排查点位“{site.name}”已停用" in outcome.reply
     assert not outcome.failed and worker.subscribed is True
 
 

@@ -90,7 +90,7 @@ def test_an_unknown_or_revoked_code_is_a_chinese_404_before_any_login(client, or
     org.s1.active = False
     db_session.flush()
     revoked = client.get(f"/h5/scan/{org.s1.token}")
-    assert revoked.status_code == 404 and "二维码无效或已停用" in text(revoked)
+    assert revoked.status_code == 404 and f"排查点位“{org.s1.name}”已停用" in text(revoked)
 
 
 def test_a_scan_signs_the_member_in_through_wechat_and_comes_back(client, org):

@@ -85,7 +85,7 @@ def test_retiring_the_site_is_seen_by_the_next_scan_even_through_a_bulk_update(c
     warm(client, settings, worker.openid, site.token)
     db_session.execute(update(Site).where(Site.id == site.id).values(active=False))
     db_session.commit()
-    assert "二维码无效" in scan(client, settings, worker.openid, site.token)
+    assert f"排查点位“{site.name}”已停用" in scan(client, settings, worker.openid, site.token)
 
 
 def test_unbinding_is_seen_by_the_next_scan(client, settings, scene, db_session):
