@@ -180,3 +180,7 @@ def openapi():
 def register_api(app: Flask) -> None:
     app.register_blueprint(bp)
     spec.register(app)
+
+
+# Routes of the features, on this blueprint (imported last: they import `bp` from here).
+from app.api import schedules  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.clock import local_today
@@ -209,3 +209,30 @@ def _row(schedule: CheckSchedule, plans: EnterprisePlans, site_names: dict[int, 
         due_rule=due_rule_words(timing),
         grace=grace_words(timing.grace_minutes),
     )
+
+
+def list_schedules(
+    session: Session,
+    enterprise_id: int,
+    *,
+    level: CheckLevel | None = None,
+    active: bool | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[CheckSchedule], int]:
+    """One page of an enterprise's schedules (routine first, by level, then by id) and how
+    many there are in all, optionally of one level or only active / paused ones."""
+    conditions = [CheckSchedule.enterprise_id == enterprise_id]
+    if level is not None:
+        conditions.append(CheckSchedule.level == level)
+    if active is not None:
+        conditions.append(CheckSchedule.active.is_(active))
+    total = session.scalar(select(func.count()).select_from(CheckSchedule).where(*conditions)) or 0
+    items = session.scalars(
+        select(CheckSchedule)
+        .where(*conditions)
+        .order_by(CheckSchedule.kind, CheckSchedule.level, CheckSchedule.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(items), total

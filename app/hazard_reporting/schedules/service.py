@@ -409,13 +409,14 @@ def update_schedule(
             raise ValidationFailed.for_field("site_id", "风险点巡查计划随点位设定，不能改到其他点位")
         changes["site_id"] = _site_for(session, enterprise.id, changes["site_id"], level, schedule.department_id)
     was_active = schedule.active
+    if not was_active and changes.get("active"):
+        _lock_enterprise(session, enterprise.id)
+        _refuse_duplicate(session, schedule)
     for name, value in changes.items():
         setattr(schedule, name, value)
     if was_active and not schedule.active:
         _drop_tasks_not_begun(session, schedule.id, now)
     elif not was_active and schedule.active:
-        _lock_enterprise(session, enterprise.id)
-        _refuse_duplicate(session, schedule)
         schedule.starts_on = local_today(now)
     session.flush()
     return schedule
