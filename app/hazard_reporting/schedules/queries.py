@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.clock import local_today
@@ -231,7 +231,12 @@ def list_schedules(
     items = session.scalars(
         select(CheckSchedule)
         .where(*conditions)
-        .order_by(CheckSchedule.kind, CheckSchedule.level, CheckSchedule.id)
+        .order_by(
+            # Not by the column: PostgreSQL sorts its enum by declaration, SQLite by text.
+            case((CheckSchedule.kind == ScheduleKind.ROUTINE, 0), else_=1),
+            case((CheckSchedule.level == CheckLevel.DAILY, 0), (CheckSchedule.level == CheckLevel.WEEKLY, 1), else_=2),
+            CheckSchedule.id,
+        )
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
