@@ -80,6 +80,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
     from app.hazard_reporting.sites.console import bp as sites_console_bp
+    from app.hazard_reporting.schedules.console import bp as schedules_console_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
     from app.notifications.h5 import bp as notifications_h5_bp
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(checks_h5_bp)
     app.register_blueprint(hazards_console_bp)
     app.register_blueprint(checks_console_bp)
+    app.register_blueprint(schedules_console_bp)
     app.register_blueprint(confined_space_console_bp)
     app.register_blueprint(dashboard_console_bp)
     app.register_blueprint(calendar_console_bp)

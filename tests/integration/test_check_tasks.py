@@ -276,14 +276,19 @@ def test_a_paused_schedule_leaves_no_backlog_when_switched_on_again(db_session, 
     daily = db_session.scalar(select(CheckSchedule).where(CheckSchedule.team_id == org.t1.id))
     admin = org.actor("admin")
     schedule_service.update_schedule(db_session, admin, MONDAY, daily.id, {"active": False})
-    # Its pending task of today is dropped: nothing is owed any more.
-    assert [t.period_start for t in daily.tasks] == []
+    # Its pending task of today stays: the day's check is still owed (done, missed or excused).
+    db_session.expire_all()
+    assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == [date(2026, 11, 23)]
     schedule_service.generate_tasks(db_session, local(2026, 11, 26))
-    assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == []
+    db_session.expire_all()
+    assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == [date(2026, 11, 23)]
     schedule_service.update_schedule(db_session, admin, local(2026, 11, 27), daily.id, {"active": True})
     schedule_service.generate_tasks(db_session, local(2026, 11, 27))
     db_session.expire_all()
-    assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == [date(2026, 11, 27)]
+    assert [t.period_start for t in db_session.get(CheckSchedule, daily.id).tasks] == [
+        date(2026, 11, 23),
+        date(2026, 11, 27),
+    ]
 
 
 def test_schedule_configuration(db_session, org):

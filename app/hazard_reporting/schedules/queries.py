@@ -1,13 +1,14 @@
 """Read side of check schedules: a schedule's timing, the checks a member owes at a point
-that fall due next, and an enterprise's schedules with its sites and their risk profiles
-(the console's plans page)."""
+that fall due next, an enterprise's schedules with its sites and their risk profiles
+(the console's plans page), and its schedules by level with names and due rules in words
+(the 排查计划 page)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.clock import local_today
@@ -16,6 +17,7 @@ from app.errors import NotFound
 from app.hazard_reporting.checks.domain import (
     CheckLevel,
     CheckTaskStatus,
+    ScheduleKind,
     Timing,
     checkable_at,
     next_due_period,
@@ -23,6 +25,7 @@ from app.hazard_reporting.checks.domain import (
 )
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import member_facts, schedule_facts
+from app.hazard_reporting.schedules.domain import MAX_ID, due_rule_words, grace_words
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.service import work_calendar
 
@@ -117,6 +120,8 @@ def enterprise_plans(session: Session, enterprise_id: int) -> EnterprisePlans:
 
 def schedule_of(session: Session, enterprise_id: int, schedule_id: int) -> CheckSchedule:
     """The schedule, if it belongs to the enterprise. Raises NotFound."""
+    if not 1 <= schedule_id <= MAX_ID:
+        raise NotFound("排查计划不存在。")
     schedule = session.get(CheckSchedule, schedule_id)
     if schedule is None or schedule.enterprise_id != enterprise_id:
         raise NotFound("排查计划不存在。")
@@ -129,3 +134,110 @@ def site_of(session: Session, enterprise_id: int, site_id: int) -> Site:
     if site is None or site.enterprise_id != enterprise_id:
         raise NotFound("点位不存在。")
     return site
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """A schedule as the 排查计划 page shows it: names instead of ids, the due rule in words."""
+
+    schedule: CheckSchedule
+    unit: str
+    site: str
+    due_rule: str
+    grace: str
+
+
+@dataclass(frozen=True)
+class SchedulesPage:
+    """An enterprise's routine schedules by level, its risk-point rounds, and the units and
+    sites a new schedule may name."""
+
+    routine: dict[CheckLevel, list[ScheduleRow]]
+    risk_points: list[ScheduleRow]
+    teams: list[tuple[int, str]]  # (id, "部门 / 班组")
+    departments: list[tuple[int, str]]
+    sites: list[tuple[int, str]]  # sites in use: (id, "名称（部门）")
+
+
+def schedules_page(session: Session, enterprise_id: int) -> SchedulesPage:
+    """What the console's 排查计划 page shows of one enterprise."""
+    plans = enterprise_plans(session, enterprise_id)
+    site_names = {s.id: s.name for s in plans.sites}
+    rows = [_row(s, plans, site_names) for s in plans.schedules]
+    routine: dict[CheckLevel, list[ScheduleRow]] = {level: [] for level in CheckLevel}
+    for row in rows:
+        if row.schedule.kind is ScheduleKind.ROUTINE:
+            routine[CheckLevel(row.schedule.level)].append(row)
+    teams = session.execute(
+        select(Team.id, Team.name, Department.name)
+        .join(Department, Team.department_id == Department.id)
+        .where(Department.enterprise_id == enterprise_id)
+        .order_by(Department.id, Team.id)
+    ).all()
+    return SchedulesPage(
+        routine=routine,
+        risk_points=[r for r in rows if r.schedule.kind is ScheduleKind.RISK_POINT],
+        teams=[(team_id, f"{department} / {team}") for team_id, team, department in teams],
+        departments=sorted(plans.department_names.items()),
+        sites=[
+            (s.id, f"{s.name}（{plans.department_names[s.department_id]}）" if s.department_id else s.name)
+            for s in plans.sites
+            if s.active
+        ],
+    )
+
+
+def schedule_row(session: Session, schedule: CheckSchedule) -> ScheduleRow:
+    """One schedule as the page shows it (the edit form's heading)."""
+    plans = enterprise_plans(session, schedule.enterprise_id)
+    return _row(schedule, plans, {s.id: s.name for s in plans.sites})
+
+
+def _row(schedule: CheckSchedule, plans: EnterprisePlans, site_names: dict[int, str]) -> ScheduleRow:
+    department = plans.department_names.get(schedule.department_id or 0, "")
+    if schedule.team_id is not None:
+        unit = f"{plans.team_names.get(schedule.team_id, '')}（{department}）"
+    elif schedule.department_id is not None:
+        unit = department
+    else:
+        unit = "全企业（经理）"
+    timing = schedule_timing(schedule)
+    return ScheduleRow(
+        schedule=schedule,
+        unit=unit,
+        site=site_names.get(schedule.site_id or 0, ""),
+        due_rule=due_rule_words(timing),
+        grace=grace_words(timing.grace_minutes),
+    )
+
+
+def list_schedules(
+    session: Session,
+    enterprise_id: int,
+    *,
+    level: CheckLevel | None = None,
+    active: bool | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[CheckSchedule], int]:
+    """One page of an enterprise's schedules (routine first, by level, then by id) and how
+    many there are in all, optionally of one level or only active / paused ones."""
+    conditions = [CheckSchedule.enterprise_id == enterprise_id]
+    if level is not None:
+        conditions.append(CheckSchedule.level == level)
+    if active is not None:
+        conditions.append(CheckSchedule.active.is_(active))
+    total = session.scalar(select(func.count()).select_from(CheckSchedule).where(*conditions)) or 0
+    items = session.scalars(
+        select(CheckSchedule)
+        .where(*conditions)
+        .order_by(
+            # Not by the column: PostgreSQL sorts its enum by declaration, SQLite by text.
+            case((CheckSchedule.kind == ScheduleKind.ROUTINE, 0), else_=1),
+            case((CheckSchedule.level == CheckLevel.DAILY, 0), (CheckSchedule.level == CheckLevel.WEEKLY, 1), else_=2),
+            CheckSchedule.id,
+        )
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(items), total

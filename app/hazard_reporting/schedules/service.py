@@ -2,7 +2,8 @@
 system jobs — flush, never commit.
 
 Schedules: the defaults of an enterprise (班组日 / 部门周 / 经理月排查), the rounds of each
-major risk point by its four-colour level, configuration (timing, on/off).
+major risk point by its four-colour level; the routine schedules an enterprise adds itself
+(one active per level and unit), configuration (timing, site), pause and resume.
 Task generation: the missing check tasks of every active schedule, set-based and idempotent
 (unique per schedule and period), on the enterprise checklist version in force.
 """
@@ -21,7 +22,7 @@ from app.clock import local_today
 from app.database import UTCDateTime, insert_ignoring_conflicts
 from app.enterprises.models import Department, Enterprise, Site, Team
 from app.enterprises.service import get_enterprise
-from app.errors import NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.hazard_reporting.checklists.domain import ChecklistKind
 from app.hazard_reporting.checklists.models import Checklist
 from app.hazard_reporting.checklists.service import sync_enterprise_checklists
@@ -35,14 +36,19 @@ from app.hazard_reporting.checks.domain import (
 )
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.schedules.domain import (
+    MAX_ID,
     ROUTINE_DEFAULTS,
     RiskLevel,
     ScheduleSpec,
+    check_routine_unit,
+    check_site_fits,
     check_timing,
+    duplicate_message,
     risk_point_plan,
+    routine_unit_key,
 )
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
-from app.hazard_reporting.schedules.schemas import RiskProfileIn, ScheduleUpdate
+from app.hazard_reporting.schedules.schemas import RiskProfileIn, ScheduleCreate, ScheduleUpdate
 from app.hazard_reporting.work_calendar.service import work_calendar
 from app.validation import parse
 
@@ -239,12 +245,146 @@ def set_site_risk_profile(
     return profile
 
 
+def _routine_unit_name(session: Session, level: CheckLevel, team_id: int | None, department_id: int | None) -> str:
+    if level is CheckLevel.DAILY and team_id is not None:
+        team = session.get(Team, team_id)
+        return f"班组「{team.name}」" if team else "该班组"
+    if level is CheckLevel.WEEKLY and department_id is not None:
+        department = session.get(Department, department_id)
+        return f"部门「{department.name}」" if department else "该部门"
+    return "本企业"
+
+
+def _refuse_duplicate(session: Session, schedule: CheckSchedule) -> None:
+    """One active routine schedule per level and unit (domain.routine_unit_key): two would
+    owe the same people the same check twice. Raises Conflict naming the existing one."""
+    if schedule.kind is not ScheduleKind.ROUTINE:
+        return
+    level = CheckLevel(schedule.level)
+    wanted = routine_unit_key(level, schedule.team_id, schedule.department_id)
+    others = session.scalars(
+        select(CheckSchedule)
+        .where(
+            CheckSchedule.enterprise_id == schedule.enterprise_id,
+            CheckSchedule.kind == ScheduleKind.ROUTINE,
+            CheckSchedule.level == level,
+            CheckSchedule.active.is_(True),
+        )
+        .order_by(CheckSchedule.id)
+    )
+    for other in others:
+        if other is schedule or other.id == schedule.id:
+            continue
+        if routine_unit_key(level, other.team_id, other.department_id) == wanted:
+            unit = _routine_unit_name(session, level, schedule.team_id, schedule.department_id)
+            raise Conflict(duplicate_message(level, unit, other.label))
+
+
+def _lock_enterprise(session: Session, enterprise_id: int) -> None:
+    """Serialise the changes that check "one active routine schedule per unit" (PostgreSQL
+    row lock; SQLite writers are serialised anyway)."""
+    session.execute(select(Enterprise.id).where(Enterprise.id == enterprise_id).with_for_update())
+
+
+def _site_for(session: Session, enterprise_id: int, site_id: int | None, level: CheckLevel, department_id: int | None) -> int | None:
+    """The site a schedule is tied to, checked: of the enterprise, in use, and one its unit
+    checks (domain.check_site_fits). Raises ValidationFailed."""
+    if site_id is None:
+        return None
+    site = session.get(Site, site_id)
+    if site is None or site.enterprise_id != enterprise_id:
+        raise ValidationFailed.for_field("site_id", "点位不属于本企业")
+    if not site.active:
+        raise ValidationFailed.for_field("site_id", f"点位「{site.name}」已停用")
+    check_site_fits(level, department_id, site.department_id)
+    return site.id
+
+
+def create_schedule(session: Session, actor: Actor, now: datetime, enterprise_id: int, data: Any) -> CheckSchedule:
+    """A routine schedule of one level for its unit: a team's daily check (班组日排查), a
+    department's weekly check (部门周排查) or the enterprise's monthly check (经理月排查),
+    optionally tied to a site. Timing left out is the level's default. It starts today
+    (local): the first task is today's period's. Raises NotFound, PermissionDenied
+    (MANAGE_STRUCTURE), ValidationFailed (fields; a unit or site of another enterprise; the
+    unit the level needs), Conflict (an active schedule of that level and unit exists)."""
+    enterprise = get_enterprise(session, actor, enterprise_id)
+    require(actor, Action.MANAGE_STRUCTURE, enterprise.ref)
+    payload = parse(ScheduleCreate, data)
+    level = CheckLevel(payload.level)
+    team_id = department_id = None
+    if level is CheckLevel.DAILY:
+        check_routine_unit(level, payload.team_id, None)
+        team = session.get(Team, payload.team_id)
+        if team is None or team.department.enterprise_id != enterprise.id:
+            raise ValidationFailed.for_field("team_id", "班组不属于本企业")
+        team_id, department_id = team.id, team.department_id
+    elif level is CheckLevel.WEEKLY:
+        check_routine_unit(level, None, payload.department_id)
+        department = session.get(Department, payload.department_id)
+        if department is None or department.enterprise_id != enterprise.id:
+            raise ValidationFailed.for_field("department_id", "部门不属于本企业")
+        department_id = department.id
+    site_id = _site_for(session, enterprise.id, payload.site_id, level, department_id)
+    default = ROUTINE_DEFAULTS[level]
+    given = payload.model_dump(exclude_unset=True, exclude_none=True)
+    timing = Timing(
+        level=level,
+        due_time=given.get("due_time", default.timing.due_time),
+        grace_minutes=given.get("grace_minutes", default.timing.grace_minutes),
+        workdays_only=given.get("workdays_only", default.timing.workdays_only),
+        due_weekday=given.get("due_weekday", default.timing.due_weekday),
+        due_month_day=given.get("due_month_day", default.timing.due_month_day),
+    )
+    check_timing(timing)
+    spec = ScheduleSpec(default.slot, payload.label or default.label, timing)
+    schedule = _schedule_from_spec(
+        enterprise.id,
+        ScheduleKind.ROUTINE,
+        spec,
+        local_today(now),
+        team_id=team_id,
+        department_id=department_id,
+        site_id=site_id,
+    )
+    _lock_enterprise(session, enterprise.id)
+    _refuse_duplicate(session, schedule)
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def _drop_tasks_not_begun(session: Session, schedule_id: int, now: datetime) -> None:
+    """A paused schedule owes no new period: pending tasks generated ahead for periods that
+    have not begun (local date) are removed. Tasks of periods already begun stay as they
+    are (see update_schedule)."""
+    session.execute(
+        delete(CheckTask)
+        .where(
+            CheckTask.schedule_id == schedule_id,
+            CheckTask.status == CheckTaskStatus.PENDING,
+            CheckTask.period_start > local_today(now),
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def update_schedule(
     session: Session, actor: Actor, now: datetime, schedule_id: int, data: Any
 ) -> CheckSchedule:
-    """Change a schedule's label, timing or active flag. Takes effect for periods not yet
-    generated. Switching off drops its pending tasks still in time; switching on starts
-    from today (no backlog for the pause). Raises NotFound, PermissionDenied, ValidationFailed."""
+    """Change a schedule's label, timing, site or active flag; its level and unit never
+    change (another frequency is another schedule). Timing takes effect for periods not yet
+    generated.
+
+    Pausing (active false) stops new tasks. The tasks already there stay as they are: the
+    check of a period already begun (today's daily check, this week's, this month's) is
+    still owed and may still be done; if it is not, it goes missed like any other and the
+    plant's approver may excuse it (免检, checks.service.excuse_task), so a pause never
+    erases a check from the ledger. Only tasks generated ahead for periods not yet begun
+    are removed. Resuming starts from today (starts_on), so the pause leaves no backlog,
+    and is refused while another active routine schedule covers the same unit.
+    Raises NotFound, PermissionDenied, ValidationFailed, Conflict."""
+    if not 1 <= schedule_id <= MAX_ID:
+        raise NotFound("排查计划不存在。")
     schedule = session.get(CheckSchedule, schedule_id)
     if schedule is None:
         raise NotFound("排查计划不存在。")
@@ -254,8 +394,9 @@ def update_schedule(
     for name in ("label", "due_time", "grace_minutes", "workdays_only", "active"):
         if name in changes and changes[name] is None:
             raise ValidationFailed.for_field(name, "不能为空")
+    level = CheckLevel(schedule.level)
     timing = Timing(
-        level=CheckLevel(schedule.level),
+        level=level,
         due_time=changes.get("due_time", schedule.due_time),
         grace_minutes=changes.get("grace_minutes", schedule.grace_minutes),
         workdays_only=changes.get("workdays_only", schedule.workdays_only),
@@ -263,15 +404,29 @@ def update_schedule(
         due_month_day=changes.get("due_month_day", schedule.due_month_day),
     )
     check_timing(timing)
+    if "site_id" in changes and changes["site_id"] != schedule.site_id:
+        if schedule.kind is ScheduleKind.RISK_POINT:
+            raise ValidationFailed.for_field("site_id", "风险点巡查计划随点位设定，不能改到其他点位")
+        changes["site_id"] = _site_for(session, enterprise.id, changes["site_id"], level, schedule.department_id)
     was_active = schedule.active
+    if not was_active and changes.get("active"):
+        _lock_enterprise(session, enterprise.id)
+        _refuse_duplicate(session, schedule)
     for name, value in changes.items():
         setattr(schedule, name, value)
     if was_active and not schedule.active:
-        _drop_unstarted_tasks(session, schedule.id, now)
+        _drop_tasks_not_begun(session, schedule.id, now)
     elif not was_active and schedule.active:
         schedule.starts_on = local_today(now)
     session.flush()
     return schedule
+
+
+def set_schedule_active(
+    session: Session, actor: Actor, now: datetime, schedule_id: int, active: bool
+) -> CheckSchedule:
+    """Pause (False) or resume (True) a schedule; see update_schedule."""
+    return update_schedule(session, actor, now, schedule_id, {"active": active})
 
 
 # --- Task generation ---------------------------------------------------------------------
