@@ -112,12 +112,17 @@ ENTERPRISE_PERMISSIONS: Mapping[Role, frozenset[Action]] = {
             Action.MANAGE_STRUCTURE,
         }
     ),
+    # The enterprise admin sees everything and may act as the safety officer (assign,
+    # verify, the 五到位 plan): in a small enterprise they are often the same person, and the
+    # console is where the admin works. Approving a major plan stays the principal's.
     Role.ENTERPRISE_ADMIN: frozenset(
         _EVERY_MEMBER
         | {
             Action.EDIT_ENTERPRISE,
             Action.MANAGE_STRUCTURE,
             Action.MANAGE_MEMBERS,
+            Action.ASSIGN_HAZARD,
+            Action.VERIFY_HAZARD,
             Action.EXPORT_LEDGER,
         }
     ),

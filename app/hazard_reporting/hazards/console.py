@@ -21,6 +21,7 @@ from app.hazard_reporting.hazards import ledger, queries
 from app.hazard_reporting.hazards.h5 import hazard_page, page_labels, photo_file, take_action
 from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.hazards.queries import ListFilters
+from app.web import csrf_required
 
 console_bp = Blueprint("hazards_console", __name__, url_prefix="/console")
 
@@ -61,6 +62,7 @@ def console_detail(hazard_id: int):
 
 @console_bp.post("/hazards/<int:hazard_id>/actions/<slug>")
 @login_required
+@csrf_required
 def console_action(hazard_id: int, slug: str):
     endpoint, template = "hazards_console.console_detail", "hazards/console_detail.html"
     return take_action(_console_actor(), hazard_id, slug, None, endpoint, template)

@@ -264,7 +264,8 @@ RULES: tuple[Rule, ...] = (
     ),
     # Dismissing a claimed major hazard is the principal's call (主要负责人), not a checker's.
     _rule(_A.REJECT, {_S.REPORTED}, _S.REJECTED, MAJOR, {_P.APPROVE_MAJOR_PLAN}),
-    _rule(_A.ASSESS, {_S.REPORTED}, _S.ASSESSED, MAJOR, {_P.VERIFY_HAZARD}),
+    # 评估认定 is the enterprise's (the safety officer's) or the bureau's, on its own inspection.
+    _rule(_A.ASSESS, {_S.REPORTED}, _S.ASSESSED, MAJOR, {_P.VERIFY_HAZARD, _P.SUPERVISE_MAJOR_HAZARD}),
     _rule(_A.REGISTER, {_S.ASSESSED}, _S.REGISTERED, MAJOR, {_P.VERIFY_HAZARD}),
     # The plan is drafted before approval and frozen by it (later dates go through extensions).
     _rule(
