@@ -525,6 +525,9 @@ class Audience(StrEnum):
     REPORTER = "reporter"
     ASSIGNEE = "assignee"
     ASSIGNERS = "assigners"  # members who may assign (ASSIGN_HAZARD)
+    # The safety officers and enterprise admins, whatever their department: they keep the
+    # enterprise's hazards in hand and hear of every new one.
+    OVERSEERS = "overseers"
     MAJOR_APPROVERS = "major_approvers"  # members who approve major plans (APPROVE_MAJOR_PLAN)
     DECIDERS = "deciders"  # who decides next: VERIFY_HAZARD (一般) / APPROVE_MAJOR_PLAN (重大)
     BUREAU = "bureau"  # bureau admins and the staff of the enterprise's town
@@ -539,7 +542,7 @@ class Notice:
 
 _AU = Audience
 NOTICES: Mapping[HazardAction, Notice] = {
-    _A.REPORT: Notice("hazard_reported", (_AU.ASSIGNERS,)),
+    _A.REPORT: Notice("hazard_reported", (_AU.ASSIGNERS, _AU.OVERSEERS)),
     _A.ASSIGN: Notice("hazard_assigned", (_AU.ASSIGNEE,)),
     _A.START_RECTIFICATION: Notice("hazard_rectification_started", (_AU.REPORTER,)),
     _A.SUBMIT_RECTIFICATION: Notice("hazard_rectified", (_AU.DECIDERS,)),
@@ -555,6 +558,10 @@ NOTICES: Mapping[HazardAction, Notice] = {
     _A.REQUEST_EXTENSION: Notice("deadline_extension_requested", (_AU.DECIDERS,)),
     _A.DECIDE_EXTENSION: Notice("deadline_extension_decided", (_AU.REQUESTER,)),
 }
+
+
+# The roles of Audience.OVERSEERS.
+OVERSEER_ROLES = frozenset({Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN})
 
 
 def decider_permission(level: HazardLevel) -> Action:
