@@ -577,11 +577,6 @@ class ListFilters:
             q=" ".join((args.get("q") or "").split())[:MAX_SEARCH],
         )
 
-    @property
-    def active(self) -> bool:
-        """Is anything filtered (the page shows a way back to everything)?"""
-        return bool(self.query_args())
-
     def query_args(self, page: int = 1) -> dict[str, Any]:
         """URL arguments of these filters on `page` (for links), without the empty ones."""
         args = {
