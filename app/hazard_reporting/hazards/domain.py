@@ -239,7 +239,11 @@ def _rule(
     permissions: Iterable[Action],
     parties: Iterable[Party] = (),
 ) -> Rule:
-    return Rule(action, frozenset(sources), target, levels, frozenset(permissions), frozenset(parties))
+    granted = frozenset(permissions)
+    if granted & {_P.ASSIGN_HAZARD, _P.VERIFY_HAZARD}:
+        # Whoever may act as the safety officer on hazards (the enterprise admin) may too.
+        granted |= {_P.HANDLE_HAZARDS}
+    return Rule(action, frozenset(sources), target, levels, granted, frozenset(parties))
 
 
 RULES: tuple[Rule, ...] = (
