@@ -58,6 +58,9 @@ class Action(StrEnum):
     REPORT_HAZARD = "report_hazard"  # 随手拍
     ASSIGN_HAZARD = "assign_hazard"
     VERIFY_HAZARD = "verify_hazard"
+    # Act on hazards as the safety officer does (assign, verify, the 五到位 plan) without the
+    # safety officer's other duties (excusing checks, confined-space jobs): the enterprise admin.
+    HANDLE_HAZARDS = "handle_hazards"
     APPROVE_MAJOR_PLAN = "approve_major_plan"  # 五到位 plan approval
     SUPERVISE_MAJOR_HAZARD = "supervise_major_hazard"  # 督导督办 (挂牌督办) and acceptance
     EXPORT_LEDGER = "export_ledger"  # 台账
@@ -112,12 +115,17 @@ ENTERPRISE_PERMISSIONS: Mapping[Role, frozenset[Action]] = {
             Action.MANAGE_STRUCTURE,
         }
     ),
+    # The enterprise admin sees everything and may act as the safety officer on hazards
+    # (HANDLE_HAZARDS: assign, verify, the 五到位 plan): in a small enterprise they are often
+    # the same person, and the console is where the admin works. Approving a major plan
+    # stays the principal's.
     Role.ENTERPRISE_ADMIN: frozenset(
         _EVERY_MEMBER
         | {
             Action.EDIT_ENTERPRISE,
             Action.MANAGE_STRUCTURE,
             Action.MANAGE_MEMBERS,
+            Action.HANDLE_HAZARDS,
             Action.EXPORT_LEDGER,
         }
     ),

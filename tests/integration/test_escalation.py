@@ -264,6 +264,9 @@ def test_a_general_hazard_is_due_soon_then_climbs_to_the_head_and_the_manager(db
     assert hazard_notices(db_session, h) == {
         ("hazard_due_soon", org.leader1.id),
         ("hazard_overdue_l1", org.leader1.id),
+        # The safety officer and the enterprise admin hear of it once it is overdue.
+        ("hazard_overdue_l1", org.officer.id),
+        ("hazard_overdue_l1", org.admin.id),
         ("hazard_overdue_l2", org.head1.id),  # the reporter's department: the hazard names none
         ("hazard_overdue_l3", org.manager.id),
     }
@@ -277,6 +280,8 @@ def test_an_unassigned_hazard_goes_to_its_department_head(db_session, org):
     run_escalations(db_session, h.deadline + 30 * H)  # late: catches up, but no "due soon" any more
     assert hazard_notices(db_session, h) == {
         ("hazard_overdue_l1", org.head2.id),
+        ("hazard_overdue_l1", org.officer.id),
+        ("hazard_overdue_l1", org.admin.id),
         ("hazard_overdue_l3", org.manager.id),
     }
 
@@ -291,8 +296,9 @@ def test_a_major_hazard_reaches_the_manager_and_safety_officer_from_level_1(db_s
         ("hazard_overdue_l1", org.worker.id),
         ("hazard_overdue_l1", org.manager.id),
         ("hazard_overdue_l1", org.officer.id),
+        ("hazard_overdue_l1", org.admin.id),
     }
-    assert of_hazards(result) == {"hazard_overdue_l1": 3}
+    assert of_hazards(result) == {"hazard_overdue_l1": 4}
     rows = db_session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "hazard_overdue_l1")).all()
     assert all(row.urgent and row.payload["level"] == "major" for row in rows)  # never held nor folded
     assert render(get_kind("hazard_overdue_l1"), rows[0].payload, "http://ancha.test").url == (
@@ -300,10 +306,10 @@ def test_a_major_hazard_reaches_the_manager_and_safety_officer_from_level_1(db_s
     )
     run_escalations(db_session, DUE + 24 * H)
     assert {user for kind, user in hazard_notices(db_session, h) if kind == "hazard_overdue_l2"} == {
-        org.head1.id, org.manager.id, org.officer.id
+        org.head1.id, org.manager.id, org.officer.id, org.admin.id
     }
     assert {user for kind, user in hazard_notices(db_session, h) if kind == "hazard_overdue_l3"} == {
-        org.manager.id, org.officer.id
+        org.manager.id, org.officer.id, org.admin.id
     }
 
 
@@ -324,7 +330,9 @@ def test_an_extended_deadline_that_is_missed_again_climbs_again(db_session, org)
     assert of_hazards(run_escalations(db_session, first_deadline + H)) == {}  # no longer overdue
     run_escalations(db_session, h.deadline)
     keys = db_session.scalars(
-        select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == "hazard_overdue_l1")
+        select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.kind == "hazard_overdue_l1", OutboxMessage.recipient_user_id == org.leader1.id
+        )
     ).all()
     assert len(keys) == 2 and len(set(keys)) == 2
 

@@ -181,11 +181,25 @@ def ladder(hazard: HazardFacts) -> list[set[int]]:
 
 
 def test_general_hazard_climbs_from_the_assignee_to_the_head_to_the_manager():
-    assert ladder(facts()) == [{ASSIGNEE}, {ASSIGNEE}, {HEAD_ID}, {MANAGER_ID}]
+    # The first overdue notice also tells the safety officer (and the enterprise admin).
+    assert ladder(facts()) == [{ASSIGNEE}, {ASSIGNEE, OFFICER_ID}, {HEAD_ID}, {MANAGER_ID}]
 
 
 def test_an_unassigned_hazard_goes_to_its_department_head_first_and_not_twice():
-    assert ladder(facts(status=HazardStatus.REPORTED, assignee=None)) == [{HEAD_ID}, {HEAD_ID}, set(), {MANAGER_ID}]
+    assert ladder(facts(status=HazardStatus.REPORTED, assignee=None)) == [
+        {HEAD_ID},
+        {HEAD_ID, OFFICER_ID},
+        set(),
+        {MANAGER_ID},
+    ]
+
+
+def test_the_enterprise_admin_hears_of_the_first_overdue_notice_and_of_every_major_one():
+    admin = 6
+    staff = (*STAFF, Staff(admin, Role.ENTERPRISE_ADMIN))
+    assert ladder(facts(staff=staff)) == [{ASSIGNEE}, {ASSIGNEE, OFFICER_ID, admin}, {HEAD_ID}, {MANAGER_ID}]
+    major = ladder(facts(level=HazardLevel.MAJOR, status=HazardStatus.RECTIFYING, staff=staff))
+    assert all(admin in audience for audience in major)
 
 
 def test_without_a_department_head_the_safety_officer_then_the_manager_owns_it():

@@ -36,6 +36,8 @@ EXPECTED_MEMBER = {
     Role.ENTERPRISE_ADMIN: {
         A.VIEW_ENTERPRISE, A.REPORT_HAZARD, A.EDIT_ENTERPRISE, A.MANAGE_STRUCTURE,
         A.MANAGE_MEMBERS, A.EXPORT_LEDGER,
+        # May act as the safety officer on hazards (issue 12), and only on hazards.
+        A.HANDLE_HAZARDS,
     },
 }
 ENTERPRISE_ACTIONS = [a for a in Action if a not in DISTRICT_ACTIONS]

@@ -15,6 +15,7 @@ from app.clock import to_local, utcnow
 from app.hazard_reporting.hazards import major_hazards, service
 from app.hazard_reporting.hazards.domain import HazardAction, HazardStatus, PhotoKind
 from app.hazard_reporting.hazards.models import Hazard
+from tests.fixtures.csrf import session_token
 from tests.fixtures.hazard_pages import action_forms, console_login, events_of, fresh, jpeg, make_cast, text
 
 S = HazardStatus
@@ -53,9 +54,13 @@ def report(db_session, cast, app):
     return make
 
 
-def act(client, hazard_id, slug, data=None):
+def act(client, hazard_id, slug, data=None, *, token=True):
+    """Post an action form as the console page does (with the session's CSRF token)."""
+    form = dict(data or {})
+    if token:
+        form["csrf_token"] = session_token(client.application, client)
     return client.post(
-        f"/console/hazards/{hazard_id}/actions/{slug}", data=data or {}, content_type="multipart/form-data"
+        f"/console/hazards/{hazard_id}/actions/{slug}", data=form, content_type="multipart/form-data"
     )
 
 

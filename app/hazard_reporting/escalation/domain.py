@@ -231,18 +231,22 @@ def hazard_owners(facts: HazardFacts) -> set[int]:
 def hazard_audience(notice: HazardNotice, facts: HazardFacts) -> set[int]:
     """The users who get `notice` about this hazard.
 
-    Due soon and L1: the owners (`hazard_owners`). L2: the department's head, L3: the
-    managers — over the owners' heads, never back to them. A major hazard adds the managers
-    and the safety officers to every notice."""
+    Due soon and L1: the owners (`hazard_owners`); L1 also the safety officers and the
+    enterprise admins, who keep the enterprise's hazards in hand (each as their notification
+    preferences say: quiet hours, digest only). L2: the department's head, L3: the
+    managers — over the owners' heads, never back to them. A major hazard adds the managers,
+    the safety officers and the enterprise admins to every notice."""
     owners = hazard_owners(facts)
-    if notice in (HazardNotice.DUE_SOON, HazardNotice.L1):
+    if notice is HazardNotice.DUE_SOON:
         audience = set(owners)
+    elif notice is HazardNotice.L1:
+        audience = owners | _with_role(facts.staff, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN)
     elif notice is HazardNotice.L2:
         audience = _department_heads(facts) - owners
     else:
         audience = _with_role(facts.staff, Role.MANAGER) - owners
     if facts.level is HazardLevel.MAJOR:
-        audience |= _with_role(facts.staff, Role.MANAGER, Role.SAFETY_OFFICER)
+        audience |= _with_role(facts.staff, Role.MANAGER, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN)
     return audience
 
 

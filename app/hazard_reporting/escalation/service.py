@@ -71,7 +71,7 @@ from app.notifications.service import enqueue, enqueue_many, outbox_row
 _TASK_CHUNK = 500  # overdue tasks per audience statement
 # The roles a check's owner can hold (domain.owes).
 _OWNER_ROLES = (Role.TEAM_LEADER, Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER)
-_HAZARD_STAFF_ROLES = (Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER)
+_HAZARD_STAFF_ROLES = (Role.DEPARTMENT_HEAD, Role.MANAGER, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN)
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,11 @@ def _rule(
     permissions: Iterable[Action],
     parties: Iterable[Party] = (),
 ) -> Rule:
-    return Rule(action, frozenset(sources), target, levels, frozenset(permissions), frozenset(parties))
+    granted = frozenset(permissions)
+    if granted & {_P.ASSIGN_HAZARD, _P.VERIFY_HAZARD}:
+        # Whoever may act as the safety officer on hazards (the enterprise admin) may too.
+        granted |= {_P.HANDLE_HAZARDS}
+    return Rule(action, frozenset(sources), target, levels, granted, frozenset(parties))
 
 
 RULES: tuple[Rule, ...] = (
@@ -264,7 +268,8 @@ RULES: tuple[Rule, ...] = (
     ),
     # Dismissing a claimed major hazard is the principal's call (主要负责人), not a checker's.
     _rule(_A.REJECT, {_S.REPORTED}, _S.REJECTED, MAJOR, {_P.APPROVE_MAJOR_PLAN}),
-    _rule(_A.ASSESS, {_S.REPORTED}, _S.ASSESSED, MAJOR, {_P.VERIFY_HAZARD}),
+    # 评估认定 is the enterprise's (the safety officer's) or the bureau's, on its own inspection.
+    _rule(_A.ASSESS, {_S.REPORTED}, _S.ASSESSED, MAJOR, {_P.VERIFY_HAZARD, _P.SUPERVISE_MAJOR_HAZARD}),
     _rule(_A.REGISTER, {_S.ASSESSED}, _S.REGISTERED, MAJOR, {_P.VERIFY_HAZARD}),
     # The plan is drafted before approval and frozen by it (later dates go through extensions).
     _rule(
@@ -524,6 +529,9 @@ class Audience(StrEnum):
     REPORTER = "reporter"
     ASSIGNEE = "assignee"
     ASSIGNERS = "assigners"  # members who may assign (ASSIGN_HAZARD)
+    # The safety officers and enterprise admins, whatever their department: they keep the
+    # enterprise's hazards in hand and hear of every new one.
+    OVERSEERS = "overseers"
     MAJOR_APPROVERS = "major_approvers"  # members who approve major plans (APPROVE_MAJOR_PLAN)
     DECIDERS = "deciders"  # who decides next: VERIFY_HAZARD (一般) / APPROVE_MAJOR_PLAN (重大)
     BUREAU = "bureau"  # bureau admins and the staff of the enterprise's town
@@ -538,7 +546,7 @@ class Notice:
 
 _AU = Audience
 NOTICES: Mapping[HazardAction, Notice] = {
-    _A.REPORT: Notice("hazard_reported", (_AU.ASSIGNERS,)),
+    _A.REPORT: Notice("hazard_reported", (_AU.ASSIGNERS, _AU.OVERSEERS)),
     _A.ASSIGN: Notice("hazard_assigned", (_AU.ASSIGNEE,)),
     _A.START_RECTIFICATION: Notice("hazard_rectification_started", (_AU.REPORTER,)),
     _A.SUBMIT_RECTIFICATION: Notice("hazard_rectified", (_AU.DECIDERS,)),
@@ -554,6 +562,10 @@ NOTICES: Mapping[HazardAction, Notice] = {
     _A.REQUEST_EXTENSION: Notice("deadline_extension_requested", (_AU.DECIDERS,)),
     _A.DECIDE_EXTENSION: Notice("deadline_extension_decided", (_AU.REQUESTER,)),
 }
+
+
+# The roles of Audience.OVERSEERS.
+OVERSEER_ROLES = frozenset({Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN})
 
 
 def decider_permission(level: HazardLevel) -> Action:

@@ -1,4 +1,6 @@
-"""The ledgers (台账) of one enterprise and month, as one .xlsx workbook of two sheets.
+"""The ledgers (台账) of one enterprise and month, as one .xlsx workbook of two sheets, and
+the bureau's district (or town) ledger of a month: the hazards of every enterprise in its
+scope on one sheet (district_ledger).
 
 隐患台账: one row per hazard found in the month (by its report time in Asia/Shanghai), with
 the columns Chinese ledgers use. Major hazards take their measures, responsible person and
@@ -32,9 +34,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import Action, Actor, EnterpriseRef, require
 from app.accounts.models import User
+from app.accounts.queries import visible_enterprises
 from app.clock import LOCAL_TZ, to_local
-from app.enterprises.models import Enterprise, Site
-from app.errors import NotFound, ValidationFailed
+from app.database import chunks
+from app.enterprises.models import Enterprise, Site, Town
+from app.errors import NotFound, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS, CheckTaskStatus, ItemResult
 from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.domain import (
@@ -117,6 +121,18 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def excel_safe(value: Any) -> Any:
+    """A cell value Excel will not run as a formula: text starting with = + - @ (a
+    description typed as "=HYPERLINK(…)", a location "-3 层") gets a leading apostrophe and
+    is shown as the text it is. Every sheet cell written here goes through it."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _wall_clock(moment: datetime | None) -> datetime | None:
     """An aware instant as naive Asia/Shanghai wall-clock time, for an Excel cell."""
     return to_local(moment).replace(tzinfo=None) if moment else None
@@ -131,16 +147,18 @@ def _enterprise(session: Session, actor: Actor, enterprise_id: int) -> Enterpris
     return enterprise
 
 
-def hazard_rows(
-    session: Session, enterprise: Enterprise, year: int, month: int, now: datetime
-) -> list[list[Any]]:
-    """The ledger rows (one list of cell values per hazard, in HAZARD_COLUMNS order) of the
-    hazards the enterprise found in the local month, oldest first."""
+def _ledger_rows(
+    session: Session, enterprise_ids: list[int], year: int, month: int, now: datetime
+) -> list[tuple[Hazard, list[Any]]]:
+    """Each hazard the enterprises found in the local month, oldest first, with its ledger
+    cells (HAZARD_COLUMNS order, without the 序号)."""
     start, end = month_bounds(year, month)
+    if not enterprise_ids:
+        return []
     hazards = list(
         session.scalars(
             select(Hazard)
-            .where(Hazard.enterprise_id == enterprise.id, Hazard.created_at >= start, Hazard.created_at < end)
+            .where(Hazard.enterprise_id.in_(enterprise_ids), Hazard.created_at >= start, Hazard.created_at < end)
             .options(selectinload(Hazard.plan))
             .order_by(Hazard.created_at, Hazard.id)
         )
@@ -152,30 +170,30 @@ def hazard_rows(
     # (验收人) of each hazard; events are append-only, so "last by id" is "latest".
     submitted: dict[int, HazardEvent] = {}
     verified: dict[int, HazardEvent] = {}
-    for event in session.scalars(
-        select(HazardEvent)
-        .where(
-            HazardEvent.hazard_id.in_(ids),
-            HazardEvent.action.in_([HazardAction.SUBMIT_RECTIFICATION, HazardAction.VERIFY]),
-        )
-        .order_by(HazardEvent.id)
-    ):
-        (submitted if event.action is HazardAction.SUBMIT_RECTIFICATION else verified)[event.hazard_id] = (
-            event
-        )
-    site_ids = {h.site_id for h in hazards if h.site_id}
-    sites = (
-        dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all())
-        if site_ids
-        else {}
-    )
+    for chunk in chunks(ids):
+        for event in session.scalars(
+            select(HazardEvent)
+            .where(
+                HazardEvent.hazard_id.in_(chunk),
+                HazardEvent.action.in_([HazardAction.SUBMIT_RECTIFICATION, HazardAction.VERIFY]),
+            )
+            .order_by(HazardEvent.id)
+        ):
+            target = submitted if event.action is HazardAction.SUBMIT_RECTIFICATION else verified
+            target[event.hazard_id] = event
+    site_ids = sorted({h.site_id for h in hazards if h.site_id})
+    sites: dict[int, str] = {}
+    for chunk in chunks(site_ids):
+        sites.update(session.execute(select(Site.id, Site.name).where(Site.id.in_(chunk))).all())
     user_ids = {h.reporter_id for h in hazards} | {h.assignee_id for h in hazards if h.assignee_id}
     user_ids |= {e.actor_id for e in verified.values() if e.actor_id}
     user_ids |= {h.plan.accepted_by_id for h in hazards if h.plan and h.plan.accepted_by_id}
-    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+    names: dict[int, str] = {}
+    for chunk in chunks(sorted(user_ids)):
+        names.update(session.execute(select(User.id, User.display_name).where(User.id.in_(chunk))).all())
 
     rows = []
-    for number, hazard in enumerate(hazards, start=1):
+    for hazard in hazards:
         plan = hazard.plan if hazard.level is HazardLevel.MAJOR else None
         submission = submitted.get(hazard.id)
         done = hazard.status in (HazardStatus.RECTIFIED, HazardStatus.CLOSED)
@@ -195,25 +213,34 @@ def hazard_rows(
         status = STATUS_LABELS[hazard.status]
         if is_overdue(hazard.status, hazard.deadline, now):
             status += "（已逾期）"
-        rows.append(
-            [
-                number,
-                _wall_clock(hazard.created_at),
-                names.get(hazard.reporter_id, ""),
-                place_label(sites.get(hazard.site_id, ""), hazard.location, " "),
-                hazard.description,
-                LEVEL_LABELS[hazard.level],
-                CATEGORY_LABELS[hazard.category],
-                measures,
-                responsible,
-                _wall_clock(hazard.deadline),
-                float(funds) if funds is not None else None,
-                _wall_clock(submission.at) if submission and done else None,
-                acceptor,
-                status,
-            ]
-        )
+        cells = [
+            _wall_clock(hazard.created_at),
+            names.get(hazard.reporter_id, ""),
+            place_label(sites.get(hazard.site_id, ""), hazard.location, " "),
+            hazard.description,
+            LEVEL_LABELS[hazard.level],
+            CATEGORY_LABELS[hazard.category],
+            measures,
+            responsible,
+            _wall_clock(hazard.deadline),
+            float(funds) if funds is not None else None,
+            _wall_clock(submission.at) if submission and done else None,
+            acceptor,
+            status,
+        ]
+        rows.append((hazard, cells))
     return rows
+
+
+def hazard_rows(
+    session: Session, enterprise: Enterprise, year: int, month: int, now: datetime
+) -> list[list[Any]]:
+    """The ledger rows (one list of cell values per hazard, in HAZARD_COLUMNS order) of the
+    hazards the enterprise found in the local month, oldest first."""
+    return [
+        [number, *cells]
+        for number, (_hazard, cells) in enumerate(_ledger_rows(session, [enterprise.id], year, month, now), 1)
+    ]
 
 
 def _check_status(task: CheckTask, now: datetime) -> str:
@@ -318,7 +345,7 @@ def _write_sheet(
     for row_index, values in enumerate(rows, start=3):
         for column_index, value in enumerate(values, start=1):
             header = columns[column_index - 1][0]
-            cell = sheet.cell(row=row_index, column=column_index, value=value)
+            cell = sheet.cell(row=row_index, column=column_index, value=excel_safe(value))
             cell.border = border
             cell.alignment = Alignment(vertical="top", wrap_text=header in _WRAPPED)
             if isinstance(value, datetime):
@@ -377,3 +404,58 @@ def hazard_ledger(
     buffer.seek(0)
     filename = safe_filename(f"{enterprise.name}_{year}年{month:02d}月_{LEDGER_TITLE}.xlsx")
     return LedgerFile(filename=filename, content=buffer)
+
+
+DISTRICT_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("序号", 6),
+    ("镇（街道）", 12),
+    ("企业名称", 24),
+    *HAZARD_COLUMNS[1:],
+)
+_DISTRICT_WRAPPED = {"企业名称"}
+
+
+def district_ledger(
+    session: Session, actor: Actor, now: datetime, year: int, month: int, town_id: int | None = None
+) -> LedgerFile:
+    """The bureau's 辖区隐患台账 of the month: one sheet of the hazards found by every
+    enterprise in the actor's scope (or in one of its towns) whose ledger they may export,
+    with the town and enterprise of each. Raises PermissionDenied (not bureau staff),
+    NotFound (a town outside their scope)."""
+    if not actor.is_bureau:
+        raise PermissionDenied("辖区台账仅供监管部门导出。")
+    query = visible_enterprises(actor)
+    town: Town | None = None
+    if town_id is not None:
+        town = session.get(Town, town_id)
+        if town is None or not (actor.enterprise_scope().all or town.id in actor.bureau_town_ids):
+            raise NotFound("镇（街道）不存在或不在您的负责范围内。")
+        query = query.where(Enterprise.town_id == town.id)
+    enterprises = {
+        e.id: e for e in session.scalars(query.options(selectinload(Enterprise.town))) if actor.can(Action.EXPORT_LEDGER, e.ref)
+    }
+    rows = [
+        [number, enterprises[hazard.enterprise_id].town.name, enterprises[hazard.enterprise_id].name, *cells]
+        for number, (hazard, cells) in enumerate(
+            _ledger_rows(session, sorted(enterprises), year, month, now), start=1
+        )
+    ]
+    scope = town.name if town is not None else ("全区" if actor.enterprise_scope().all else "负责镇街")
+    title = f"{scope} {year}年{month}月 {LEDGER_TITLE}"
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "辖区隐患台账"
+    _write_sheet(sheet, title, DISTRICT_COLUMNS, rows, "本月辖区内未登记隐患")
+    for index, (header, _width) in enumerate(DISTRICT_COLUMNS, start=1):
+        if header in _DISTRICT_WRAPPED:
+            for row in range(3, len(rows) + 3):
+                sheet.cell(row=row, column=index).alignment = Alignment(vertical="top", wrap_text=True)
+    exported = to_local(now).strftime("%Y-%m-%d %H:%M")
+    sheet.oddFooter.left.text = f"导出人：{actor.display_name}  导出时间：{exported}"
+    sheet.oddFooter.right.text = "第 &P 页，共 &N 页"
+    workbook.properties.title = title
+    workbook.properties.creator = "安查 隐患排查治理"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    buffer.seek(0)
+    return LedgerFile(filename=safe_filename(f"{scope}_{year}年{month:02d}月_辖区{LEDGER_TITLE}.xlsx"), content=buffer)

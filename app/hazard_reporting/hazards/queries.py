@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from app.accounts.domain import ROLE_LABELS, Action, Actor, EnterpriseRef, Role
 from app.accounts.models import Membership, User
 from app.accounts.queries import visible_enterprises
-from app.clock import to_local
-from app.enterprises.models import Enterprise, Site
+from app.clock import LOCAL_TZ, to_local
+from app.enterprises.models import Enterprise, Site, Town
 from app.errors import NotFound
 from app.hazard_reporting.hazards.domain import (
     ACTION_LABELS,
@@ -517,20 +517,45 @@ def list_rows(session: Session, hazards: list[Hazard], now: datetime) -> list[di
 
 def _int(value: str | None) -> int | None:
     try:
-        return int(value) if value is not None else None
+        number = int(value) if value is not None else None
+    except ValueError:
+        return None
+    # Ids and pages are positive and fit the database's integers.
+    return number if number is not None and 0 < number <= MAX_ID else None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value.strip()) if value else None
     except ValueError:
         return None
 
 
+MAX_ID = 2**31 - 1
+MAX_SEARCH = 100  # characters of the text search
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 @dataclass(frozen=True)
 class ListFilters:
-    """The console list's filters, from its URL arguments (a bad value is no filter)."""
+    """The console list's filters, from its URL arguments (a bad value is no filter): the
+    enterprise, the town (bureau), status, level, overdue only, the local days the hazard
+    was found between, and words of its description or location."""
 
     enterprise_id: int | None
     status: HazardStatus | None
     level: HazardLevel | None
     overdue: bool
     page: int
+    town_id: int | None = None
+    found_from: date | None = None
+    found_to: date | None = None
+    q: str = ""
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ListFilters:
@@ -545,34 +570,65 @@ class ListFilters:
             status=choice(HazardStatus, args.get("status", "")),
             level=choice(HazardLevel, args.get("level", "")),
             overdue=args.get("overdue") == "1",
-            page=max(1, _int(args.get("page", "1")) or 1),
+            page=_int(args.get("page", "1")) or 1,
+            town_id=_int(args.get("town_id")),
+            found_from=_day(args.get("found_from")),
+            found_to=_day(args.get("found_to")),
+            q=" ".join((args.get("q") or "").split())[:MAX_SEARCH],
         )
 
     def query_args(self, page: int = 1) -> dict[str, Any]:
         """URL arguments of these filters on `page` (for links), without the empty ones."""
         args = {
             "enterprise_id": self.enterprise_id,
+            "town_id": self.town_id,
             "status": self.status.value if self.status else None,
             "level": self.level.value if self.level else None,
             "overdue": "1" if self.overdue else None,
+            "found_from": self.found_from.isoformat() if self.found_from else None,
+            "found_to": self.found_to.isoformat() if self.found_to else None,
+            "q": self.q or None,
             "page": page if page > 1 else None,
         }
         return {k: v for k, v in args.items() if v is not None}
 
 
-def console_hazards(
-    session: Session, actor: Actor, filters: ListFilters, now: datetime
-) -> tuple[list[Hazard], int]:
-    """One page of the hazards the actor may see, filtered, newest first, and the total."""
+def filtered_hazards(actor: Actor, filters: ListFilters, now: datetime) -> Select[tuple[Hazard]]:
+    """SELECT of the hazards the actor may see that pass `filters` (the page aside)."""
     query = visible_hazards(actor)
     if filters.enterprise_id is not None:
         query = query.where(Hazard.enterprise_id == filters.enterprise_id)
+    if filters.town_id is not None:
+        in_town = select(Enterprise.id).where(Enterprise.town_id == filters.town_id)
+        query = query.where(Hazard.enterprise_id.in_(in_town))
     if filters.status is not None:
         query = query.where(Hazard.status == filters.status)
     if filters.level is not None:
         query = query.where(Hazard.level == filters.level)
     if filters.overdue:
         query = query.where(overdue_clause(now))
+    if filters.found_from is not None:
+        query = query.where(Hazard.created_at >= local_midnight(filters.found_from))
+    if filters.found_to is not None:
+        query = query.where(Hazard.created_at < local_midnight(filters.found_to + timedelta(days=1)))
+    for word in filters.q.split():
+        pattern = _like_pattern(word)
+        query = query.where(
+            or_(Hazard.description.ilike(pattern, escape="\\"), Hazard.location.ilike(pattern, escape="\\"))
+        )
+    return query
+
+
+def local_midnight(day: date) -> datetime:
+    """00:00 of `day` in Asia/Shanghai, as an aware UTC instant."""
+    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
+def console_hazards(
+    session: Session, actor: Actor, filters: ListFilters, now: datetime
+) -> tuple[list[Hazard], int]:
+    """One page of the hazards the actor may see, filtered, newest first, and the total."""
+    query = filtered_hazards(actor, filters, now)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     page = (
         query.order_by(Hazard.created_at.desc(), Hazard.id.desc())
@@ -589,7 +645,18 @@ def console_list_context(
     by and those whose 台账 the actor may export."""
     hazards, total = console_hazards(session, actor, filters, now)
     enterprises = list(session.scalars(visible_enterprises(actor).order_by(Enterprise.name)))
+    town_ids = {e.town_id for e in enterprises}
+    towns = (
+        list(session.scalars(select(Town).where(Town.id.in_(town_ids)).order_by(Town.code)))
+        if actor.is_bureau and len(town_ids) > 1
+        else []
+    )
+    # Opened from an enterprise's tab bar (or filtered to one): that enterprise's tabs show.
+    enterprise = next((e for e in enterprises if e.id == filters.enterprise_id), None)
     return {
+        "towns": towns,
+        "enterprise": enterprise,
+        "district_ledger": actor.is_bureau and any(actor.can(Action.EXPORT_LEDGER, e.ref) for e in enterprises),
         "rows": list_rows(session, hazards, now),
         "total": total,
         "pages": max(1, -(-total // CONSOLE_PAGE_SIZE)),

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.accounts.domain import Action, Actor, BureauRole
+from app.accounts.domain import Action, Actor, BureauRole, Role
 from app.accounts.models import BureauMembership, Membership, User, bureau_membership_towns
 from app.enterprises.models import Enterprise, Site
 from app.errors import NotFound
 from app.hazard_reporting.hazards.domain import (
     NOTICES,
+    OVERSEER_ROLES,
     Audience,
     ExtensionStatus,
     HazardAction,
@@ -160,6 +161,21 @@ def _members_with(session: Session, hazard: Hazard, permission: Action) -> set[i
     return set(session.scalars(query))
 
 
+def _members_in(session: Session, hazard: Hazard, roles: frozenset[Role]) -> set[int]:
+    """Active members of the hazard's enterprise in one of `roles`, whatever their department."""
+    query = (
+        select(Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.enterprise_id == hazard.enterprise_id,
+            Membership.active.is_(True),
+            Membership.role.in_(sorted(roles)),
+            User.is_active.is_(True),
+        )
+    )
+    return set(session.scalars(query))
+
+
 def _bureau_for(session: Session, enterprise: Enterprise) -> set[int]:
     """Bureau admins (the whole district) and the bureau staff of the enterprise's town."""
     in_town = select(bureau_membership_towns.c.bureau_membership_id).where(
@@ -190,6 +206,8 @@ def _audience(
         return {requester_id} if requester_id is not None else set()
     if audience is Audience.BUREAU:
         return _bureau_for(session, enterprise)
+    if audience is Audience.OVERSEERS:
+        return _members_in(session, hazard, OVERSEER_ROLES)
     permission = {
         Audience.ASSIGNERS: Action.ASSIGN_HAZARD,
         Audience.MAJOR_APPROVERS: Action.APPROVE_MAJOR_PLAN,
