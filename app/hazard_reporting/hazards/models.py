@@ -82,6 +82,9 @@ class Hazard(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # 随手拍: "<reporter id>:<the page's key>" (the key of a chat photo's link derives from its
+    # media id), unique, so reopening the link and submitting again cannot report twice.
+    report_key: Mapped[str | None] = mapped_column(String(96), unique=True)
 
     events: Mapped[list[HazardEvent]] = relationship(
         back_populates="hazard", order_by="HazardEvent.id", passive_deletes=True

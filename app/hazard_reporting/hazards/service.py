@@ -113,10 +113,16 @@ def _report_level(payload: HazardReportIn) -> tuple[HazardLevel, bool]:
 # --- report, assign, rectify, verify -------------------------------------------------------
 
 
-def report_hazard(session: Session, actor: Actor, now: datetime, data: Any) -> Hazard:
+def report_hazard(
+    session: Session, actor: Actor, now: datetime, data: Any, *, report_key: str | None = None
+) -> Hazard:
     """Report a hazard: 随手拍, an enforcement finding, or a failed check item (its on_fail
     sets the level: general, major, or review = general flagged for review). A general hazard
     is due by the end of the local day (不过夜); a major one gets its deadline from its plan.
+
+    `report_key` (随手拍: the reporter's page key, unique in the table) makes a second report
+    with the same key fail at the flush with IntegrityError; the caller rolls back and shows
+    the hazard the key already names (queries.reported_with_key).
 
     Raises NotFound, PermissionDenied (REPORT_HAZARD), ValidationFailed."""
     payload = parse(HazardReportIn, data)
@@ -153,6 +159,7 @@ def report_hazard(session: Session, actor: Actor, now: datetime, data: Any) -> H
         standard_version=standard_version_on(now) if criteria_code else None,
         created_at=now,
         updated_at=now,
+        report_key=report_key,
     )
     session.add(hazard)
     session.flush()
@@ -441,13 +448,21 @@ def add_photo(
     return photo
 
 def report_with_photos(
-    session: Session, actor: Actor, now: datetime, data: Any, photos: list[bytes], media_root: str | Path
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    data: Any,
+    photos: list[bytes],
+    media_root: str | Path,
+    *,
+    report_key: str | None = None,
 ) -> Hazard:
     """随手拍: report_hazard with its photos (before), at least one. Raises ValidationFailed
-    (no photo) and what report_hazard and add_photo raise."""
+    (no photo), IntegrityError (`report_key` already used) and what report_hazard and
+    add_photo raise."""
     if not photos:
         raise ValidationFailed.for_field("photo", NO_PHOTO)
-    hazard = report_hazard(session, actor, now, data)
+    hazard = report_hazard(session, actor, now, data, report_key=report_key)
     for photo in photos:
         add_photo(session, actor, now, hazard.id, PhotoKind.BEFORE, photo, media_root)
     return hazard
