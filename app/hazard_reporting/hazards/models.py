@@ -67,7 +67,8 @@ class Hazard(Base):
     location: Mapped[str] = mapped_column(String(256), default="")
     reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    # General: 23:59:59 local of the report day (不过夜). Major: the approved plan's deadline.
+    # General: domain.general_deadline (23:59:59 local of the report day; 18:00 the next day
+    # for a night finding). Major: the approved plan's deadline.
     deadline: Mapped[datetime | None]
     status: Mapped[HazardStatus] = mapped_column(
         str_enum(HazardStatus, "hazard_status"), default=HazardStatus.REPORTED

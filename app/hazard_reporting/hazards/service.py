@@ -40,7 +40,7 @@ from app.hazard_reporting.hazards.domain import (
     pick_criteria,
     require_ready_for_rectification,
     rule_for,
-    same_day_deadline,
+    general_deadline,
     standard_version_on,
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardPhoto
@@ -118,7 +118,8 @@ def report_hazard(
 ) -> Hazard:
     """Report a hazard: 随手拍, an enforcement finding, or a failed check item (its on_fail
     sets the level: general, major, or review = general flagged for review). A general hazard
-    is due by the end of the local day (不过夜); a major one gets its deadline from its plan.
+    is due by the end of the local day (不过夜; a night finding by the end of the next day
+    shift, domain.general_deadline); a major one gets its deadline from its plan.
 
     `report_key` (随手拍: the reporter's page key, unique in the table) makes a second report
     with the same key fail at the flush with IntegrityError; the caller rolls back and shows
@@ -153,7 +154,7 @@ def report_hazard(
         description=payload.description,
         location=payload.location,
         reporter_id=actor.user_id,
-        deadline=same_day_deadline(now) if level is HazardLevel.GENERAL else None,
+        deadline=general_deadline(now) if level is HazardLevel.GENERAL else None,
         status=HazardStatus.REPORTED,
         criteria_code=criteria_code,
         standard_version=standard_version_on(now) if criteria_code else None,
