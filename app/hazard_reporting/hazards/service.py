@@ -36,11 +36,11 @@ from app.hazard_reporting.hazards.domain import (
     category_for_item,
     check_criteria,
     check_extension,
+    general_deadline,
     level_for_failed_item,
     pick_criteria,
     require_ready_for_rectification,
     rule_for,
-    general_deadline,
     standard_version_on,
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardPhoto
