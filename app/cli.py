@@ -140,6 +140,8 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         lines.append(f"  微信模拟器 sandbox: {base}/sandbox/")
     for login in summary.get("console_logins", []):
         lines.append(f"  登录 {login['username']} / {login['password']}  ({login['role_label']})")
+    if settings.sandbox and summary.get("headline"):
+        lines.append(f"  {summary['headline']['text']}")
     click.echo("\n".join(lines) + "\n", file=sys.stderr)
     app = current_app._get_current_object()
     if not no_workers:

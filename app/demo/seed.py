@@ -15,6 +15,7 @@ from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, BureauRole, Rol
 from app.accounts.models import ApiToken, BureauMembership, Membership, User
 from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
 from app.demo import data
+from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
@@ -113,10 +114,15 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     seeder.created += len(propose_monthly_tips(session, now))
     session.flush()
     root = _media_root(media_root)
+    ran = 0
     if root is None:
         log.warning("demo history skipped: no media root for its photos")
-        return seeder.created
-    return seeder.created + seed_history(session, now, root)
+    else:
+        ran = seed_history(session, now, root)
+    # After the history (which sets it up from its first day): on a demo seeded before the
+    # night team existed, its schedule starts now.
+    ensure_night_schedule(session, now)
+    return seeder.created + ran
 
 
 def login_api_token(secret_key: str, username: str) -> str:
@@ -296,4 +302,5 @@ def demo_summary(session: Session, settings: Any) -> dict[str, Any]:
         ],
         "virtual_users": virtual_users,
         "sites": sites,
+        "headline": headline(session),
     }
