@@ -404,3 +404,16 @@ def test_pages_need_a_wechat_login(client, org):
     assert refused.status_code == 401 and "登录已失效" in refused.get_json()["message"]
     query = parse_qs(urlsplit(client.get(f"/h5/checks/{task.id}/result").headers["Location"]).query)
     assert query["scope"] == ["snsapi_base"]
+
+
+def test_the_check_forms_bottom_bar_is_opaque_and_clear_of_the_safe_areas(client):
+    """Issue 12: the bottom bar was see-through (items showed through it and its buttons)."""
+    import re
+
+    css = client.get("/static/h5/check.css").get_data(as_text=True)
+    rules = dict(re.findall(r"^(\.ck-bottom(?:[^{]*)?)\{([^}]*)\}", css, flags=re.M))
+    bar = rules[".ck-bottom "]
+    assert "background: #ededed" in bar and "rgba" not in bar
+    for side in ("bottom", "left", "right"):
+        assert f"env(safe-area-inset-{side})" in bar
+    assert "background: #fff" in rules[".ck-bottom .ck-bottom__rest "]
