@@ -60,16 +60,24 @@ def _schedule(session: Session, enterprise: Enterprise, team: Team) -> CheckSche
 
 def ensure_night_schedule(session: Session, now: datetime) -> CheckSchedule | None:
     """Make the headline team's daily check the night shift's: due 23:59 local every day
-    with data.HEADLINE's grace. Creates the enterprise's missing default schedules first
-    (on a demo seeded before the team existed: only this team's), then changes the timing
-    through schedules.update_schedule as the enterprise admin, for periods not generated
-    yet. Idempotent; None without the demo enterprise or team."""
+    with data.HEADLINE's grace, through schedules.update_schedule as the enterprise admin
+    (for periods not generated yet). On a demo whose schedules were set up before the team
+    existed, its missing default schedule is created first (ensure_default_schedules: only
+    this team's is missing); an enterprise without schedules (a seed without the history)
+    is left alone. Idempotent; None when there is nothing to set."""
     enterprise = _enterprise(session)
     team = _team(session, enterprise) if enterprise is not None else None
     if enterprise is None or team is None:
         return None
     schedule = _schedule(session, enterprise, team)
     if schedule is None:
+        has_schedules = session.scalar(
+            select(CheckSchedule.id).where(
+                CheckSchedule.enterprise_id == enterprise.id, CheckSchedule.kind == ScheduleKind.ROUTINE
+            ).limit(1)
+        )
+        if has_schedules is None:
+            return None
         schedules.ensure_default_schedules(session, now, enterprise.id)
         session.flush()
         schedule = _schedule(session, enterprise, team)

@@ -7,26 +7,35 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.accounts.models import User
 from app.clock import LOCAL_TZ, local_today
 from app.demo import seed as seed_module
 from app.demo.headline import headline
+from app.demo.history import demo_enterprises
 from app.demo.seed import demo_summary, seed_demo
-from app.enterprises.models import Site
+from app.enterprises.models import Site, Team
 from app.hazard_reporting.checks import queries as check_queries
 from app.hazard_reporting.checks.domain import CheckTaskStatus
-from app.hazard_reporting.schedules.service import generate_tasks
+from app.hazard_reporting.schedules.models import CheckSchedule
+from app.hazard_reporting.schedules.service import ensure_default_schedules, generate_tasks
 from tests.conftest import TEST_SECRET
 
 
 @pytest.fixture
 def no_history(monkeypatch):
     """The sixty days of history are slow and have tests of their own (test_demo_history.py
-    checks they leave today's night check to the visitor); without them the schedule and
-    the scheduler alone must give the headline."""
-    monkeypatch.setattr(seed_module, "seed_history", lambda *args: 0)
+    checks they leave today's night check to the visitor); here only its set-up runs (the
+    default schedules of every demo enterprise), and the schedule and the scheduler alone
+    must give the headline."""
+
+    def set_up_only(session, now, media_root):
+        for enterprise in demo_enterprises(session).values():
+            ensure_default_schedules(session, now, enterprise.id)
+        return 0
+
+    monkeypatch.setattr(seed_module, "seed_history", set_up_only)
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -41,8 +50,8 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
         local(30, 23, 50),
     ],
 )
-def test_a_named_team_leader_has_todays_check_open_at_any_hour(app, db_session, now, no_history):
-    seed_demo(db_session, now, TEST_SECRET)
+def test_a_named_team_leader_has_todays_check_open_at_any_hour(app, db_session, now, no_history, tmp_path):
+    seed_demo(db_session, now, TEST_SECRET, media_root=tmp_path)
     generate_tasks(db_session, now)  # the scheduler's run at start
     told = headline(db_session)
     assert told is not None
@@ -58,8 +67,30 @@ def test_a_named_team_leader_has_todays_check_open_at_any_hour(app, db_session, 
     assert demo_summary(db_session, app.config["SETTINGS"])["headline"] == told
 
 
-def test_reseeding_leaves_the_night_schedule_as_it_is(app, db_session, no_history):
+def test_reseeding_leaves_the_night_schedule_as_it_is(app, db_session, no_history, tmp_path):
     now = local(28, 10)
-    seed_demo(db_session, now, TEST_SECRET)
-    assert seed_demo(db_session, now, TEST_SECRET) == 0
+    seed_demo(db_session, now, TEST_SECRET, media_root=tmp_path)
+    assert seed_demo(db_session, now, TEST_SECRET, media_root=tmp_path) == 0
     assert headline(db_session)["due_time"] == "23:59"
+
+
+def test_a_demo_seeded_before_the_night_team_gets_its_schedule_at_the_next_seed(app, db_session, no_history, tmp_path):
+    """A demo that runs for days was seeded by the version before: the next `make run`
+    (which seeds again) adds the team, its leader and its night schedule."""
+    now = local(30, 21)
+    seed_demo(db_session, now, TEST_SECRET, media_root=tmp_path)
+    schedule_id = db_session.scalar(
+        select(CheckSchedule.id).where(CheckSchedule.team_id == Team.id, Team.name == "夜班巡检班")
+    )
+    db_session.execute(delete(CheckSchedule).where(CheckSchedule.id == schedule_id))
+    assert headline(db_session) is None
+    seed_demo(db_session, now, TEST_SECRET, media_root=tmp_path)
+    generate_tasks(db_session, now)
+    assert headline(db_session)["due_time"] == "23:59"
+
+
+def test_without_the_demos_schedules_nothing_is_set_up(app, db_session, monkeypatch, tmp_path):
+    monkeypatch.setattr(seed_module, "seed_history", lambda *args: 0)
+    seed_demo(db_session, local(30, 21), TEST_SECRET, media_root=tmp_path)
+    assert db_session.scalar(select(CheckSchedule.id).limit(1)) is None
+    assert headline(db_session) is None
