@@ -111,9 +111,13 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.sandbox.api import register_fake_wechat
         from app.sandbox.simulator import bp as sandbox_simulator_bp
+        from app.sandbox.store import record_passive_reply
+        from app.wechat_inbound.callback import observe_replies
 
         register_fake_wechat(app)
         app.register_blueprint(sandbox_simulator_bp)
+        # Every passive reply the callback sends is logged, not only the simulator's.
+        observe_replies(app, record_passive_reply)
     register_api(app)
     # Not a blueprint: served ahead of Flask's dispatch (see CallbackEndpoint).
     install_wechat_callback(app)

@@ -16,7 +16,7 @@ from app.notifications.cli import notifications_group
 from app.scheduling.cli import scheduler_group
 from app.tips.cli import tips_group
 from app.wechat.cli import wechat_group
-from config.settings import PROJECT_ROOT
+from config.settings import INSTANCE_DIR, PROJECT_ROOT
 
 
 def alembic_config(url: str | None = None):
@@ -119,11 +119,14 @@ def serve(host: str, port: int, no_workers: bool) -> None:
     from werkzeug.serving import run_simple
 
     from app.demo.seed import demo_summary
-    from app.extensions import db
+    from app.extensions import db, redis_client
     from app.notifications.dispatcher import start_background_dispatcher
     from app.scheduling.runner import start_background_scheduler
 
     settings = current_app.config["SETTINGS"]
+    if settings.sandbox and redis_client.in_process:
+        # The in-process Redis dies with the process; the simulator's message log must not.
+        current_app.config.setdefault("SANDBOX_MESSAGE_LOG", str(INSTANCE_DIR / "sandbox-messages.sqlite3"))
     base = f"http://{host}:{port}"
     with db.new_session() as session:
         summary = demo_summary(session, settings)
@@ -137,6 +140,8 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         lines.append(f"  微信模拟器 sandbox: {base}/sandbox/")
     for login in summary.get("console_logins", []):
         lines.append(f"  登录 {login['username']} / {login['password']}  ({login['role_label']})")
+    if settings.sandbox and summary.get("headline"):
+        lines.append(f"  {summary['headline']['text']}")
     click.echo("\n".join(lines) + "\n", file=sys.stderr)
     app = current_app._get_current_object()
     if not no_workers:

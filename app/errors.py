@@ -96,12 +96,21 @@ def readable_message(exc: DomainError, labels: Mapping[str, str] | None = None) 
 
 
 def h5_notice(
-    status: int, title: str, lines: list[str], *, icon: str = "warn", retry_url: str | None = None
+    status: int,
+    title: str,
+    lines: list[str],
+    *,
+    icon: str = "warn",
+    retry_url: str | None = None,
+    link: tuple[str, str] | None = None,
 ) -> tuple[str, int]:
-    """The phone-layout notice page (templates/wechat/h5_notice.html) with `status`."""
+    """The phone-layout notice page (templates/wechat/h5_notice.html) with `status`; `link`
+    is an optional (url, label) button."""
     from flask import render_template
 
-    page = render_template("wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=retry_url)
+    page = render_template(
+        "wechat/h5_notice.html", title=title, lines=lines, icon=icon, retry_url=retry_url, link=link
+    )
     return page, status
 
 

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'ancha.db'}"
     # Unset: an in-process fakeredis server (embedded default).
     REDIS_URL: str | None = None
-    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    # Unset: http://127.0.0.1:<PORT> (PORT: what `flask serve` / `make run` listen on, 5000).
+    PUBLIC_BASE_URL: str | None = None
+    PORT: PositiveInt = 5000
     WECHAT_APP_ID: str | None = None
     WECHAT_APP_SECRET: str | None = None
     WECHAT_TOKEN: str | None = None
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
     NOTIFY_CONCURRENCY: PositiveInt = 4
 
     @field_validator(
+        "PUBLIC_BASE_URL",
         "REDIS_URL",
         "WECHAT_APP_ID",
         "WECHAT_APP_SECRET",
@@ -110,7 +113,9 @@ class Settings(BaseSettings):
 
     @field_validator("PUBLIC_BASE_URL", "WECHAT_API_BASE_URL")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -146,6 +151,9 @@ class Settings(BaseSettings):
     def _defaults_and_production_rules(self) -> Settings:
         if self.WECHAT_SANDBOX is None:
             self.WECHAT_SANDBOX = self.WECHAT_APP_ID is None
+        if self.PUBLIC_BASE_URL is None:
+            # As `make run` serves: the local address on PORT.
+            self.PUBLIC_BASE_URL = f"http://127.0.0.1:{self.PORT}"
         return self
 
     @property

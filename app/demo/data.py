@@ -8,6 +8,19 @@ from __future__ import annotations
 DISTRICT = "惠济区"
 DEMO_PASSWORD = "anchademo"
 
+# The demo's headline at any hour (app/demo/headline.py): a night-shift team whose 班组日排查
+# is due at 23:59 local every day, so today's check is open whenever the demo is tried; its
+# leader scans the team's department's point named here. Listed last among its enterprise's
+# teams, so adding it changed nobody else's name.
+HEADLINE = {
+    "enterprise": "hengda",
+    "department": "设备部",
+    "team": "夜班巡检班",
+    "site": "抛丸除尘器",
+    "due_time": "23:59",
+    "grace_minutes": 60,
+}
+
 TOWNS = [
     {"code": "410108001", "name": "长兴路街道"},
     {"code": "410108101", "name": "花园口镇"},
@@ -34,7 +47,7 @@ ENTERPRISES = [
         "dust_explosion": True,
         "dust_worker_count": 24,
         "three_simultaneous": "complete",
-        "departments": {"熔炼车间": ["熔炼班", "浇注班"], "设备部": ["维修班"]},
+        "departments": {"熔炼车间": ["熔炼班", "浇注班"], "设备部": ["维修班", "夜班巡检班"]},
         "posts": [
             ("熔炼工", "熔炼车间", "高温熔融金属喷溅灼烫；炉体漏炉；冷却水进炉爆炸", "炉料、工具干燥预热；穿戴隔热服和面罩；炉前坑槽保持干燥无积水", "发生漏炉立即断电、撤离至安全区，启动应急排放；烫伤用冷水冲洗并送医"),
             ("浇注工", "熔炼车间", "铁水包倾翻；吊运区人员伤害；灼烫", "浇注前检查包体、耳轴和吊具；吊运路线下严禁站人", "铁水泄漏时迅速撤离，禁止用水扑救，报告班组长"),

@@ -15,6 +15,7 @@ from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, BureauRole, Rol
 from app.accounts.models import ApiToken, BureauMembership, Membership, User
 from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
 from app.demo import data
+from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
@@ -100,21 +101,43 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
         wanted = [towns[c] for c in spec["towns"]]
         if {t.id for t in bureau.towns} != {t.id for t in wanted}:
             bureau.towns = wanted
-    admin = session.scalar(select(User).where(User.username == "admin"))
-    token = derived_token(secret_key, API_TOKEN_PURPOSE)
-    if session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token))) is None:
-        issue_api_token(session, admin, now, name="演示 API 令牌", token=token)
-        seeder.created += 1
+    # Every console login of the demo has its API token, derived from SECRET_KEY (the same
+    # across re-seeds); the bureau admin's is the demo's `api.token`.
+    for user in session.scalars(select(User).where(User.username.in_(console_usernames(session))).order_by(User.id)):
+        token = login_api_token(secret_key, user.username)
+        if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == token_digest(token))) is None:
+            issue_api_token(session, user, now, name="演示 API 令牌", token=token)
+            seeder.created += 1
     # This month's seasonal proposals, so the bureau's tips page has drafts to review from the
     # first look (the monthly job makes them on the 1st; idempotent per month; needs the
     # tip library, which `make migrate` loads).
     seeder.created += len(propose_monthly_tips(session, now))
     session.flush()
     root = _media_root(media_root)
+    ran = 0
     if root is None:
         log.warning("demo history skipped: no media root for its photos")
-        return seeder.created
-    return seeder.created + seed_history(session, now, root)
+    else:
+        ran = seed_history(session, now, root)
+    # After the history (which sets it up from its first day): on a demo seeded before the
+    # night team existed, its schedule starts now.
+    ensure_night_schedule(session, now)
+    return seeder.created + ran
+
+
+def login_api_token(secret_key: str, username: str) -> str:
+    """The demo API token of console login `username` (stable for one SECRET_KEY)."""
+    purpose = API_TOKEN_PURPOSE if username == "admin" else f"{API_TOKEN_PURPOSE}:{username}"
+    return derived_token(secret_key, purpose)
+
+
+def console_usernames(session: Session) -> list[str]:
+    """The demo's console logins: the bureau's users, then each enterprise's `<key>_admin`."""
+    bureau = [spec["username"] for spec in data.BUREAU_USERS]
+    admins = session.scalars(
+        select(User.username).where(User.username.like("%\\_admin", escape="\\")).order_by(User.id)
+    )
+    return bureau + [name for name in admins if name not in bureau]
 
 
 def _seed_enterprise(seeder: _Seeder, towns: dict[str, Town], index: int, spec: dict[str, Any]) -> None:
@@ -271,9 +294,14 @@ def demo_summary(session: Session, settings: Any) -> dict[str, Any]:
         }
         for s in session.scalars(select(Site).options(selectinload(Site.enterprise)).order_by(Site.id))
     ]
-    has_token = session.scalar(
-        select(ApiToken.id).where(ApiToken.token_hash == token_digest(derived_token(settings.SECRET_KEY, API_TOKEN_PURPOSE)))
-    )
+    tokens = {login["username"]: login_api_token(settings.SECRET_KEY, login["username"]) for login in logins}
+    issued = set(
+        session.scalars(select(ApiToken.token_hash).where(ApiToken.token_hash.in_([token_digest(t) for t in tokens.values()])))
+    ) if tokens else set()
+    for login in logins:
+        token = tokens[login["username"]]
+        login["api_token"] = token if token_digest(token) in issued else None
+    has_token = token_digest(login_api_token(settings.SECRET_KEY, "admin")) in issued
     return {
         "district": data.DISTRICT,
         "base_url": base,
@@ -282,7 +310,7 @@ def demo_summary(session: Session, settings: Any) -> dict[str, Any]:
         "api": {
             "base_url": f"{base}/api/v1",
             "openapi": f"{base}/api/v1/openapi.json",
-            "token": derived_token(settings.SECRET_KEY, API_TOKEN_PURPOSE) if has_token else None,
+            "token": login_api_token(settings.SECRET_KEY, "admin") if has_token else None,
             "user": "admin",
         },
         "towns": [{"id": t.id, "code": t.code, "name": t.name} for t in session.scalars(select(Town).order_by(Town.id))],
@@ -292,4 +320,5 @@ def demo_summary(session: Session, settings: Any) -> dict[str, Any]:
         ],
         "virtual_users": virtual_users,
         "sites": sites,
+        "headline": headline(session),
     }

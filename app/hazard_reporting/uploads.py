@@ -16,10 +16,14 @@ then remembers the hazard it created, so a repeat returns that hazard.
     claim = ReportClaim.of(user_id, key)                      # ValidationFailed: bad key
     earlier = claim.claim()                                   # Conflict: still being stored
     claim.done(hazard_id)  or  claim.release()                # after the commit / a refusal
+
+A chat photo's reply link gives its page the key media_page_key(media_id), the same on every
+opening, so the link reports once (hazards.report_key holds it, unique).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -182,6 +186,13 @@ def form_photos(form: MultiDict, files: MultiDict, stage: StagedPhotos | None) -
     if len(photos) > MAX_PHOTOS_PER_FORM:
         raise ValidationFailed.for_field("photo", TOO_MANY_PHOTOS)
     return photos, list(dict.fromkeys(tokens))
+
+
+def media_page_key(media_id: str) -> str:
+    """The 随手拍 page key of a chat photo's link: derived from its media id, so reopening the
+    link gives the same key (one report per photo sent), and shaped like a page key."""
+    digest = hashlib.sha256(b"ancha-report-media:" + media_id.strip().encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
 
 
 @dataclass

@@ -424,10 +424,14 @@ def send():
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     exchanges = []
     for fields in messages:
+        logged = store.messages(openid)
+        before = logged[-1]["seq"] if logged else 0
         delivery = deliver(app, _settings(), openid, fields)
         recorded = None
         if delivery.fields is not None:
-            recorded = store.record_message(openid, "passive_reply", _reply_body(delivery.fields))
+            # The callback logged its reply (app.wechat_inbound.callback.observe_replies).
+            replies = [m for m in store.messages(openid, after=before) if m["kind"] == "passive_reply"]
+            recorded = replies[-1] if replies else None
         exchanges.append(
             {
                 "request": {
@@ -692,8 +696,3 @@ def post_to_callback(app: Flask, base_url: str, params: dict[str, str], body: by
         except requests.Timeout:
             return None, ""
     return response.status_code, response.content.decode("utf-8", errors="replace")
-
-
-def _reply_body(fields: dict[str, Any]) -> dict[str, Any]:
-    """What the log keeps of a passive reply: the message without the two addresses."""
-    return {k: v for k, v in fields.items() if k not in ("ToUserName", "FromUserName")}

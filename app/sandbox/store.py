@@ -6,6 +6,11 @@ parametric QR tickets, the menu, temporary media, user tags; plus what the sandb
 testing: injected faults, a global latency, and a per-openid log of every message the
 service sent (`record_message`).
 
+The message log is the one part that must outlive the process under `make run`, where Redis
+is fakeredis in this process: there it is kept in a SQLite file of its own under instance/
+(MessageLog, `SANDBOX_MESSAGE_LOG`), apart from the application's database and its
+transactions; with a real Redis it stays in Redis, which keeps it.
+
 Nothing here touches the database except the read-only import of users; the test harness
 binds database sessions to one connection per test, so server threads must not rely on it.
 """
@@ -17,8 +22,11 @@ import json
 import logging
 import re
 import secrets
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis as redis_lib
@@ -54,8 +62,54 @@ class SandboxError(Exception):
         self.errmsg = errmsg
 
 
+class MessageLog:
+    """The sandbox's message log in a SQLite file (durable across restarts, shared by the
+    processes of one machine). Entries are {seq, kind, body, at} like the Redis log's."""
+
+    _created: set[str] = set()
+    _lock = threading.Lock()
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        with self._lock:
+            if self.path not in self._created:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                with self._connect() as connection:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute(
+                        "CREATE TABLE IF NOT EXISTS sandbox_messages ("
+                        "seq INTEGER PRIMARY KEY AUTOINCREMENT, openid TEXT NOT NULL, "
+                        "kind TEXT NOT NULL, body TEXT NOT NULL, at INTEGER NOT NULL)"
+                    )
+                    connection.execute(
+                        "CREATE INDEX IF NOT EXISTS ix_sandbox_messages_openid ON sandbox_messages (openid, seq)"
+                    )
+                self._created.add(self.path)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def append(self, openid: str, kind: str, body: Any, at: int) -> dict[str, Any]:
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO sandbox_messages (openid, kind, body, at) VALUES (?, ?, ?, ?)",
+                (openid, kind, json.dumps(body, ensure_ascii=False), at),
+            )
+            seq = int(cursor.lastrowid or 0)
+        return {"seq": seq, "kind": kind, "body": body, "at": at}
+
+    def entries(self, openid: str, after: int) -> list[dict[str, Any]]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT seq, kind, body, at FROM sandbox_messages WHERE openid = ? AND seq > ? ORDER BY seq",
+                (openid, after),
+            ).fetchall()
+        return [{"seq": seq, "kind": kind, "body": json.loads(body), "at": at} for seq, kind, body, at in rows]
+
+
 class SandboxStore:
-    """All sandbox state under one Redis key prefix."""
+    """All sandbox state under one Redis key prefix (the message log in `message_log`, a
+    SQLite file, when one is given)."""
 
     def __init__(
         self,
@@ -64,10 +118,12 @@ class SandboxStore:
         prefix: str = PREFIX,
         clock: Callable[[], float] = time.time,
         user_source: Callable[[str | None], list[dict[str, Any]]] | None = None,
+        message_log: str | Path | None = None,
     ):
         self.redis = redis
         self.prefix = prefix
         self.clock = clock
+        self.message_log = MessageLog(message_log) if message_log else None
         # Where virtual users come from on first use: the database by default.
         self._user_source = user_source or database_users
 
@@ -568,6 +624,8 @@ class SandboxStore:
         Raises ValueError for another kind."""
         if kind not in MESSAGE_KINDS:
             raise ValueError(f"kind must be one of {sorted(MESSAGE_KINDS)}")
+        if self.message_log is not None:
+            return self.message_log.append(openid, kind, body, int(self.clock()))
         entry = {
             "seq": int(self.redis.incr(self._k("messages", "seq"))),
             "kind": kind,
@@ -579,6 +637,8 @@ class SandboxStore:
 
     def messages(self, openid: str, *, after: int = 0) -> list[dict[str, Any]]:
         """Everything sent to `openid`, oldest first (only entries with seq > `after`)."""
+        if self.message_log is not None:
+            return self.message_log.entries(openid, after)
         entries = (json.loads(raw) for raw in self.redis.lrange(self._k("messages", openid), 0, -1))
         return [e for e in entries if e["seq"] > after]
 
@@ -619,14 +679,24 @@ def database_users(openid: str | None) -> list[dict[str, Any]]:
 
 
 def sandbox_store() -> SandboxStore:
-    """The store on the app's Redis."""
+    """The store on the app's Redis, with the message log file of the app's
+    `SANDBOX_MESSAGE_LOG` config when set (`flask serve` on in-process Redis sets it)."""
+    from flask import current_app, has_app_context
+
     from app.extensions import redis_client
 
-    return SandboxStore(redis_client())
+    message_log = current_app.config.get("SANDBOX_MESSAGE_LOG") if has_app_context() else None
+    return SandboxStore(redis_client(), message_log=message_log)
 
 
 def record_message(openid: str, kind: str, body: Any) -> dict[str, Any]:
     """Log something the service sent to `openid` (kind: passive_reply, custom, template or
-    mass). The fake API records custom/template/mass itself; the simulator records passive
-    replies with this. Raises ValueError for another kind."""
+    mass). The fake API records custom/template/mass itself; the callback's reply observer
+    (record_passive_reply) the passive replies. Raises ValueError for another kind."""
     return sandbox_store().record_message(openid, kind, body)
+
+
+def record_passive_reply(openid: str, message: dict[str, Any]) -> None:
+    """The callback's reply observer while the sandbox is on: log a passive reply sent to
+    `openid` (the message without its two addresses), whoever posted to the callback."""
+    record_message(openid, "passive_reply", message)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug import Request, Response
 from werkzeug.exceptions import MethodNotAllowed
 
@@ -64,6 +64,10 @@ SUCCESS = CachedReply("success", "text/plain; charset=utf-8")
 XML = "application/xml; charset=utf-8"
 # WeChat's echostr is a decimal string of ~19 digits; anything much longer is not from it.
 MAX_ECHOSTR = 128
+# app.extensions key: callables (openid, message) told of every passive reply sent.
+REPLY_OBSERVERS = "wechat_passive_reply_observers"
+
+ReplyObserver = Callable[[str, dict[str, Any]], None]
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -100,6 +104,24 @@ class CallbackEndpoint:
 def install(app: Flask) -> None:
     """Serve the callback at PATH in front of `app`."""
     app.wsgi_app = CallbackEndpoint(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+def observe_replies(app: Flask, observer: ReplyObserver) -> None:
+    """Have `observer(openid, message)` called with every passive reply the callback sends
+    (its fields without ToUserName/FromUserName; not a retry answered from the cache, which
+    WeChat does not show twice). The sandbox logs them this way, whoever posted the message.
+    An observer that fails is logged and never changes the answer."""
+    app.extensions.setdefault(REPLY_OBSERVERS, []).append(observer)
+
+
+def _tell_observers(inbound: Inbound, sent: dict[str, Any] | None) -> None:
+    if sent is None:
+        return
+    for observer in current_app.extensions.get(REPLY_OBSERVERS, ()):
+        try:
+            observer(inbound.openid, sent)
+        except Exception:
+            log.exception("passive reply observer failed")
 
 
 def callback(request: Request, settings: Settings) -> Response:
@@ -166,7 +188,7 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
     writes = interaction_writes(inbound.openid, inbound.msg_type, inbound.event, now)
     for attempt in range(_ATTEMPTS):
         generation = cache.seen_generation() if attempt < _ATTEMPTS - 1 else None
-        reply, effects = _run(inbound, crypto, base_url, now, generation)
+        reply, effects, sent = _run(inbound, crypto, base_url, now, generation)
         guard = Guard(cache.GENERATION_KEY, generation, cache.new_generation())
         try:
             offer = dedup.offer(inbound.dedup_key, None if effects else reply, guard=guard, writes=writes)
@@ -179,11 +201,13 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
         db.rollback_request_session()  # read under a generation that has moved: run again
     if offer.status is OfferStatus.ANSWERED:
         db.rollback_request_session()  # nothing to commit; ends a read-only transaction
+        _tell_observers(inbound, sent)
         return _send(reply)
     if offer.status is OfferStatus.CLAIMED:
         assert offer.claim is not None
         _commit(dedup, offer.claim)
         dedup.store(offer.claim, reply)
+        _tell_observers(inbound, sent)
         return _send(reply)
     # HELD: another delivery of this message got there first; ours changes nothing.
     db.rollback_request_session()
@@ -199,18 +223,20 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
         log.warning("wechat retry %s still pending; answered success", inbound.dedup_key[:12])
         return _send(SUCCESS)
     # The first delivery failed and gave its claim back, which we now hold: do the work.
-    reply, effects = _run(inbound, crypto, base_url, now, generation=None)
+    reply, effects, sent = _run(inbound, crypto, base_url, now, generation=None)
     if effects:
         _commit(dedup, claimed)
     dedup.store(claimed, reply)
+    _tell_observers(inbound, sent)
     return _send(reply)
 
 
 def _run(
     inbound: Inbound, crypto: MessageCrypto | None, base_url: str, now: datetime, generation: bytes | None
-) -> tuple[CachedReply, bool]:
-    """Run the handler in the request's unit of work without committing: the reply, and
-    whether there are effects to commit (a failed handler's are rolled back at once)."""
+) -> tuple[CachedReply, bool, dict[str, Any] | None]:
+    """Run the handler in the request's unit of work without committing: the reply, whether
+    there are effects to commit (a failed handler's are rolled back at once), and the reply
+    message for the observers (None when the answer is `success`)."""
     ctx = HandlerContext(
         open_session=lambda: db.session,
         redis=redis_client(),
@@ -223,8 +249,11 @@ def _run(
     if outcome.failed:
         db.rollback_request_session()
     reply = SUCCESS if outcome.reply is None else _render_text(outcome.reply, inbound, crypto, now)
+    sent = None
+    if outcome.reply is not None:
+        sent = {"CreateTime": str(int(now.timestamp())), "MsgType": "text", "Content": outcome.reply}
     session = db.opened_request_session()
-    return reply, not outcome.failed and session is not None and has_writes(session)
+    return reply, not outcome.failed and session is not None and has_writes(session), sent
 
 
 def _commit(dedup: Deduplicator, claim: Claim) -> None:

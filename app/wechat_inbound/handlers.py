@@ -65,12 +65,15 @@ def _active_user(ctx: HandlerContext) -> User:
 
 
 def help_text(ctx: HandlerContext) -> str:
+    """The usage text. Every menu place it names ("排查 › 我的任务") is a button of
+    app.wechat.menu.default_menu (tests/unit/test_menu.py holds the two together)."""
     return (
         "安查使用说明：\n"
-        "1. 排查：扫描现场张贴的点位二维码（或菜单“扫码排查”），按清单逐项检查并提交。\n"
-        "2. 随手拍：发现隐患，直接发送照片给本号，或点菜单“随手拍”，再补充说明即可上报。\n"
-        f"3. 我的：{_link(ctx, H5_ME, '个人信息')}、{_link(ctx, H5_TASKS, '我的任务')}、"
-        f"{_link(ctx, H5_HAZARDS, '我的隐患')}。\n"
+        "1. 排查：扫描现场张贴的点位二维码（或菜单“排查 › 扫码排查”），按清单逐项检查并提交；"
+        f"待办在菜单“排查 › 我的任务”（{_link(ctx, H5_TASKS, '我的任务')}）。\n"
+        "2. 随手拍：发现隐患，直接发送照片给本号，或点菜单“隐患 › 随手拍”，再补充说明即可上报；"
+        f"进度在菜单“隐患 › 我的隐患”（{_link(ctx, H5_HAZARDS, '我的隐患')}）。\n"
+        f"3. 我的：菜单“我的”下有“安全提示”“个人信息”（{_link(ctx, H5_ME, '个人信息')}）和“使用帮助”。\n"
         "首次使用请先扫描企业管理员提供的邀请二维码绑定身份。"
     )
 

@@ -187,3 +187,28 @@ def test_seeding_twice_adds_nothing(seeded):
     assert seeded.first > 1000
     assert seed_demo(s, NOW + timedelta(hours=1), TEST_SECRET, media_root="/nonexistent") == 0
     assert {model.__name__: count(s, model) for model in models} == before
+
+
+def test_the_night_team_checks_every_evening_and_leaves_today_to_the_visitor(seeded):
+    """The headline (app/demo/headline.py): the night team's schedule is due 23:59 from the
+    history's first day, its past checks were done, today's is open."""
+    from app.demo.headline import headline
+
+    session = seeded.session
+    told = headline(session)
+    assert told is not None and told["due_time"] == "23:59"
+    [schedule] = session.scalars(
+        select(CheckSchedule).join(CheckTask, CheckTask.schedule_id == CheckSchedule.id).where(
+            CheckSchedule.label == "班组日排查", CheckSchedule.due_time == told_time(told)
+        ).distinct()
+    ).all()
+    tasks = session.scalars(select(CheckTask).where(CheckTask.schedule_id == schedule.id).order_by(CheckTask.due_at)).all()
+    assert len(tasks) >= 50  # every day, weekends too
+    assert tasks[-1].status is CheckTaskStatus.PENDING and tasks[-1].due_at > NOW
+    assert sum(t.status in (CheckTaskStatus.DONE, CheckTaskStatus.DONE_LATE) for t in tasks[:-1]) > len(tasks) // 2
+
+
+def told_time(told):
+    from datetime import time
+
+    return time.fromisoformat(told["due_time"])

@@ -68,6 +68,30 @@ def test_demo_api_token_works(app, client):
     assert response.get_json()["total"] >= 6
 
 
+def test_every_console_login_has_an_api_token_that_works_and_survives_a_reseed(app, client):
+    from app.extensions import db
+
+    with db.new_session() as session:
+        seed_demo(session, NOW, TEST_SECRET)
+        session.commit()
+        summary = demo_summary(session, app.config["SETTINGS"])
+        seed_demo(session, NOW, TEST_SECRET)
+        session.commit()
+        again = demo_summary(session, app.config["SETTINGS"])
+    logins = summary["console_logins"]
+    assert {"admin", "hengda_admin"} <= {login["username"] for login in logins}
+    assert [login["api_token"] for login in again["console_logins"]] == [login["api_token"] for login in logins]
+    assert len({login["api_token"] for login in logins}) == len(logins)
+    [admin] = [login for login in logins if login["username"] == "admin"]
+    assert admin["api_token"] == summary["api"]["token"] == again["api"]["token"]
+    for login in logins:
+        response = client.get("/api/v1/enterprises", headers={"Authorization": f"Bearer {login['api_token']}"})
+        assert response.status_code == 200, login["username"]
+        total = response.get_json()["total"]
+        # Scoped like the console user: an enterprise admin sees their own enterprise only.
+        assert total == 1 if login["role"] == "enterprise_admin" else total >= 1
+
+
 def test_seed_proposes_this_months_tips_once(app, db_session):
     from app.tips.models import TipBroadcast as Broadcast
     from app.tips.service import load_tip_library

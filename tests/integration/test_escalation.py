@@ -23,7 +23,7 @@ from app.hazard_reporting.hazards.domain import (
     HazardLevel,
     HazardSource,
     HazardStatus,
-    same_day_deadline,
+    general_deadline,
 )
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.schedules import service as schedules
@@ -233,7 +233,7 @@ def hazard(session, org, *, reported: datetime, level=HazardLevel.GENERAL, statu
         location="一号厂房",
         reporter_id=org.worker.id,
         assignee_id=assignee.id if assignee else None,
-        deadline=deadline or same_day_deadline(reported),
+        deadline=deadline or general_deadline(reported),
         status=status,
         closed_at=reported + H if status in (HazardStatus.CLOSED, HazardStatus.REJECTED) else None,
         created_at=reported,
@@ -273,6 +273,25 @@ def test_a_general_hazard_is_due_soon_then_climbs_to_the_head_and_the_manager(db
     before = outbox_count(db_session)
     run_escalations(db_session, deadline + 24 * H)
     assert outbox_count(db_session) == before  # running twice writes nothing new
+
+
+def test_a_hazard_found_at_night_is_not_due_soon_a_minute_after_it_was_assigned(db_session, org):
+    """Issue 12: found at 22:49, it got a 70-minute deadline and a due-soon notice at once."""
+    found = local(2026, 11, 23, 22, 49)
+    h = hazard(db_session, org, reported=found, assignee=org.leader1)
+    assert h.deadline == local(2026, 11, 24, 18)  # the end of the next day shift
+    assert of_hazards(run_escalations(db_session, found + timedelta(minutes=1))) == {}
+    assert of_hazards(run_escalations(db_session, local(2026, 11, 24, 8))) == {}
+    assert of_hazards(run_escalations(db_session, local(2026, 11, 24, 16, 30))) == {"hazard_due_soon": 1}
+
+
+def test_a_short_window_is_not_due_soon_in_its_first_half(db_session, org):
+    """A deadline set close to the report (an explicit one): due soon only in its second half."""
+    reported = local(2026, 11, 23, 10)
+    h = hazard(db_session, org, reported=reported, assignee=org.leader1, deadline=reported + 2 * H)
+    assert of_hazards(run_escalations(db_session, reported + timedelta(minutes=1))) == {}
+    assert of_hazards(run_escalations(db_session, reported + timedelta(minutes=61))) == {"hazard_due_soon": 1}
+    assert hazard_notices(db_session, h) == {("hazard_due_soon", org.leader1.id)}
 
 
 def test_an_unassigned_hazard_goes_to_its_department_head(db_session, org):

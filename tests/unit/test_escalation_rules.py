@@ -18,6 +18,7 @@ from app.hazard_reporting.escalation.domain import (
     HazardFacts,
     HazardNotice,
     Staff,
+    due_soon_at,
     hazard_audience,
     hazard_dedupe_key,
     hazard_notices_due,
@@ -104,6 +105,18 @@ def test_impossible_policies_are_refused(policy_args):
 )
 def test_hazard_notices_by_time(after, expected):
     assert hazard_notices_due(DUE, DUE + after) == expected
+
+
+def test_due_soon_waits_for_the_second_half_of_a_short_window():
+    since = DUE - 70 * timedelta(minutes=1)  # reported 70 minutes before the deadline
+    assert due_soon_at(DUE, since, 2 * H) == DUE - 35 * timedelta(minutes=1)
+    assert hazard_notices_due(DUE, since + timedelta(minutes=1), since=since) == ()
+    assert hazard_notices_due(DUE, DUE - 36 * timedelta(minutes=1), since=since) == ()
+    assert hazard_notices_due(DUE, DUE - 35 * timedelta(minutes=1), since=since) == (N.DUE_SOON,)
+    # A long window: the lead alone decides, as without `since`.
+    assert due_soon_at(DUE, DUE - 20 * H, 2 * H) == DUE - 2 * H
+    assert due_soon_at(DUE, None, 2 * H) == DUE - 2 * H
+    assert hazard_notices_due(DUE, DUE - 2 * H, since=DUE - 20 * H) == (N.DUE_SOON,)
 
 
 def test_every_notice_has_a_registered_kind():

@@ -13,8 +13,10 @@ from decimal import Decimal
 import pytest
 
 from app.accounts.domain import Actor, BureauRole, EnterpriseRef, Role
+from app.clock import LOCAL_TZ
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from app.hazard_reporting.hazards.domain import (
+    MIN_GENERAL_WINDOW,
     NOTICES,
     RULES,
     TERMINAL_STATUSES,
@@ -29,6 +31,7 @@ from app.hazard_reporting.hazards.domain import (
     category_for_item,
     check_criteria,
     check_extension,
+    general_deadline,
     level_for_failed_item,
     local_end_of_day,
     missing_five_in_place,
@@ -37,7 +40,6 @@ from app.hazard_reporting.hazards.domain import (
     require_five_in_place,
     require_ready_for_rectification,
     rule_for,
-    same_day_deadline,
     standard_version_on,
     version_of_code,
 )
@@ -200,30 +202,43 @@ def test_every_status_change_notifies_someone():
 # --- 不过夜 -----------------------------------------------------------------------------------
 
 
+def _local(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, second, tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
 @pytest.mark.parametrize(
     ("now", "deadline"),
     [
         # 10:00 local → 23:59:59 local the same day (15:59:59 UTC).
         (datetime(2026, 11, 28, 2, 0, tzinfo=UTC), datetime(2026, 11, 28, 15, 59, 59, tzinfo=UTC)),
-        # 23:59:59 local is still the same day.
-        (datetime(2026, 11, 28, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 28, 15, 59, 59, tzinfo=UTC)),
-        # 00:00 local is already the next day, though UTC still says the 28th.
+        # 18:00 local, the day shift's end: 6 h remain, still the same day.
+        (_local(28, 18), _local(28, 23, 59, 59)),
+        # 19:59:59 local: exactly 4 h remain, the same day.
+        (_local(28, 19, 59, 59), _local(28, 23, 59, 59)),
+        # 20:00 local: less than 4 h remain → the end of the next day shift, 18:00 local.
+        (_local(28, 20), _local(29, 18)),
+        # Issue 12: found at 22:49 got 70 minutes; now it is due at 18:00 the next day.
+        (_local(28, 22, 49), _local(29, 18)),
+        # 23:59:59 local: the next day's shift end, not one second.
+        (datetime(2026, 11, 28, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 29, 10, 0, tzinfo=UTC)),
+        # 00:00 local is already the next day, though UTC still says the 28th: a whole day.
         (datetime(2026, 11, 28, 16, 0, tzinfo=UTC), datetime(2026, 11, 29, 15, 59, 59, tzinfo=UTC)),
         # 00:30 local on the 28th is 16:30 UTC on the 27th.
         (datetime(2026, 11, 27, 16, 30, tzinfo=UTC), datetime(2026, 11, 28, 15, 59, 59, tzinfo=UTC)),
-        # New year's eve late at night, local.
-        (datetime(2026, 12, 31, 15, 30, tzinfo=UTC), datetime(2026, 12, 31, 15, 59, 59, tzinfo=UTC)),
+        # New year's eve late at night, local: 18:00 on new year's day.
+        (datetime(2026, 12, 31, 15, 30, tzinfo=UTC), datetime(2027, 1, 1, 10, 0, tzinfo=UTC)),
     ],
 )
-def test_general_hazards_are_due_the_same_local_day(now, deadline):
-    due = same_day_deadline(now)
+def test_general_hazards_are_due_the_same_local_day_unless_found_at_night(now, deadline):
+    due = general_deadline(now)
     assert due == deadline
     assert due.utcoffset().total_seconds() == 0  # stored as UTC
+    assert due - now >= MIN_GENERAL_WINDOW
 
 
-def test_same_day_deadline_refuses_naive_times():
+def test_general_deadline_refuses_naive_times():
     with pytest.raises(ValueError):
-        same_day_deadline(datetime(2026, 11, 28, 10, 0))
+        general_deadline(datetime(2026, 11, 28, 10, 0))
 
 
 def test_local_end_of_day():

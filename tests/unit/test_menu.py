@@ -155,3 +155,24 @@ def test_push_does_not_call_wechat_when_the_menu_is_invalid():
     with pytest.raises(MenuError):
         push_menu(client, menu)
     assert client.menu.calls == []
+
+
+def test_the_help_text_names_only_places_the_menu_has():
+    """Issue 12: the help promised 我的任务/我的隐患 under 我的, which the menu does not have."""
+    from datetime import UTC, datetime
+
+    from app.wechat_inbound.handlers import help_text
+    from app.wechat_inbound.router import HandlerContext
+
+    ctx = HandlerContext(open_session=lambda: None, redis=None, now=datetime.now(UTC), base_url=BASE, inbound=None)
+    text = help_text(ctx)
+    menu = default_menu(BASE)
+    buttons = {(b["name"], s["name"]): s for b in menu["button"] for s in b["sub_button"]}
+    places = re.findall(r"菜单“([^”›]+) › ([^”]+)”", text)
+    assert len(places) >= 4 and set(places) <= set(buttons)
+    for top, sub, url in re.findall(r"菜单“([^”›]+) › ([^”]+)”（<a href=\"([^\"]+)\">", text):
+        assert buttons[(top, sub)]["url"] == url
+    [mine] = re.findall(r"菜单“我的”下有(.+?)。", text)
+    named = re.findall(r"“([^”]+)”", mine)
+    assert named and {("我的", name) for name in named} <= set(buttons)
+    assert {name for top, name in buttons if top == "我的"} == set(named)

@@ -21,7 +21,7 @@ GOOD_PRODUCTION = {
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
-    for name in list(GOOD_PRODUCTION) + ["WECHAT_ENCODING_AES_KEY", "PUBLIC_BASE_URL", "TIMEZONE"]:
+    for name in list(GOOD_PRODUCTION) + ["WECHAT_ENCODING_AES_KEY", "PUBLIC_BASE_URL", "TIMEZONE", "PORT"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -106,6 +106,18 @@ def test_environment_and_dotenv_are_read(monkeypatch, tmp_path):
     monkeypatch.setenv("TIMEZONE", "Asia/Shanghai")
     settings = load_settings()
     assert settings.PUBLIC_BASE_URL == "https://ancha.example.cn"
+
+
+def test_links_use_the_port_the_app_serves_on_unless_a_public_url_is_set(monkeypatch):
+    """`make run` with PORT=5107 serves on 5107: `demo seed --json` links must say so too."""
+    monkeypatch.setenv("PORT", "5107")
+    settings = load_settings()
+    assert settings.PUBLIC_BASE_URL == "http://127.0.0.1:5107"
+    assert settings.wechat_api_base_url == "http://127.0.0.1:5107/sandbox/wx"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ancha.example.cn")
+    assert load_settings().PUBLIC_BASE_URL == "https://ancha.example.cn"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "")
+    assert load_settings().PUBLIC_BASE_URL == "http://127.0.0.1:5107"
 
 
 def test_plain_postgresql_url_uses_psycopg3():

@@ -382,6 +382,16 @@ def test_my_tasks_lists_owed_done_and_missed(client, db_session, org, clock):
     assert "待完成（1）" in page
 
 
+def test_a_missed_check_says_why_and_who_may_excuse_it(client, db_session, org, clock):
+    login(client, org.leader)
+    wednesday = MONDAY + timedelta(days=2)
+    schedule_service.generate_tasks(db_session, wednesday)
+    service.sweep_overdue(db_session, wednesday)
+    clock.set(wednesday)
+    page = text(client.get("/h5/tasks"))
+    assert "已超过截止时间（截止 17:00，宽限 120 分钟）未提交；可由 部门负责人/经理/安全管理员 在管理后台批准免除" in page
+
+
 def test_my_tasks_for_someone_without_an_enterprise(client, build, org):
     login(client, build.user(display_name="无企业用户"))
     assert "您还不是任何企业的成员" in text(client.get("/h5/tasks"))
@@ -394,3 +404,16 @@ def test_pages_need_a_wechat_login(client, org):
     assert refused.status_code == 401 and "登录已失效" in refused.get_json()["message"]
     query = parse_qs(urlsplit(client.get(f"/h5/checks/{task.id}/result").headers["Location"]).query)
     assert query["scope"] == ["snsapi_base"]
+
+
+def test_the_check_forms_bottom_bar_is_opaque_and_clear_of_the_safe_areas(client):
+    """Issue 12: the bottom bar was see-through (items showed through it and its buttons)."""
+    import re
+
+    css = client.get("/static/h5/check.css").get_data(as_text=True)
+    rules = dict(re.findall(r"^(\.ck-bottom(?:[^{]*)?)\{([^}]*)\}", css, flags=re.M))
+    bar = rules[".ck-bottom "]
+    assert "background: #ededed" in bar and "rgba" not in bar
+    for side in ("bottom", "left", "right"):
+        assert f"env(safe-area-inset-{side})" in bar
+    assert "background: #fff" in rules[".ck-bottom .ck-bottom__rest "]

@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from app.clock import utcnow
+from app.extensions import redis_client
 from app.hazard_reporting.hazards import major_hazards, service
+from app.hazard_reporting.hazards import queries as hazard_queries
 from app.hazard_reporting.hazards.domain import (
     ExtensionStatus,
     HazardAction,
@@ -21,6 +23,7 @@ from app.hazard_reporting.hazards.domain import (
     PhotoKind,
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardPhoto
+from app.hazard_reporting.uploads import media_page_key
 from app.sandbox.store import sandbox_store
 from tests.fixtures.hazard_pages import (
     action_forms,
@@ -158,8 +161,9 @@ def test_the_same_key_twice_gives_the_same_hazard(client, db_session, cast):
     h5_login(client, cast.worker)
     first = post_report(client, cast)
     second = post_report(client, cast, photo=photo_file())
-    assert first.status_code == second.status_code == 303
-    assert first.headers["Location"] == second.headers["Location"]
+    assert first.status_code == 303 and second.status_code == 200
+    hazard_id = hazard_id_from(first.headers["Location"])
+    assert "该隐患已上报" in text(second) and f"/h5/hazards/{hazard_id}" in text(second)
     again = client.post(
         "/h5/report",
         data=report_form(cast),
@@ -319,6 +323,57 @@ def test_a_photo_sent_in_chat_is_fetched_and_attached(client, db_session, cast):
     done = post_report(client, cast, photo=None, staged=[token])
     hazard = fresh(db_session, hazard_id_from(done.headers["Location"]))
     assert [p.kind for p in hazard.photos] == [PhotoKind.BEFORE]
+
+
+def test_a_chat_photo_link_reports_once_however_often_it_is_opened(client, db_session, cast):
+    """Issue 12: reopening the reply link and submitting again created a second hazard."""
+    meta = sandbox_store().put_media(jpeg(), media_type="image", filename="chat.jpg", content_type="image/jpeg")
+    h5_login(client, cast.worker)
+    link = f"/h5/report?media_id={meta['media_id']}"
+
+    def submit_from_link():
+        html = text(client.get(link))
+        key = html.split('name="idempotency_key" value="')[1].split('"')[0]
+        token = html.split('name="staged" value="')[1].split('"')[0]
+        return post_report(client, cast, photo=None, staged=[token], idempotency_key=key)
+
+    first = submit_from_link()
+    assert first.status_code == 303
+    hazard_id = hazard_id_from(first.headers["Location"])
+    # The link opened again: the page says so at once and offers no second report.
+    reopened = client.get(link)
+    assert reopened.status_code == 200 and "该隐患已上报" in text(reopened)
+    assert f"/h5/hazards/{hazard_id}" in text(reopened)
+    # An old tab of the link submitted again, with the Redis memory of the claim gone.
+    html_key = media_page_key(meta["media_id"])
+    redis_client().delete(f"ancha:h5:report:{cast.worker.id}:{html_key}")
+    again = post_report(client, cast, idempotency_key=html_key)
+    assert again.status_code == 200 and "该隐患已上报" in text(again)
+    assert hazard_count(db_session) == 1
+    assert fresh(db_session, hazard_id).report_key == f"{cast.worker.id}:{html_key}"
+
+
+def test_the_database_refuses_a_second_hazard_with_the_same_report_key(client, db_session, cast, monkeypatch):
+    """Two requests racing past the checks: the unique report_key lets one of them store."""
+    h5_login(client, cast.worker)
+    assert post_report(client, cast).status_code == 303
+    redis_client().delete(f"ancha:h5:report:{cast.worker.id}:{KEY}")
+    # The second request does not see the first one's row before it inserts (the race).
+    monkeypatch.setattr(hazard_queries, "reported_with_key", _blind_until_integrity_error())
+    raced = post_report(client, cast)
+    assert raced.status_code == 200 and "该隐患已上报" in text(raced)
+    assert hazard_count(db_session) == 1
+
+
+def _blind_until_integrity_error():
+    original = hazard_queries.reported_with_key
+    calls = {"n": 0}
+
+    def lookup(session, actor, key):
+        calls["n"] += 1
+        return None if calls["n"] == 1 else original(session, actor, key)
+
+    return lookup
 
 
 def test_an_expired_chat_photo_is_explained(client, cast):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from app.accounts.domain import Role
+from app.accounts.domain import ENTERPRISE_PERMISSIONS, ROLE_LABELS, Action, Role
 from app.clock import LOCAL_TZ, local_today
 from app.errors import InvalidTransition, ValidationFailed
 from app.hazard_reporting.checklists.domain import ItemCategory, ResolvedItem
@@ -238,6 +238,26 @@ CHECK_TASK_STATUS_LABELS = {
     CheckTaskStatus.MISSED: "漏检",
     CheckTaskStatus.EXCUSED: "已批准免检",
 }
+
+# Who may excuse a pending or missed check (service.excuse_task): the people accountable for
+# closing hazards — never for a check they owe themselves.
+EXCUSE_ACTION = Action.VERIFY_HAZARD
+
+
+def excuse_roles() -> tuple[Role, ...]:
+    """The enterprise roles that may excuse a check, in the order Role lists them."""
+    return tuple(role for role in Role if EXCUSE_ACTION in ENTERPRISE_PERMISSIONS[role])
+
+
+def missed_explanation(due_at: datetime, grace_minutes: int) -> str:
+    """What a missed check says on the phone: why it counts as missed and who may excuse it.
+    `due_at` is shown in local time (HH:MM)."""
+    who = "/".join(ROLE_LABELS[role] for role in excuse_roles())
+    return (
+        f"已超过截止时间（截止 {due_at.astimezone(LOCAL_TZ):%H:%M}，宽限 {grace_minutes} 分钟）未提交；"
+        f"可由 {who} 在管理后台批准免除"
+    )
+
 
 # Allowed status changes. A missed check may still be excused afterwards (the plant was
 # shut that day and nobody filed it in time); nothing leaves done, done_late or excused.

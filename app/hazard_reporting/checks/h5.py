@@ -70,6 +70,7 @@ from app.hazard_reporting.checks.domain import (
     ItemResult,
     SubmissionStatus,
     is_task_overdue,
+    missed_explanation,
 )
 from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
@@ -503,7 +504,15 @@ def my_tasks():
         done=[
             {"submission": s, "label": s.task.schedule.label, "at": _when(s.submitted_at, now)} for s in done
         ],
-        missed=[{"task": t, "label": t.schedule.label, "due": _when(t.due_at, now)} for t in missed],
+        missed=[
+            {
+                "task": t,
+                "label": t.schedule.label,
+                "due": _when(t.due_at, now),
+                "why": missed_explanation(t.due_at, int((t.grace_until - t.due_at).total_seconds() // 60)),
+            }
+            for t in missed
+        ],
         member=bool(actor.roles),
         STATUS_LABELS=SUBMISSION_STATUS_LABELS,
         TASK_STATUS_LABELS=CHECK_TASK_STATUS_LABELS,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.accounts.domain import Action, Actor, require
+from app.accounts.domain import Actor, require
 from app.accounts.models import User
 from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local
@@ -27,6 +27,7 @@ from app.enterprises.service import get_enterprise, site_by_token
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.hazard_reporting.checklists.domain import ItemSpec, ResolvedItem
 from app.hazard_reporting.checks.domain import (
+    EXCUSE_ACTION,
     AnswerFacts,
     CheckLevel,
     CheckTaskStatus,
@@ -110,7 +111,7 @@ def close_task(session: Session, task: CheckTask, now: datetime) -> CheckTask:
 def excuse_task(session: Session, actor: Actor, now: datetime, task_id: int, reason: str) -> CheckTask:
     """Excuse a pending or missed task (停产、放假、设备停用…) with a reason.
 
-    The approver needs Action.VERIFY_HAZARD in the enterprise (department heads, managers,
+    The approver needs EXCUSE_ACTION (VERIFY_HAZARD) in the enterprise (department heads, managers,
     safety officers: the people accountable for closing hazards) and may not excuse a check
     they owe themselves. Raises NotFound, PermissionDenied, ValidationFailed,
     InvalidTransition."""
@@ -118,7 +119,7 @@ def excuse_task(session: Session, actor: Actor, now: datetime, task_id: int, rea
     if task is None:
         raise NotFound("检查任务不存在。")
     enterprise = get_enterprise(session, actor, task.enterprise_id)
-    require(actor, Action.VERIFY_HAZARD, enterprise.ref)
+    require(actor, EXCUSE_ACTION, enterprise.ref)
     cleaned = check_excuse_reason(reason)
     facts = schedule_facts(task.schedule)
     if any(owes(facts, m) for m in member_facts(session, actor.user_id, enterprise.id)):

@@ -7,7 +7,8 @@ An overdue item climbs a ladder of notices, each sent at most once per person:
 - level 3 later still, to the manager (主要负责人).
 
 A hazard also gets a "due soon" notice shortly before its deadline (一般隐患不过夜: the
-deadline is 23:59:59 of the report day), and a major hazard (重大隐患) reaches the managers
+deadline is 23:59:59 of the report day, or 18:00 the next day for a night finding — see
+hazards.domain.general_deadline), never in the first half of its window, and a major hazard (重大隐患) reaches the managers
 and safety officers from its first notice. "Overdue" is derived — an open item past its due
 time — never a status of its own, so the transition tables stay as they are.
 
@@ -113,14 +114,27 @@ def levels_due(
     return tuple(n for n, delay in enumerate(delays, start=1) if due_at + delay <= now)
 
 
+def due_soon_at(deadline: datetime, since: datetime | None, lead: timedelta) -> datetime:
+    """When the due-soon notice of `deadline` may go: `lead` before it, but not before half
+    of the window from `since` (when the hazard was reported) has passed — a hazard with a
+    short window is not told "due soon" a minute after it was assigned."""
+    if since is None or since >= deadline:
+        return deadline - lead
+    return max(deadline - lead, since + (deadline - since) / 2)
+
+
 def hazard_notices_due(
-    deadline: datetime, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY
+    deadline: datetime,
+    now: datetime,
+    policy: EscalationPolicy = DEFAULT_POLICY,
+    since: datetime | None = None,
 ) -> tuple[HazardNotice, ...]:
     """The notices an open hazard with this deadline is due by `now`: due soon in the last
-    `due_soon_lead` before the deadline (only while it has not passed: once overdue, the
+    `due_soon_lead` before the deadline and in the second half of the window that began
+    at `since` (due_soon_at; only while the deadline has not passed: once overdue, the
     level-1 notice says more), then L1, L2, L3 as `levels_due` says."""
     notices: list[HazardNotice] = []
-    if deadline - policy.due_soon_lead <= now < deadline:
+    if due_soon_at(deadline, since, policy.due_soon_lead) <= now < deadline:
         notices.append(HazardNotice.DUE_SOON)
     notices.extend(_HAZARD_LEVELS[n - 1] for n in levels_due(deadline, now, policy.hazard_delays, policy.lookback))
     return tuple(notices)

@@ -440,6 +440,7 @@ def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy =
             Hazard.assignee_id,
             Hazard.department_id,
             Hazard.deadline,
+            Hazard.created_at,
             Hazard.description,
             Hazard.location,
         )
@@ -452,7 +453,11 @@ def escalate_hazards(session: Session, now: datetime, policy: EscalationPolicy =
         )
         .order_by(Hazard.id)
     ).all()
-    due = [(row, notices) for row in rows if (notices := hazard_notices_due(row.deadline, now, policy))]
+    due = [
+        (row, notices)
+        for row in rows
+        if (notices := hazard_notices_due(row.deadline, now, policy, since=row.created_at))
+    ]
     if not due:
         return Counter()
     people = {row.reporter_id for row, _ in due} | {row.assignee_id for row, _ in due if row.assignee_id}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -584,11 +584,27 @@ def local_end_of_day(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
-def same_day_deadline(now: datetime) -> datetime:
-    """不过夜: a general hazard is fixed by 23:59:59 local time of the day it is reported."""
+# 一般隐患不过夜, as a plant runs it: fixed before the shift that found it ends. A hazard found
+# so late that less than this remains of its day (a night finding, after the day shift) is
+# due at the end of the next day shift instead of in a few minutes (docs/DOMAIN.md §1.6).
+MIN_GENERAL_WINDOW = timedelta(hours=4)
+DAY_SHIFT_END = time(18, 0)
+
+
+def general_deadline(now: datetime) -> datetime:
+    """不过夜: a general hazard reported at `now` is due by 23:59:59 local of that day; when
+    less than MIN_GENERAL_WINDOW remains of it (reported from 20:00 local), by the end of the
+    next day's day shift (18:00 local) instead. Examples (local): 10:00 → 23:59:59 the same
+    day; 19:59:59 → 23:59:59; 20:00 and 22:49 → 18:00 the next day; 00:30 → 23:59:59 of
+    that day. Raises ValueError for a naive `now`."""
     if now.tzinfo is None:
         raise ValueError("naive datetime: pass an aware UTC datetime")
-    return local_end_of_day(now.astimezone(LOCAL_TZ).date())
+    today = now.astimezone(LOCAL_TZ).date()
+    end_of_day = local_end_of_day(today)
+    if end_of_day - now >= MIN_GENERAL_WINDOW:
+        return end_of_day
+    next_shift_end = datetime.combine(today + timedelta(days=1), DAY_SHIFT_END, tzinfo=LOCAL_TZ)
+    return next_shift_end.astimezone(UTC)
 
 
 def check_extension(old_deadline: datetime | None, new_deadline: datetime, now: datetime) -> None:

@@ -28,6 +28,7 @@ from flask import (
     send_file,
     url_for,
 )
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.security import safe_join
 
@@ -60,7 +61,13 @@ from app.hazard_reporting.hazards.domain import (
 from app.hazard_reporting.hazards.models import HazardPhoto
 from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.hazards.schemas import FIELD_LABELS
-from app.hazard_reporting.uploads import MAX_PHOTOS_PER_FORM, ReportClaim, StagedPhotos, form_photos
+from app.hazard_reporting.uploads import (
+    MAX_PHOTOS_PER_FORM,
+    ReportClaim,
+    StagedPhotos,
+    form_photos,
+    media_page_key,
+)
 
 h5_bp = Blueprint("hazards_h5", __name__, url_prefix="/h5")
 
@@ -255,7 +262,9 @@ def _report_page(
 @h5_bp.get("/report")
 @h5_login_required
 def report():
-    """随手拍 form. From a chat photo (`?media_id=`) the photo is fetched now and attached."""
+    """随手拍 form. From a chat photo (`?media_id=`) the photo is fetched now and attached,
+    and the page key derives from the media id: the link reports once, and opened again
+    after its report it shows that hazard."""
     actor = _h5_actor()
     enterprises, sites = queries.reportable(db.session, actor)
     if not enterprises:
@@ -266,16 +275,19 @@ def report():
         )
     staged: list[str] = []
     notice = None
-    media_id = request.args.get("media_id", "")
+    media_id = request.args.get("media_id", "").strip()
+    key = secrets.token_urlsafe(18)
     if media_id:
+        key = media_page_key(media_id)
+        earlier = queries.reported_with_key(db.session, actor, key)
+        if earlier is not None:
+            return _already_reported(earlier.id)
         try:
             staged.append(StagedPhotos.for_hazards(actor.user_id).put_media(media_id))
         except ValidationFailed as exc:
             notice = readable_message(exc, FIELD_LABELS)
     values = dict(schemas.REPORT_DEFAULTS)
-    return _report_page(
-        enterprises, sites, values=values, staged=staged, key=secrets.token_urlsafe(18), notice=notice
-    )
+    return _report_page(enterprises, sites, values=values, staged=staged, key=key, notice=notice)
 
 
 @h5_bp.post("/report/photos")
@@ -298,8 +310,10 @@ def staged_thumb(token: str):
 @h5_bp.post("/report")
 @h5_login_required
 def submit_report():
-    """Create the hazard with its photos in one transaction; the client's idempotency key
-    makes a repeated submission return the hazard the first one created."""
+    """Create the hazard with its photos in one transaction; the page's idempotency key
+    makes a repeated submission show the hazard the first one created ("该隐患已上报"): the
+    Redis claim answers a double tap at once, hazards.report_key (unique) holds the key for
+    good, so a late repeat or a race between two requests still reports once."""
     actor = _h5_actor()
     session = db.session
     form, files = request.form, request.files  # parsing here raises 413 before anything else
@@ -309,14 +323,29 @@ def submit_report():
     claim = ReportClaim.of(actor.user_id, key)
     existing = claim.claim()
     if existing is not None:
-        return _report_done(existing)
+        return _already_reported(existing)
+    earlier = queries.reported_with_key(session, actor, key)
+    if earlier is not None:
+        claim.done(earlier.id)
+        return _already_reported(earlier.id)
     now = utcnow()
     try:
         data = schemas.report_data(form, enterprises, sites)
         photos, used = form_photos(form, files, stage)
         media_root = current_app.config["SETTINGS"].MEDIA_ROOT
-        hazard = service.report_with_photos(session, actor, now, data, photos, media_root)
+        hazard = service.report_with_photos(
+            session, actor, now, data, photos, media_root, report_key=queries.report_key(actor.user_id, key)
+        )
         session.commit()
+    except IntegrityError:
+        # Another request stored this key first (the Redis claim had lapsed or was lost).
+        session.rollback()
+        earlier = queries.reported_with_key(session, actor, key)
+        if earlier is None:
+            claim.release()
+            raise
+        claim.done(earlier.id)
+        return _already_reported(earlier.id)
     except DomainError as exc:
         session.rollback()
         claim.release()
@@ -345,6 +374,20 @@ def _report_done(hazard_id: int):
     if wants_json():
         return jsonify({"hazard_id": hazard_id, "url": url})
     return redirect(url, code=303)
+
+
+def _already_reported(hazard_id: int):
+    """A repeat of a 随手拍 page already stored: the hazard it created, nothing new."""
+    url = url_for("hazards_h5.hazard_detail", hazard_id=hazard_id)
+    if wants_json():
+        return jsonify({"hazard_id": hazard_id, "url": url, "already_reported": True})
+    return h5_notice(
+        200,
+        "该隐患已上报",
+        ["这张照片（这个上报页面）已经提交过，不会重复上报。", f"隐患编号 {hazard_id}，可点下方按钮查看处理进度。"],
+        icon="success",
+        link=(url, "查看该隐患"),
+    )
 
 
 # ---------------------------------------------------------------------------------------

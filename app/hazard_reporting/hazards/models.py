@@ -67,7 +67,8 @@ class Hazard(Base):
     location: Mapped[str] = mapped_column(String(256), default="")
     reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    # General: 23:59:59 local of the report day (不过夜). Major: the approved plan's deadline.
+    # General: domain.general_deadline (23:59:59 local of the report day; 18:00 the next day
+    # for a night finding). Major: the approved plan's deadline.
     deadline: Mapped[datetime | None]
     status: Mapped[HazardStatus] = mapped_column(
         str_enum(HazardStatus, "hazard_status"), default=HazardStatus.REPORTED
@@ -82,6 +83,9 @@ class Hazard(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # 随手拍: "<reporter id>:<the page's key>" (the key of a chat photo's link derives from its
+    # media id), unique, so reopening the link and submitting again cannot report twice.
+    report_key: Mapped[str | None] = mapped_column(String(96), unique=True)
 
     events: Mapped[list[HazardEvent]] = relationship(
         back_populates="hazard", order_by="HazardEvent.id", passive_deletes=True

@@ -51,6 +51,18 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
     return and_(Hazard.status.in_(sorted(OVERDUE_STATUSES)), Hazard.deadline.is_not(None), Hazard.deadline < now)
 
 
+def report_key(user_id: int, page_key: str) -> str:
+    """The value of hazards.report_key for a 随手拍 page key of this reporter."""
+    return f"{user_id}:{page_key}"
+
+
+def reported_with_key(session: Session, actor: Actor, page_key: str) -> Hazard | None:
+    """The hazard this actor already reported from the 随手拍 page with `page_key`, if any."""
+    return session.scalars(
+        select(Hazard).where(Hazard.report_key == report_key(actor.user_id, page_key))
+    ).one_or_none()
+
+
 def visible_hazards(actor: Actor) -> Select[tuple[Hazard]]:
     """SELECT of the hazards of the enterprises `actor` may see (add filters on top)."""
     query = select(Hazard)

@@ -36,11 +36,11 @@ from app.hazard_reporting.hazards.domain import (
     category_for_item,
     check_criteria,
     check_extension,
+    general_deadline,
     level_for_failed_item,
     pick_criteria,
     require_ready_for_rectification,
     rule_for,
-    same_day_deadline,
     standard_version_on,
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardPhoto
@@ -113,10 +113,17 @@ def _report_level(payload: HazardReportIn) -> tuple[HazardLevel, bool]:
 # --- report, assign, rectify, verify -------------------------------------------------------
 
 
-def report_hazard(session: Session, actor: Actor, now: datetime, data: Any) -> Hazard:
+def report_hazard(
+    session: Session, actor: Actor, now: datetime, data: Any, *, report_key: str | None = None
+) -> Hazard:
     """Report a hazard: 随手拍, an enforcement finding, or a failed check item (its on_fail
     sets the level: general, major, or review = general flagged for review). A general hazard
-    is due by the end of the local day (不过夜); a major one gets its deadline from its plan.
+    is due by the end of the local day (不过夜; a night finding by the end of the next day
+    shift, domain.general_deadline); a major one gets its deadline from its plan.
+
+    `report_key` (随手拍: the reporter's page key, unique in the table) makes a second report
+    with the same key fail at the flush with IntegrityError; the caller rolls back and shows
+    the hazard the key already names (queries.reported_with_key).
 
     Raises NotFound, PermissionDenied (REPORT_HAZARD), ValidationFailed."""
     payload = parse(HazardReportIn, data)
@@ -147,12 +154,13 @@ def report_hazard(session: Session, actor: Actor, now: datetime, data: Any) -> H
         description=payload.description,
         location=payload.location,
         reporter_id=actor.user_id,
-        deadline=same_day_deadline(now) if level is HazardLevel.GENERAL else None,
+        deadline=general_deadline(now) if level is HazardLevel.GENERAL else None,
         status=HazardStatus.REPORTED,
         criteria_code=criteria_code,
         standard_version=standard_version_on(now) if criteria_code else None,
         created_at=now,
         updated_at=now,
+        report_key=report_key,
     )
     session.add(hazard)
     session.flush()
@@ -441,13 +449,21 @@ def add_photo(
     return photo
 
 def report_with_photos(
-    session: Session, actor: Actor, now: datetime, data: Any, photos: list[bytes], media_root: str | Path
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    data: Any,
+    photos: list[bytes],
+    media_root: str | Path,
+    *,
+    report_key: str | None = None,
 ) -> Hazard:
     """随手拍: report_hazard with its photos (before), at least one. Raises ValidationFailed
-    (no photo) and what report_hazard and add_photo raise."""
+    (no photo), IntegrityError (`report_key` already used) and what report_hazard and
+    add_photo raise."""
     if not photos:
         raise ValidationFailed.for_field("photo", NO_PHOTO)
-    hazard = report_hazard(session, actor, now, data)
+    hazard = report_hazard(session, actor, now, data, report_key=report_key)
     for photo in photos:
         add_photo(session, actor, now, hazard.id, PhotoKind.BEFORE, photo, media_root)
     return hazard
