@@ -1,7 +1,7 @@
 """post hazard factors: the 较大危险因素 identified for a post, each with its 管控措施
 
 Revision ID: 11a5b8f9a6ec
-Revises: d2e4f6a8c008
+Revises: a7c3e9f1b2d4
 Create Date: 2026-12-05 09:00:00+00:00
 
 Written by hand (checked against the models by the drift test). One new table: a post's
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "11a5b8f9a6ec"
-down_revision = "d2e4f6a8c008"
+down_revision = "a7c3e9f1b2d4"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """site names unique among active sites: a retired site's name may be used again
 
 Revision ID: 5e7a9c1b3d20
-Revises: d2e4f6a8c008
+Revises: 11a5b8f9a6ec
 Create Date: 2026-12-05 09:00:00+00:00
 
 Written by hand. Sites are retired (active = false), never deleted: their token, WeChat QR
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5e7a9c1b3d20"
-down_revision = "d2e4f6a8c008"
+down_revision = "11a5b8f9a6ec"
 branch_labels = None
 depends_on = None
 

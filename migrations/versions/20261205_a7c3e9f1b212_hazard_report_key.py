@@ -1,7 +1,7 @@
 """hazards.report_key: one 随手拍 report per page key (a chat photo's link reports once)
 
 Revision ID: a7c3e9f1b212
-Revises: d2e4f6a8c008
+Revises: 5e7a9c1b3d20
 Create Date: 2026-12-05 06:00:00+00:00
 
 Written by hand (checked against the models by the drift test). A nullable, unique
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a7c3e9f1b212"
-down_revision = "d2e4f6a8c008"
+down_revision = "5e7a9c1b3d20"
 branch_labels = None
 depends_on = None
 
