@@ -79,8 +79,8 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.handover.console import bp as handover_bp
     from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
-    from app.hazard_reporting.sites.console import bp as sites_console_bp
     from app.hazard_reporting.schedules.console import bp as schedules_console_bp
+    from app.hazard_reporting.sites.console import bp as sites_console_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
     from app.notifications.h5 import bp as notifications_h5_bp
