@@ -55,13 +55,14 @@ def configure_app(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     from app.extensions import db, redis_client
-    from app.web import init_csrf
+    from app.web import init_csrf, init_url_converters
 
     if settings.DATABASE_URL.startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     db.init(settings.DATABASE_URL)
     redis_client.init(settings.REDIS_URL)
     app.teardown_appcontext(db.close_request_session)
+    init_url_converters(app)
     init_csrf(app)
 
 

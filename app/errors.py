@@ -159,6 +159,7 @@ def _rollback() -> None:
     db.rollback_request_session()
 
 
+PROBLEM_TITLES = {400: "请求有误", 401: "未认证", 403: "没有权限", 404: "不存在", 405: "不支持该请求方式", 409: "冲突", 413: "内容太大", 422: "输入有误", 429: "请求过于频繁"}
 H5_TITLES = {401: "请重新打开", 403: "没有权限", 404: "内容不存在", 413: "上传内容太大", 429: "操作过于频繁"}
 
 
@@ -172,6 +173,19 @@ def render_error(status: int, payload: dict[str, Any]) -> tuple[Response | str, 
 def _render(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
     from flask import jsonify, render_template, request
 
+    if request.path.startswith("/api/"):
+        # CONTRACT.md: API errors are problem+json, whichever layer refuses (a route's
+        # converter, the token check, a view); `error`/`message` stay for older clients.
+        body = {
+            "type": "about:blank",
+            "title": PROBLEM_TITLES.get(status, "服务器内部错误" if status >= 500 else "请求未完成"),
+            "status": status,
+            "detail": payload.get("message", ""),
+            **payload,
+        }
+        response = jsonify(body)
+        response.mimetype = "application/problem+json"
+        return response, status
     if wants_json():
         return jsonify(payload), status
     if request.path.startswith("/h5/"):

@@ -15,12 +15,25 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from app.clock import to_local, utcnow
+from app.ids import MAX_ID
 
 csrf = CSRFProtect()
 
 CSRF_MESSAGE = "页面已过期或来源不明（缺少有效的表单令牌），请刷新页面后重新提交。"
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a row id, 1 … MAX_ID; anything else is a 404 before the view."""
+
+    def __init__(self, map: Any) -> None:  # noqa: A002 - werkzeug's parameter name
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+def init_url_converters(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
 
 
 def init_csrf(app: Flask) -> None:

@@ -33,6 +33,7 @@ from app.accounts.queries import active_user, load_actor
 from app.clock import utcnow
 from app.errors import NotFound, PermissionDenied, ValidationFailed, readable_message
 from app.extensions import db, redis_client
+from app.ids import parse_id
 from app.web import csrf_required
 from app.wechat.client import get_wechat_client
 from app.wechat.qrcodes import render_qr, temporary_qr_url
@@ -103,7 +104,7 @@ def login():
     return render_template("accounts/login.html", error=error), status
 
 
-@bp.post("/members/<int:membership_id>/invite")
+@bp.post("/members/<id:membership_id>/invite")
 @login_required
 @csrf_required
 def invite_member(membership_id: int):
@@ -113,7 +114,7 @@ def invite_member(membership_id: int):
     return redirect(url_for("accounts.show_invite", invite_id=invite.id))
 
 
-@bp.get("/invites/<int:invite_id>")
+@bp.get("/invites/<id:invite_id>")
 @login_required
 def show_invite(invite_id: int):
     """The invite's temporary WeChat QR, for the member to scan (on screen or printed)."""
@@ -167,14 +168,14 @@ def _members_page(enterprise_id: int, *, values=None, error=None, editing=None, 
     )
 
 
-@bp.get("/enterprises/<int:enterprise_id>/members")
+@bp.get("/enterprises/<id:enterprise_id>/members")
 @login_required
 def members(enterprise_id: int):
     """人员管理: the enterprise's members with their WeChat binding, and the form to add one."""
     return _members_page(enterprise_id)
 
 
-@bp.post("/enterprises/<int:enterprise_id>/members")
+@bp.post("/enterprises/<id:enterprise_id>/members")
 @login_required
 @csrf_required
 def add_member(enterprise_id: int):
@@ -189,7 +190,7 @@ def add_member(enterprise_id: int):
     return redirect(url_for("accounts.members", enterprise_id=enterprise_id))
 
 
-@bp.get("/members/<int:membership_id>/edit")
+@bp.get("/members/<id:membership_id>/edit")
 @login_required
 def edit_member(membership_id: int):
     found = queries.membership(db.session, membership_id)
@@ -203,7 +204,7 @@ def edit_member(membership_id: int):
     return _members_page(found.enterprise_id, values=values, editing=found)
 
 
-@bp.post("/members/<int:membership_id>/edit")
+@bp.post("/members/<id:membership_id>/edit")
 @login_required
 @csrf_required
 def update_member(membership_id: int):
@@ -221,7 +222,7 @@ def update_member(membership_id: int):
     return redirect(url_for("accounts.members", enterprise_id=membership.enterprise_id))
 
 
-@bp.post("/members/<int:membership_id>/deactivate")
+@bp.post("/members/<id:membership_id>/deactivate")
 @login_required
 @csrf_required
 def deactivate_member(membership_id: int):
@@ -238,7 +239,7 @@ def deactivate_member(membership_id: int):
 
 
 # Ids in the URLs below stay within PostgreSQL's integer: a larger one is a 404, not an error.
-ID = "int(min=1, max=2147483647)"
+ID = "id"
 
 
 @bp.post(f"/members/<{ID}:membership_id>/unbind")
@@ -275,11 +276,12 @@ def invite_sheet(enterprise_id: int):
     """邀请单: one printable A4 page with a fresh invite QR for every unbound member of a team
     (form field `team_id`) or of the whole enterprise (no team)."""
     raw_team = request.form.get("team_id", "").strip()
-    if raw_team and not (raw_team.isdigit() and 1 <= int(raw_team) <= 2147483647):
+    team_id = parse_id(raw_team) if raw_team else None
+    if raw_team and team_id is None:
         raise NotFound("班组不存在或您无权查看。")
     now = utcnow()
     enterprise, team, invites = service.invite_sheet(
-        db.session, current_actor(), now, enterprise_id, int(raw_team) if raw_team else None
+        db.session, current_actor(), now, enterprise_id, team_id
     )
     cards, error = [], None
     try:

@@ -20,6 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.accounts.domain import ROLE_LABELS, Role, check_member_units, normalize_phone
 from app.errors import ValidationFailed
+from app.spreadsheets import FORMULA_START, excel_safe
 
 COLUMNS = ("姓名", "手机号", "角色", "部门", "班组", "岗位")
 MAX_BYTES = 5 * 1024 * 1024
@@ -35,15 +36,6 @@ ROLE_BY_LABEL: Mapping[str, Role] = {
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
 ACTION_LABELS = {CREATE: "新增", UPDATE: "更新", UNCHANGED: "无变化", ERROR: "错误"}
 
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def excel_safe(value: object) -> object:
-    """A cell value that Excel will not run as a formula: text starting with = + - @ gets a
-    leading apostrophe (shown as text)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _cell_text(value: object) -> str:
@@ -53,7 +45,7 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = " ".join(str(value).split())
-    if text.startswith("'") and text[1:].startswith(_FORMULA_START):
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
         text = text[1:]
     return text
 

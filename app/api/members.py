@@ -22,12 +22,12 @@ from app.api.views import bp, spec, token_required
 from app.clock import utcnow
 from app.errors import DomainError, ValidationFailed
 from app.extensions import db, redis_client
+from app.ids import MAX_ID
 from app.wechat.client import get_wechat_client
 from app.wechat.qrcodes import temporary_qr_url
 
 MAX_PER_PAGE = 100
-MAX_ID = 2147483647
-ID = f"int(min=1, max={MAX_ID})"
+ID = "id"
 
 _PROBLEMS = {f"HTTP_{code}": ProblemOut for code in (401, 403, 404, 409, 422)}
 _DOC = {"skip_validation": True, "tags": ["members"]}

@@ -21,9 +21,10 @@ from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.hazard_reporting.checks.domain import CheckLevel, ScheduleKind
 from app.hazard_reporting.schedules import queries, service
-from app.hazard_reporting.schedules.domain import MAX_ID, due_rule_words
+from app.hazard_reporting.schedules.domain import due_rule_words
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.hazard_reporting.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from app.ids import MAX_ID
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -174,7 +175,7 @@ def _visible_schedule(schedule_id: int) -> CheckSchedule:
     return schedule
 
 
-@bp.get("/enterprises/<int:enterprise_id>/schedules")
+@bp.get("/enterprises/<id:enterprise_id>/schedules")
 @spec.validate(query=ScheduleListQuery, resp=Response(HTTP_200=ScheduleList, **_ERRORS), **_DOC)
 @problems
 @token_required
@@ -191,7 +192,7 @@ def list_schedules(enterprise_id: int):
     return jsonify({"items": [_out(s) for s in items], "total": total, "page": page, "per_page": per_page})
 
 
-@bp.post("/enterprises/<int:enterprise_id>/schedules")
+@bp.post("/enterprises/<id:enterprise_id>/schedules")
 @spec.validate(json=ScheduleCreate, resp=Response(HTTP_201=ScheduleOut, **_ERRORS), **_DOC)
 @problems
 @token_required
@@ -205,7 +206,7 @@ def create_schedule(enterprise_id: int):
     return jsonify(_out(schedule)), 201
 
 
-@bp.get("/schedules/<int:schedule_id>")
+@bp.get("/schedules/<id:schedule_id>")
 @spec.validate(resp=Response(HTTP_200=ScheduleOut, **_ERRORS), **_DOC)
 @problems
 @token_required
@@ -214,7 +215,7 @@ def get_schedule(schedule_id: int):
     return jsonify(_out(_visible_schedule(schedule_id)))
 
 
-@bp.patch("/schedules/<int:schedule_id>")
+@bp.patch("/schedules/<id:schedule_id>")
 @spec.validate(json=ScheduleUpdate, resp=Response(HTTP_200=ScheduleOut, **_ERRORS), **_DOC)
 @problems
 @token_required

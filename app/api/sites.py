@@ -26,9 +26,10 @@ from app.enterprises.sites.schemas import SiteUpdate
 from app.errors import DomainError, ValidationFailed
 from app.extensions import db
 from app.hazard_reporting.sites import service
+from app.ids import MAX_ID
 
-SITE_ID = "<int(min=1, max=2147483647):site_id>"
-ENTERPRISE_ID = "<int(min=1, max=2147483647):enterprise_id>"
+SITE_ID = "<id:site_id>"
+ENTERPRISE_ID = "<id:enterprise_id>"
 MAX_PER_PAGE = 100
 
 PROBLEM_TITLES = {
@@ -114,7 +115,7 @@ def _page_args() -> tuple[int, int]:
     fields = {}
     page = request.args.get("page", "1")
     per_page = request.args.get("per_page", "50")
-    if not page.isdigit() or int(page) < 1 or int(page) > 2**31 - 1:
+    if not page.isdigit() or int(page) < 1 or int(page) > MAX_ID:
         fields["page"] = "应为正整数"
     if not per_page.isdigit() or not 1 <= int(per_page) <= MAX_PER_PAGE:
         fields["per_page"] = f"应为 1 到 {MAX_PER_PAGE} 的整数"

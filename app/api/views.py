@@ -90,7 +90,7 @@ def create_enterprise():
     return jsonify(_enterprise_out(enterprise)), 201
 
 
-@bp.get("/enterprises/<int:enterprise_id>")
+@bp.get("/enterprises/<id:enterprise_id>")
 @spec.validate(resp=Response(HTTP_200=EnterpriseOut, **_ERRORS), **_DOC)
 @token_required
 def get_enterprise(enterprise_id: int):
@@ -98,7 +98,7 @@ def get_enterprise(enterprise_id: int):
     return jsonify(_enterprise_out(service.get_enterprise(db.session, g.actor, enterprise_id)))
 
 
-@bp.patch("/enterprises/<int:enterprise_id>")
+@bp.patch("/enterprises/<id:enterprise_id>")
 @spec.validate(json=EnterpriseUpdate, resp=Response(HTTP_200=EnterpriseOut, **_ERRORS), **_DOC)
 @token_required
 def update_enterprise(enterprise_id: int):

@@ -64,7 +64,7 @@ def console_home():
     )
 
 
-@bp.get("/enterprises/<int:enterprise_id>")
+@bp.get("/enterprises/<id:enterprise_id>")
 @login_required
 def enterprise_detail(enterprise_id: int):
     actor = current_actor()

@@ -783,7 +783,7 @@ def lookup_qrcode():
     return jsonify({"qrcode": record})
 
 
-@control.get("/mass/<int:msg_id>")
+@control.get("/mass/<id:msg_id>")
 def mass_job(msg_id: int):
     job = sandbox_store().mass_job(msg_id)
     if job is None:

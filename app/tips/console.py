@@ -106,7 +106,7 @@ def library():
     )
 
 
-@console_bp.get("/library/<int:tip_id>")
+@console_bp.get("/library/<id:tip_id>")
 @login_required
 def library_tip(tip_id: int):
     """A tip's article as members will see it."""
@@ -173,7 +173,7 @@ def new_broadcast():
     ), (422 if error else 200)
 
 
-@console_bp.get("/broadcasts/<int:broadcast_id>")
+@console_bp.get("/broadcasts/<id:broadcast_id>")
 @login_required
 def broadcast_detail(broadcast_id: int):
     """One broadcast: the article, audience, counts, history and the actions it allows."""
@@ -216,7 +216,7 @@ def _act(broadcast_id: int, action) -> Any:
     return redirect(url_for("tips_console.broadcast_detail", broadcast_id=broadcast_id))
 
 
-@console_bp.post("/broadcasts/<int:broadcast_id>/schedule")
+@console_bp.post("/broadcasts/<id:broadcast_id>/schedule")
 @login_required
 def schedule(broadcast_id: int):
     def action(actor, now) -> str:
@@ -226,7 +226,7 @@ def schedule(broadcast_id: int):
     return _act(broadcast_id, action)
 
 
-@console_bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@console_bp.post("/broadcasts/<id:broadcast_id>/cancel")
 @login_required
 def cancel(broadcast_id: int):
     def action(actor, now) -> str:
@@ -236,7 +236,7 @@ def cancel(broadcast_id: int):
     return _act(broadcast_id, action)
 
 
-@console_bp.post("/broadcasts/<int:broadcast_id>/remind")
+@console_bp.post("/broadcasts/<id:broadcast_id>/remind")
 @login_required
 def remind(broadcast_id: int):
     def action(actor, now) -> str:

@@ -22,7 +22,7 @@ def received():
     return render_template("tips/h5_list.html", rows=queries.received_tips(db.session, actor.user_id))
 
 
-@h5_bp.get("/<int:tip_id>")
+@h5_bp.get("/<id:tip_id>")
 @h5_login_required
 def article(tip_id: int):
     """The tip's article. Opening it counts as read for every broadcast of it received."""
@@ -38,7 +38,7 @@ def article(tip_id: int):
     )
 
 
-@h5_bp.post("/<int:tip_id>/acknowledge")
+@h5_bp.post("/<id:tip_id>/acknowledge")
 @h5_login_required
 def acknowledge(tip_id: int):
     """我已阅读并知晓 (recorded once); back to the article, which shows the confirmation."""

@@ -12,6 +12,7 @@ from flask import Flask, jsonify
 
 from app.accounts.domain import Role
 from app.accounts.h5_login import SESSION_PENDING, authorize_url, h5_login_required
+from app.web import init_url_converters
 from app.wechat.client import InvalidOAuthCode, get_wechat_client, jsapi_signature
 from config.settings import PROJECT_ROOT
 
@@ -246,6 +247,7 @@ def test_h5_login_required_on_a_form_post_answers_401(app):
 
     other = Flask("other", template_folder=str(PROJECT_ROOT / "app" / "templates"))
     other.config.update(SETTINGS=app.config["SETTINGS"], SECRET_KEY="k" * 40)
+    init_url_converters(other)
     other.register_blueprint(identity_bp)
     register_fake_wechat(other)
 

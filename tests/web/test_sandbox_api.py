@@ -12,6 +12,7 @@ import time_machine
 from flask import Flask
 
 from app.sandbox.store import PERMANENT_QR_CAP, SandboxStore, record_message
+from app.web import init_url_converters
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -500,6 +501,7 @@ def test_the_sandbox_is_not_registered_when_it_is_off(settings_overrides):
     )
     assert settings.sandbox is False
     bare = Flask("off")
+    init_url_converters(bare)
     register_blueprints(bare, settings)
     rules = [rule.rule for rule in bare.url_map.iter_rules()]
     assert not [rule for rule in rules if rule.startswith("/sandbox")]

@@ -99,7 +99,7 @@ def _back(enterprise_id: int, anchor: str = ""):
     return redirect(url_for("organisation.page", enterprise_id=enterprise_id) + anchor)
 
 
-@bp.get("/enterprises/<int:enterprise_id>/organisation")
+@bp.get("/enterprises/<id:enterprise_id>/organisation")
 @login_required
 def page(enterprise_id: int):
     """组织与岗位: editable for MANAGE_STRUCTURE, read-only for every other viewer."""
@@ -109,7 +109,7 @@ def page(enterprise_id: int):
 # --- departments ---------------------------------------------------------------------------
 
 
-@bp.post("/enterprises/<int:enterprise_id>/organisation/departments")
+@bp.post("/enterprises/<id:enterprise_id>/organisation/departments")
 @login_required
 @csrf_required
 def add_department(enterprise_id: int):
@@ -123,7 +123,7 @@ def add_department(enterprise_id: int):
     return _back(enterprise_id, "#units")
 
 
-@bp.post("/departments/<int:department_id>/rename")
+@bp.post("/departments/<id:department_id>/rename")
 @login_required
 @csrf_required
 def rename_department(department_id: int):
@@ -136,7 +136,7 @@ def rename_department(department_id: int):
     return _back(department.enterprise_id, "#units")
 
 
-@bp.post("/departments/<int:department_id>/delete")
+@bp.post("/departments/<id:department_id>/delete")
 @login_required
 @csrf_required
 def remove_department(department_id: int):
@@ -153,7 +153,7 @@ def remove_department(department_id: int):
 # --- teams ---------------------------------------------------------------------------------
 
 
-@bp.post("/departments/<int:department_id>/teams")
+@bp.post("/departments/<id:department_id>/teams")
 @login_required
 @csrf_required
 def add_team(department_id: int):
@@ -166,7 +166,7 @@ def add_team(department_id: int):
     return _back(team.department.enterprise_id, "#units")
 
 
-@bp.post("/teams/<int:team_id>/rename")
+@bp.post("/teams/<id:team_id>/rename")
 @login_required
 @csrf_required
 def rename_team(team_id: int):
@@ -179,7 +179,7 @@ def rename_team(team_id: int):
     return _back(team.department.enterprise_id, "#units")
 
 
-@bp.post("/teams/<int:team_id>/delete")
+@bp.post("/teams/<id:team_id>/delete")
 @login_required
 @csrf_required
 def remove_team(team_id: int):
@@ -196,7 +196,7 @@ def remove_team(team_id: int):
 # --- posts ---------------------------------------------------------------------------------
 
 
-@bp.post("/enterprises/<int:enterprise_id>/organisation/posts")
+@bp.post("/enterprises/<id:enterprise_id>/organisation/posts")
 @login_required
 @csrf_required
 def add_post(enterprise_id: int):
@@ -212,14 +212,14 @@ def add_post(enterprise_id: int):
     return _back(enterprise_id, f"#post-{post.id}")
 
 
-@bp.get("/posts/<int:post_id>/edit")
+@bp.get("/posts/<id:post_id>/edit")
 @login_required
 def edit_post(post_id: int):
     post = service.post_to_edit(db.session, current_actor(), post_id)
     return _page(post.enterprise_id, values=_post_values(post), editing=post)
 
 
-@bp.post("/posts/<int:post_id>/edit")
+@bp.post("/posts/<id:post_id>/edit")
 @login_required
 @csrf_required
 def update_post(post_id: int):
@@ -236,7 +236,7 @@ def update_post(post_id: int):
     return _back(post.enterprise_id, f"#post-{post.id}")
 
 
-@bp.post("/posts/<int:post_id>/delete")
+@bp.post("/posts/<id:post_id>/delete")
 @login_required
 @csrf_required
 def remove_post(post_id: int):

@@ -15,9 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.errors import Conflict, ValidationFailed
-
-# Ids from URLs and forms beyond the database's INTEGER are refused, not sent to the database.
-MAX_ID = 2**31 - 1
+from app.ids import MAX_ID
 
 NAME_MAX = 64  # departments, teams, posts, factors (String(64) columns)
 CARD_TEXT_MAX = 2000  # 主要风险 / 防范措施 / 应急措施

@@ -18,9 +18,9 @@ from app.enterprises.sites.domain import check_reactivate, check_retire, name_ta
 from app.enterprises.sites.queries import active_site_named
 from app.enterprises.sites.schemas import SiteFields, SiteUpdate
 from app.errors import NotFound, ValidationFailed
+from app.ids import MAX_ID
 from app.validation import parse
 
-MAX_ID = 2**31 - 1
 SITE_NOT_VISIBLE = "点位不存在或您无权查看。"
 
 

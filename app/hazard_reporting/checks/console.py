@@ -18,7 +18,7 @@ from app.accounts.console import current_actor, login_required
 from app.accounts.domain import ENTERPRISE_PERMISSIONS, ROLE_LABELS, Action
 from app.clock import local_today, utcnow
 from app.enterprises import service as enterprise_service
-from app.errors import DomainError, NotFound, ValidationFailed, readable_message
+from app.errors import DomainError, ValidationFailed, readable_message
 from app.extensions import db
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checklists.domain import ITEM_CATEGORY_LABELS, ItemCategory, OnFail
@@ -43,11 +43,10 @@ from app.web import csrf_required
 bp = Blueprint(
     "checks_console",
     __name__,
-    url_prefix="/console/enterprises/<int:enterprise_id>/checks",
+    url_prefix="/console/enterprises/<id:enterprise_id>/checks",
     template_folder="../../templates",
 )
 
-MAX_ID = 2**31 - 1
 EXCUSABLE = frozenset({CheckTaskStatus.PENDING, CheckTaskStatus.MISSED})
 ON_FAIL_LABELS = {OnFail.GENERAL: "一般隐患", OnFail.MAJOR: "重大隐患", OnFail.REVIEW: "由安全管理员定级"}
 LEVEL_CODES = {"D": "日", "W": "周", "M": "月"}
@@ -95,8 +94,6 @@ def _labels() -> dict[str, Any]:
 
 
 def _enterprise(enterprise_id: int):
-    if not 1 <= enterprise_id <= MAX_ID:
-        raise NotFound("企业不存在或您无权查看。")
     actor = current_actor()
     enterprise = enterprise_service.get_enterprise(db.session, actor, enterprise_id)
     return actor, enterprise
@@ -227,7 +224,7 @@ def tasks(enterprise_id: int):
     return _page(_tasks_context(enterprise_id), done=_done())
 
 
-@bp.post("/tasks/<int:task_id>/excuse")
+@bp.post("/tasks/<id:task_id>/excuse")
 @login_required
 @csrf_required
 def excuse(enterprise_id: int, task_id: int):
@@ -305,7 +302,7 @@ def plans(enterprise_id: int):
     return _page(_plans_context(enterprise_id), done=_done())
 
 
-@bp.post("/schedules/<int:schedule_id>")
+@bp.post("/schedules/<id:schedule_id>")
 @login_required
 def update_schedule(enterprise_id: int, schedule_id: int):
     form = request.form
@@ -321,7 +318,7 @@ def update_schedule(enterprise_id: int, schedule_id: int):
     return _act(enterprise_id, change, "schedule", "checks_console.plans", _plans_context)
 
 
-@bp.post("/sites/<int:site_id>/risk")
+@bp.post("/sites/<id:site_id>/risk")
 @login_required
 def set_risk(enterprise_id: int, site_id: int):
     form = request.form

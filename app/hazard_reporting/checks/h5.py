@@ -349,7 +349,7 @@ def scan(token: str):
     )
 
 
-@bp.get("/checks/<int:task_id>")
+@bp.get("/checks/<id:task_id>")
 @h5_login_required
 def check_form(task_id: int):
     """The check form, after a scan of a point where the check can be done."""
@@ -367,7 +367,7 @@ def check_form(task_id: int):
     return _form_page(start, key=secrets.token_urlsafe(18))
 
 
-@bp.post("/checks/<int:task_id>")
+@bp.post("/checks/<id:task_id>")
 @h5_login_required
 def submit(task_id: int):
     """Submit the check; the same idempotency key (or the task submitted already) shows the
@@ -420,7 +420,7 @@ def submit(task_id: int):
     return _done(submission, again=submission.idempotency_key != key)
 
 
-@bp.post("/checks/<int:task_id>/photos")
+@bp.post("/checks/<id:task_id>/photos")
 @h5_login_required
 def stage_photo(task_id: int):
     """Stage one photo of the form: a posted file (`photo`) or WeChat media (`media_id`, the
@@ -431,14 +431,14 @@ def stage_photo(task_id: int):
     return jsonify({"token": token, "thumb_url": thumb}), 201
 
 
-@bp.get("/checks/<int:task_id>/photos/<token>.jpg")
+@bp.get("/checks/<id:task_id>/photos/<token>.jpg")
 @h5_login_required
 def staged_thumb(task_id: int, token: str):
     """The preview of a photo this user staged for this check (nobody else's)."""
     return StagedPhotos.for_check(_actor().user_id, task_id).thumb_response(token)
 
 
-@bp.get("/checks/<int:task_id>/result")
+@bp.get("/checks/<id:task_id>/result")
 @h5_login_required
 def result(task_id: int):
     """A submitted check: when, where, by whom, and the hazards it reported."""

@@ -19,6 +19,7 @@ from app.hazard_reporting.checks.domain import (
     ItemResult,
 )
 from app.hazard_reporting.checks.queries import TaskFilter
+from app.ids import MAX_ID
 from app.validation import parse
 
 # Made by the phone (or the page) when a form is first filled in: URL-safe, unguessable.
@@ -72,7 +73,7 @@ class TaskFilterIn(BaseModel):
     start: date | None = Field(None, title="开始日期")
     end: date | None = Field(None, title="结束日期")
     level: CheckLevel | None = Field(None, title="排查层级")
-    team_id: int | None = Field(None, title="班组", ge=1, le=2**31 - 1)
+    team_id: int | None = Field(None, title="班组", ge=1, le=MAX_ID)
     status: CheckTaskStatus | None = Field(None, title="状态")
     page: int = Field(1, title="页码", ge=1, le=100_000)
 

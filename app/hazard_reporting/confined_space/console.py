@@ -25,7 +25,7 @@ from app.hazard_reporting.confined_space.domain import JOB_STATUS_LABELS, JobSta
 bp = Blueprint(
     "confined_space_console",
     __name__,
-    url_prefix="/console/enterprises/<int:enterprise_id>/checks",
+    url_prefix="/console/enterprises/<id:enterprise_id>/checks",
     template_folder="../../templates",
 )
 
@@ -124,7 +124,7 @@ def create_job(enterprise_id: int):
     )
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<id:job_id>")
 @login_required
 def job(enterprise_id: int, job_id: int):
     return _page(_job_context(enterprise_id, job_id), done=DONE_MESSAGES.get(request.args.get("done", ""), ""))
@@ -145,7 +145,7 @@ def _job_act(enterprise_id: int, job_id: int, change: Callable[[Any, Any], Any],
     return redirect(url_for("confined_space_console.job", enterprise_id=enterprise.id, job_id=job_id, done=done))
 
 
-@bp.post("/jobs/<int:job_id>/confirmations")
+@bp.post("/jobs/<id:job_id>/confirmations")
 @login_required
 def record_confirmation(enterprise_id: int, job_id: int):
     form = request.form
@@ -162,7 +162,7 @@ def record_confirmation(enterprise_id: int, job_id: int):
     return _job_act(enterprise_id, job_id, change, "confirmation")
 
 
-@bp.post("/jobs/<int:job_id>/<any(confirm, start, finish, cancel):step>")
+@bp.post("/jobs/<id:job_id>/<any(confirm, start, finish, cancel):step>")
 @login_required
 def move_job(enterprise_id: int, job_id: int, step: str):
     def change(actor, now):

@@ -15,7 +15,6 @@ from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Action
 from app.clock import utcnow
 from app.enterprises import service as enterprise_service
-from app.errors import NotFound
 from app.extensions import db
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS, CHECK_TASK_STATUS_LABELS
 from app.hazard_reporting.dashboard import queries
@@ -24,11 +23,10 @@ from app.hazard_reporting.dashboard.domain import TODAY_BUCKET_LABELS, TODAY_BUC
 bp = Blueprint(
     "dashboard_console",
     __name__,
-    url_prefix="/console/enterprises/<int:enterprise_id>",
+    url_prefix="/console/enterprises/<id:enterprise_id>",
     template_folder="../../templates",
 )
 
-MAX_ID = 2**31 - 1
 NOT_FOUND = "企业不存在或您无权查看。"
 
 
@@ -47,8 +45,6 @@ def chart_data(rates: queries.OnTimeRates) -> dict[str, Any]:
 @bp.get("/dashboard")
 @login_required
 def dashboard(enterprise_id: int):
-    if not 1 <= enterprise_id <= MAX_ID:
-        raise NotFound(NOT_FOUND)
     actor = current_actor()
     enterprise = enterprise_service.get_enterprise(db.session, actor, enterprise_id)
     now = utcnow()

@@ -19,7 +19,7 @@ from app.web import csrf_required
 bp = Blueprint("handover", __name__, url_prefix="/console")
 
 # Ids in these URLs stay within PostgreSQL's integer: a larger one is a 404.
-ID = "int(min=1, max=2147483647)"
+ID = "id"
 
 
 def _actor():

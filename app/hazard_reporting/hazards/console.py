@@ -21,7 +21,8 @@ from app.extensions import db
 from app.hazard_reporting.hazards import ledger, queries
 from app.hazard_reporting.hazards.h5 import hazard_page, page_labels, photo_file, take_action
 from app.hazard_reporting.hazards.photos import MAX_BYTES
-from app.hazard_reporting.hazards.queries import MAX_ID, ListFilters
+from app.hazard_reporting.hazards.queries import ListFilters
+from app.ids import parse_id
 from app.web import csrf_required
 
 console_bp = Blueprint("hazards_console", __name__, url_prefix="/console")
@@ -55,13 +56,13 @@ def console_list():
     return render_template("hazards/console_list.html", filters=filters, **context)
 
 
-@console_bp.get("/hazards/<int(min=1, max=2147483647):hazard_id>")
+@console_bp.get("/hazards/<id:hazard_id>")
 @login_required
 def console_detail(hazard_id: int):
     return hazard_page(_console_actor(), hazard_id, "hazards/console_detail.html")
 
 
-@console_bp.post("/hazards/<int(min=1, max=2147483647):hazard_id>/actions/<slug>")
+@console_bp.post("/hazards/<id:hazard_id>/actions/<slug>")
 @login_required
 @csrf_required
 def console_action(hazard_id: int, slug: str):
@@ -69,7 +70,7 @@ def console_action(hazard_id: int, slug: str):
     return take_action(_console_actor(), hazard_id, slug, None, endpoint, template)
 
 
-@console_bp.get("/hazards/<int(min=1, max=2147483647):hazard_id>/photos/<int(min=1, max=2147483647):photo_id>")
+@console_bp.get("/hazards/<id:hazard_id>/photos/<id:photo_id>")
 @login_required
 def console_photo(hazard_id: int, photo_id: int):
     photo = queries.hazard_photo(db.session, _console_actor(), hazard_id, photo_id)
@@ -97,9 +98,10 @@ def _id_arg(name: str, missing: str | None = None) -> int | None:
         if missing:
             raise ValidationFailed.for_field(name, missing)
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    number = parse_id(raw)
+    if number is None:
         raise ValidationFailed.for_field(name, "参数无效，请从页面上重新选择")
-    return int(raw)
+    return number
 
 
 def _xlsx(workbook: ledger.LedgerFile):

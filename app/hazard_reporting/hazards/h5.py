@@ -418,13 +418,13 @@ def hazard_list():
     )
 
 
-@h5_bp.get("/hazards/<int:hazard_id>")
+@h5_bp.get("/hazards/<id:hazard_id>")
 @h5_login_required
 def hazard_detail(hazard_id: int):
     return hazard_page(_h5_actor(), hazard_id, "hazards/h5_detail.html")
 
 
-@h5_bp.post("/hazards/<int:hazard_id>/actions/<slug>")
+@h5_bp.post("/hazards/<id:hazard_id>/actions/<slug>")
 @h5_login_required
 def hazard_action(hazard_id: int, slug: str):
     """Take one action on the hazard from its H5 page."""
@@ -433,7 +433,7 @@ def hazard_action(hazard_id: int, slug: str):
     return take_action(actor, hazard_id, slug, StagedPhotos.for_hazards(actor.user_id), endpoint, template)
 
 
-@h5_bp.get("/hazards/<int:hazard_id>/photos/<int:photo_id>")
+@h5_bp.get("/hazards/<id:hazard_id>/photos/<id:photo_id>")
 @h5_login_required
 def hazard_photo(hazard_id: int, photo_id: int):
     photo = queries.hazard_photo(db.session, _h5_actor(), hazard_id, photo_id)

@@ -53,6 +53,7 @@ from app.hazard_reporting.hazards.domain import (
 )
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent
 from app.hazard_reporting.schedules.models import CheckSchedule
+from app.spreadsheets import excel_safe
 
 # (header, column width in characters)
 HAZARD_COLUMNS: tuple[tuple[str, int], ...] = (
@@ -121,16 +122,6 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def excel_safe(value: Any) -> Any:
-    """A cell value Excel will not run as a formula: text starting with = + - @ (a
-    description typed as "=HYPERLINK(…)", a location "-3 层") gets a leading apostrophe and
-    is shown as the text it is. Every sheet cell written here goes through it."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _wall_clock(moment: datetime | None) -> datetime | None:

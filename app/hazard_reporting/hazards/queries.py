@@ -39,6 +39,7 @@ from app.hazard_reporting.hazards.domain import (
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardEvent, HazardPhoto
 from app.hazard_reporting.hazards.schemas import FIELD_LABELS, PLAN_FIELDS
+from app.ids import parse_id
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -528,12 +529,8 @@ def list_rows(session: Session, hazards: list[Hazard], now: datetime) -> list[di
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value is not None else None
-    except ValueError:
-        return None
     # Ids and pages are positive and fit the database's integers.
-    return number if number is not None and 0 < number <= MAX_ID else None
+    return parse_id(value)
 
 
 def _day(value: str | None) -> date | None:
@@ -543,7 +540,6 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-MAX_ID = 2**31 - 1
 MAX_SEARCH = 100  # characters of the text search
 
 

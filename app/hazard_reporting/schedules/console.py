@@ -27,7 +27,7 @@ from app.web import csrf_required
 bp = Blueprint(
     "schedules_console",
     __name__,
-    url_prefix="/console/enterprises/<int:enterprise_id>/schedules",
+    url_prefix="/console/enterprises/<id:enterprise_id>/schedules",
     template_folder="../../templates",
 )
 
@@ -141,14 +141,14 @@ def _edit_page(enterprise_id: int, schedule_id: int, status: int = 200, **extra:
     return render_template("schedules/console_schedule_edit.html", **context), status
 
 
-@bp.get("/<int:schedule_id>")
+@bp.get("/<id:schedule_id>")
 @login_required
 def edit_schedule(enterprise_id: int, schedule_id: int):
     """The edit form of one schedule (label, timing, site; never its level or unit)."""
     return _edit_page(enterprise_id, schedule_id)
 
 
-@bp.post("/<int:schedule_id>")
+@bp.post("/<id:schedule_id>")
 @login_required
 @csrf_required
 def update_schedule(enterprise_id: int, schedule_id: int):
@@ -199,14 +199,14 @@ def _set_active(enterprise_id: int, schedule_id: int, active: bool):
     return redirect(url_for("schedules_console.schedules", enterprise_id=enterprise_id))
 
 
-@bp.post("/<int:schedule_id>/pause")
+@bp.post("/<id:schedule_id>/pause")
 @login_required
 @csrf_required
 def pause_schedule(enterprise_id: int, schedule_id: int):
     return _set_active(enterprise_id, schedule_id, False)
 
 
-@bp.post("/<int:schedule_id>/resume")
+@bp.post("/<id:schedule_id>/resume")
 @login_required
 @csrf_required
 def resume_schedule(enterprise_id: int, schedule_id: int):

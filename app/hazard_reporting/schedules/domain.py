@@ -138,8 +138,6 @@ MAX_GRACE_MINUTES: Mapping[CheckLevel, int] = {
     CheckLevel.MONTHLY: 2 * 24 * 60,
 }
 WEEKDAY_NAMES = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五", 6: "六", 7: "日"}
-# Ids arrive from URLs and forms; the database keys are 32-bit integers.
-MAX_ID = 2**31 - 1
 
 
 def routine_unit_key(level: CheckLevel, team_id: int | None, department_id: int | None) -> tuple[object, ...]:

@@ -25,9 +25,10 @@ from app.hazard_reporting.checks.domain import (
 )
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import member_facts, schedule_facts
-from app.hazard_reporting.schedules.domain import MAX_ID, due_rule_words, grace_words
+from app.hazard_reporting.schedules.domain import due_rule_words, grace_words
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.service import work_calendar
+from app.ids import MAX_ID
 
 
 def schedule_timing(schedule: CheckSchedule) -> Timing:

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.hazard_reporting.checks.domain import CheckLevel
-from app.hazard_reporting.schedules.domain import MAX_ID, RiskLevel
+from app.hazard_reporting.schedules.domain import RiskLevel
+from app.ids import MAX_ID
 
 
 def _wall_clock(value: Any) -> Any:

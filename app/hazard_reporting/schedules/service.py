@@ -36,7 +36,6 @@ from app.hazard_reporting.checks.domain import (
 )
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.schedules.domain import (
-    MAX_ID,
     ROUTINE_DEFAULTS,
     RiskLevel,
     ScheduleSpec,
@@ -50,6 +49,7 @@ from app.hazard_reporting.schedules.domain import (
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.schedules.schemas import RiskProfileIn, ScheduleCreate, ScheduleUpdate
 from app.hazard_reporting.work_calendar.service import work_calendar
+from app.ids import MAX_ID
 from app.validation import parse
 
 # --- Schedules ---------------------------------------------------------------------------

@@ -46,10 +46,10 @@ from app.wechat.client import get_wechat_client
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("sites_console", __name__, url_prefix="/console/enterprises/<int:enterprise_id>/sites")
+bp = Blueprint("sites_console", __name__, url_prefix="/console/enterprises/<id:enterprise_id>/sites")
 
 # Ids in URLs are PostgreSQL integers: anything larger is no such page (404), never a 500.
-SITE_ID = "<int(min=1, max=2147483647):site_id>"
+SITE_ID = "<id:site_id>"
 
 FIELD_LABELS = {"name": "点位名称", "area": "区域", "department_id": "所属部门", "risk_level": "风险等级"}
 
