@@ -6,12 +6,14 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from app.accounts.console import current_actor, login_required
 from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, Action
+from app.clock import local_today, utcnow
 from app.enterprises import queries, service
 from app.enterprises.domain import (
     CREDIT_LABELS,
     INDUSTRY_LABELS,
     SCALE_LABELS,
     STANDARDIZATION_LABELS,
+    STANDARDIZATION_TARGET,
     THREE_SIMULTANEOUS_LABELS,
     TOPIC_LABELS,
     site_scene,
@@ -32,7 +34,7 @@ def label_context() -> dict:
         "TOPIC_LABELS": TOPIC_LABELS,
         "ROLE_LABELS": ROLE_LABELS,
         "BUREAU_ROLE_LABELS": BUREAU_ROLE_LABELS,
-        "STANDARDIZATION_TARGET": queries.STANDARDIZATION_TARGET,
+        "STANDARDIZATION_TARGET": float(STANDARDIZATION_TARGET),
     }
 
 
@@ -58,7 +60,7 @@ def console_home():
         enterprises=enterprises,
         towns=queries.visible_towns(db.session, actor),
         town_id=town_id,
-        summary=queries.summarize(enterprises) if actor.is_bureau else None,
+        summary=queries.summarize(enterprises, local_today(utcnow())) if actor.is_bureau else None,
         actor=actor,
         dashboard_endpoint=DASHBOARD_ENDPOINT,
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
+from fractions import Fraction
 
 
 class Industry(StrEnum):
@@ -55,6 +58,61 @@ STANDARDIZATION_LABELS = {
 
 # A standardization certificate is valid for three years (docs/DOMAIN.md §1.7).
 STANDARDIZATION_VALID_YEARS = 3
+# The notice (§二(一)): by year end 70 % of 规上 enterprises run at level 3 or better; a town
+# short of it loses 0.5 point of its annual assessment for every 10 percentage points short.
+STANDARDIZATION_TARGET = Fraction(7, 10)
+DEDUCTION_PER_STEP = Fraction(1, 2)
+DEDUCTION_STEP = Fraction(1, 10)
+
+
+def standardization_expires_on(certified_on: date) -> date:
+    """The last day a certificate issued on `certified_on` is valid: the day before its
+    third anniversary (a 29 February certificate runs to 27 February, three years on)."""
+    year = certified_on.year + STANDARDIZATION_VALID_YEARS
+    try:
+        anniversary = certified_on.replace(year=year)
+    except ValueError:  # 29 February in a common year
+        anniversary = date(year, 3, 1)
+    return anniversary - timedelta(days=1)
+
+
+def standardization_valid_on(level: StandardizationLevel | str, certified_on: date | None, day: date) -> bool:
+    """Whether an enterprise counts as standardized on `day`: a level (一/二/三级) certified
+    on or before `day` whose three years have not run out. A level without a date does not
+    count: nobody can tell whether it is still valid."""
+    if level == StandardizationLevel.NONE or certified_on is None:
+        return False
+    return certified_on <= day <= standardization_expires_on(certified_on)
+
+
+@dataclass(frozen=True)
+class StandardizationScore:
+    """A town's (or the district's) standing against the 70 % target on one day."""
+
+    above_scale: int
+    standardized: int
+
+    @property
+    def rate(self) -> Fraction | None:
+        return Fraction(self.standardized, self.above_scale) if self.above_scale else None
+
+    @property
+    def shortfall(self) -> Fraction:
+        """Percentage points (as a fraction of 1) below the target; 0 when met or no 规上 firm."""
+        rate = self.rate
+        return max(STANDARDIZATION_TARGET - rate, Fraction(0)) if rate is not None else Fraction(0)
+
+    @property
+    def deduction(self) -> Fraction:
+        """Points deducted, read literally: 0.5 for every *full* 10 points short (65 % loses
+        nothing, 59 % loses 0.5, 50 % loses 1.0, 0 % loses 3.5). Exact fractions, so 60.0 %
+        is exactly 10 points short."""
+        return DEDUCTION_PER_STEP * (self.shortfall // DEDUCTION_STEP)
+
+    @property
+    def meets_target(self) -> bool | None:
+        rate = self.rate
+        return None if rate is None else rate >= STANDARDIZATION_TARGET
 
 
 class ThreeSimultaneous(StrEnum):

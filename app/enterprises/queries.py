@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership
 from app.accounts.queries import visible_enterprises
-from app.enterprises.domain import SITE_NOT_FOUND, StandardizationLevel, site_retired_message
+from app.enterprises.domain import SITE_NOT_FOUND, site_retired_message, standardization_valid_on
 from app.enterprises.models import Department, Enterprise, Site, Town
 from app.errors import NotFound
 
@@ -23,10 +24,6 @@ MEMBER_ORDER = [
     Role.TEAM_LEADER,
     Role.WORKER,
 ]
-
-# The notice's target: 70% of 规上 enterprises at standardization level 3 or better.
-STANDARDIZATION_TARGET = 0.70
-
 
 @dataclass(frozen=True)
 class ScopeSummary:
@@ -53,9 +50,12 @@ def visible_towns(session: Session, actor: Actor) -> list[Town]:
     return list(session.scalars(select(Town).where(Town.id.in_(ids)).order_by(Town.id)))
 
 
-def summarize(enterprises: list[Enterprise]) -> ScopeSummary:
+def summarize(enterprises: list[Enterprise], day: date) -> ScopeSummary:
+    """Counts of the list's header; a certificate counts only while valid on `day`."""
     above = [e for e in enterprises if e.scale == "above"]
-    standardized = [e for e in above if e.standardization_level != StandardizationLevel.NONE]
+    standardized = [
+        e for e in above if standardization_valid_on(e.standardization_level, e.standardization_date, day)
+    ]
     return ScopeSummary(len(enterprises), len(above), len(standardized))
 
 
