@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("platform", frozenset({"wechat", "scheduling"})),
     ("identity", frozenset({"accounts", "enterprises"})),
     ("outbox", frozenset({"notifications"})),
-    ("features", frozenset({"hazard_reporting", "tips"})),
+    ("features", frozenset({"hazard_reporting", "tips", "oversight"})),
     ("entry", frozenset({"wechat_inbound", "api", "sandbox", "demo", "cli", "models", "notices", "__init__"})),
 ]
 LEVEL = {name: level for level, (_, names) in enumerate(LAYERS) for name in names}
