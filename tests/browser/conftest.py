@@ -70,6 +70,10 @@ def browser(tmp_path_factory):
             chromium.close()
 
 
+# The app of the live server running now (a walk may drive its outbox dispatcher itself).
+RUNNING: dict[str, object] = {}
+
+
 @contextmanager
 def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> Iterator[tuple[str, T]]:
     """The app (sandbox on, SQLite in `folder`, in-process Redis) served on a free local port
@@ -102,6 +106,7 @@ def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> I
             }
         )
         redis_client.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        RUNNING["app"] = holder["app"]
         command.upgrade(alembic_config(url), "head")
         with db.new_session() as session:
             seeded = seed(session, base_url)
@@ -109,6 +114,7 @@ def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> I
         thread.start()
         yield base_url, seeded
     finally:
+        RUNNING.pop("app", None)
         if thread is not None:  # shutdown() waits for serve_forever, so only once it runs
             server.shutdown()
         server.server_close()
