@@ -436,6 +436,7 @@ def _rows_from_json(raw: str) -> list[roster.RosterRow]:
 
 
 @bp.post("/logout")
+@csrf_required
 def logout():
     session.clear()
     return redirect(url_for("accounts.login"))

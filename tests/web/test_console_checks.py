@@ -34,6 +34,36 @@ def org(build, db_session, monkeypatch) -> CheckOrg:
     return org
 
 
+class FormClient:
+    """The test client posting forms as the pages do: with the session's CSRF token."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def post(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        if "csrf_token" not in data:
+            data["csrf_token"] = session_token(self._client.application, self._client)
+        return self._client.post(url, data=data, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+@pytest.fixture
+def client(client):
+    return FormClient(client)
+
+
+def test_a_form_without_its_token_is_refused_and_stores_nothing(client, db_session, org):
+    login(client, org.officer)
+    before = versions(db_session)
+    bare = client._client.post(base(org) + "/items", data={"text": "消防通道保持畅通", "category": "SITE", "levels": "D"})
+    assert bare.status_code == 400 and "表单令牌" in bare.get_data(as_text=True)
+    assert client._client.post(base(org) + "/jobs", data={"description": "清淤"}).status_code == 400
+    assert versions(db_session) == before
+
+
 def excuse(client, url: str, reason: str):
     """POST the 免检 form as the page sends it (with the session's CSRF token)."""
     token = session_token(client.application, client)
@@ -242,11 +272,16 @@ def schedules_of(db_session, org, **where):
     return db_session.scalars(query.order_by(CheckSchedule.id)).all()
 
 
-def test_plans_page_lists_schedules_and_sites(client, org):
+def test_plans_page_lists_risk_point_rounds_and_sites(client, org):
+    """风险点巡查 shows the rounds of risk points only; the routine checks live on 排查计划."""
     login(client, org.officer)
     page = text(client.get(base(org) + "/plans"))
-    assert "班组日排查" in page and "班组：熔炼一班" in page and "部门：成品库" in page
-    assert "17:00" in page and "熔炼车间配电室" in page and "未评定" in page
+    assert "还没有较大危险因素点位" in page and "班组：熔炼一班" not in page
+    assert f'href="/console/enterprises/{org.enterprise.id}/schedules"' in page
+    assert "熔炼车间配电室" in page and "未评定" in page
+    client.post(f"{base(org)}/sites/{org.s1.id}/risk", data={"risk_level": "red", "is_major_risk_point": "1"})
+    page = text(client.get(base(org) + "/plans"))
+    assert "还没有较大危险因素点位" not in page and "班组：熔炼一班" not in page
 
 
 def test_update_schedule(client, db_session, org):

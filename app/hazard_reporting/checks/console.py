@@ -246,6 +246,7 @@ def items(enterprise_id: int):
 
 @bp.post("/items")
 @login_required
+@csrf_required
 def add_item(enterprise_id: int):
     form = request.form
     data = {
@@ -264,6 +265,7 @@ def add_item(enterprise_id: int):
 
 @bp.post("/items/<code>/reword")
 @login_required
+@csrf_required
 def reword_item(enterprise_id: int, code: str):
     def change(actor, now):
         checklist_service.reword_checklist_item(
@@ -275,6 +277,7 @@ def reword_item(enterprise_id: int, code: str):
 
 @bp.post("/items/<code>/disable")
 @login_required
+@csrf_required
 def disable_item(enterprise_id: int, code: str):
     def change(actor, now):
         checklist_service.set_checklist_item_enabled(
@@ -286,6 +289,7 @@ def disable_item(enterprise_id: int, code: str):
 
 @bp.post("/items/<code>/enable")
 @login_required
+@csrf_required
 def enable_item(enterprise_id: int, code: str):
     def change(actor, now):
         checklist_service.set_checklist_item_enabled(db.session, actor, now, enterprise_id, code, True)
@@ -304,6 +308,7 @@ def plans(enterprise_id: int):
 
 @bp.post("/schedules/<id:schedule_id>")
 @login_required
+@csrf_required
 def update_schedule(enterprise_id: int, schedule_id: int):
     form = request.form
     data: dict[str, Any] = {"active": form.get("active", "")}
@@ -320,6 +325,7 @@ def update_schedule(enterprise_id: int, schedule_id: int):
 
 @bp.post("/sites/<id:site_id>/risk")
 @login_required
+@csrf_required
 def set_risk(enterprise_id: int, site_id: int):
     form = request.form
     data = {

@@ -21,6 +21,7 @@ from app.errors import DomainError, ValidationFailed, readable_message
 from app.extensions import db
 from app.hazard_reporting.confined_space import queries, service
 from app.hazard_reporting.confined_space.domain import JOB_STATUS_LABELS, JobStatus
+from app.web import csrf_required
 
 bp = Blueprint(
     "confined_space_console",
@@ -101,6 +102,7 @@ def jobs(enterprise_id: int):
 
 @bp.post("/jobs")
 @login_required
+@csrf_required
 def create_job(enterprise_id: int):
     """Register a job in one unit of work and show its sheet; or the list again with the
     Chinese message and nothing stored."""
@@ -147,6 +149,7 @@ def _job_act(enterprise_id: int, job_id: int, change: Callable[[Any, Any], Any],
 
 @bp.post("/jobs/<id:job_id>/confirmations")
 @login_required
+@csrf_required
 def record_confirmation(enterprise_id: int, job_id: int):
     form = request.form
     data = {
@@ -164,6 +167,7 @@ def record_confirmation(enterprise_id: int, job_id: int):
 
 @bp.post("/jobs/<id:job_id>/<any(confirm, start, finish, cancel):step>")
 @login_required
+@csrf_required
 def move_job(enterprise_id: int, job_id: int, step: str):
     def change(actor, now):
         if step == "confirm":
