@@ -55,7 +55,7 @@ def configure_app(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     from app.extensions import db, redis_client
-    from app.web import init_csrf, init_url_converters
+    from app.web import init_csrf, init_security_headers, init_url_converters
 
     if settings.DATABASE_URL.startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
@@ -64,6 +64,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     app.teardown_appcontext(db.close_request_session)
     init_url_converters(app)
     init_csrf(app)
+    init_security_headers(app, settings.PUBLIC_BASE_URL.startswith("https://"))
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import io
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from redis.exceptions import RedisError
 from wechatpy.exceptions import WeChatClientException
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -39,11 +41,20 @@ from app.wechat.client import get_wechat_client
 from app.wechat.qrcodes import render_qr, temporary_qr_url
 
 bp = Blueprint("accounts", __name__, url_prefix="/console")
+log = logging.getLogger(__name__)
+
+
+SESSION_VERSION = "sv"
 
 
 def current_user() -> User | None:
+    """The console user of this request: the session's user, if active and the session is of
+    the user's current version (退出 raised it; sessions from before carry none, i.e. 0)."""
     if "user" not in g:
-        g.user = active_user(db.session, session.get("user_id"))
+        user = active_user(db.session, session.get("user_id"))
+        if user is not None and session.get(SESSION_VERSION, 0) != user.session_version:
+            user = None
+        g.user = user
     return g.user
 
 
@@ -88,20 +99,37 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
+        username = request.form.get("username", "")
+        address = request.remote_addr or "-"
         try:
-            user = service.authenticate(
-                db.session, request.form.get("username", ""), request.form.get("password", "")
-            )
+            _guard(service.check_login_allowed, username, address, utcnow())
+            user = service.authenticate(db.session, username, request.form.get("password", ""))
         except PermissionDenied as exc:
-            error = exc.message
+            error, status = exc.message, exc.http_status
+            if status == 401:
+                _guard(service.record_login_failure, username, address)
+                log.warning("console login failed for %r from %s", username[:64], address)
+            else:
+                log.warning("console login refused while locked for %r from %s", username[:64], address)
         else:
+            _guard(service.forget_login_failures, username)
             session.clear()
             session["user_id"] = user.id
+            session[SESSION_VERSION] = user.session_version
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
     return render_template("accounts/login.html", error=error), status
+
+
+def _guard(step: Callable[..., Any], *args: Any) -> Any:
+    """Run a login-lock step against Redis; with Redis unreachable the lock is skipped (and
+    logged) rather than nobody being able to log in."""
+    try:
+        return step(redis_client(), *args)
+    except RedisError:
+        log.exception("login lock unavailable (Redis)")
+        return None
 
 
 @bp.post("/members/<id:membership_id>/invite")
@@ -438,5 +466,11 @@ def _rows_from_json(raw: str) -> list[roster.RosterRow]:
 @bp.post("/logout")
 @csrf_required
 def logout():
+    """退出: this session and every copy of its cookie (and the account's other console
+    sessions) stop working."""
+    user = current_user()
+    if user is not None:
+        service.end_console_sessions(db.session, user)
+        db.session.commit()
     session.clear()
     return redirect(url_for("accounts.login"))

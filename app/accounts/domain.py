@@ -337,3 +337,23 @@ def clean_unbind_reason(reason: str | None) -> str:
     if len(text) > UNBIND_REASON_MAX:
         raise ValidationFailed.for_field("reason", f"解绑原因不超过 {UNBIND_REASON_MAX} 字")
     return text
+
+
+# --- Console login lock ----------------------------------------------------------------------
+# Guessing passwords is slowed per account and per address: after this many failures within
+# the window, that account (or address) may not log in until the window has passed.
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
+LOGIN_LOCK_WINDOW = timedelta(minutes=15)
+
+
+def login_locked(account_failures: int, address_failures: int) -> bool:
+    """Whether a login is refused before its password is even checked."""
+    return account_failures >= LOGIN_FAILURES_PER_ACCOUNT or address_failures >= LOGIN_FAILURES_PER_ADDRESS
+
+
+def login_lock_message(retry_at_local: datetime) -> str:
+    """What the login page says while locked: when to try again (local time, to the minute,
+    rounded up so that trying at that minute works)."""
+    minute = (retry_at_local + timedelta(seconds=59)).strftime("%H:%M")
+    return f"密码错误次数过多，登录已暂时锁定。请在 {minute} 后再试；忘记密码请联系本企业管理员或安监局重置。"

@@ -32,6 +32,8 @@ class User(TimestampMixin, Base):
     last_location_at: Mapped[datetime | None]
     # When the current openid was bound (by an invite); None while unbound.
     wechat_bound_at: Mapped[datetime | None]
+    # A console session is good while it carries this number; 退出 raises it (all sessions end).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
     bureau_membership: Mapped[BureauMembership | None] = relationship(back_populates="user")

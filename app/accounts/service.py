@@ -20,6 +20,9 @@ from app.accounts.domain import (
     INVITE_MEMBER_HAS_OTHER_WECHAT,
     INVITE_UNKNOWN,
     INVITE_USED,
+    LOGIN_FAILURES_PER_ACCOUNT,
+    LOGIN_FAILURES_PER_ADDRESS,
+    LOGIN_LOCK_WINDOW,
     Action,
     Actor,
     EnterpriseRef,
@@ -29,12 +32,15 @@ from app.accounts.domain import (
     check_member_units,
     clean_unbind_reason,
     invite_scene,
+    login_lock_message,
+    login_locked,
     new_invite_token,
     rebinding_refused,
     require,
 )
 from app.accounts.models import ApiToken, Invite, MemberEvent, Membership, User
 from app.accounts.schemas import MemberIn
+from app.clock import to_local
 from app.enterprises.models import Department, Enterprise, Post, Team
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.validation import parse
@@ -58,6 +64,51 @@ def authenticate(session: Session, username: str, password: str) -> User:
 
 
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+_LOGIN_FAILURES = "ancha:login:failures:"
+
+
+def _failure_keys(username: str, address: str) -> tuple[str, str]:
+    return (_LOGIN_FAILURES + "account:" + (username or "").strip()[:64], _LOGIN_FAILURES + "address:" + address)
+
+
+def check_login_allowed(redis: Any, username: str, address: str, now: datetime) -> None:
+    """Refuse a login attempt while its account or address is locked (too many recent
+    failures). Raises PermissionDenied (429) saying when to try again."""
+    account_key, address_key = _failure_keys(username, address)
+    with redis.pipeline() as pipe:
+        pipe.get(account_key).get(address_key).ttl(account_key).ttl(address_key)
+        account, address_count, account_ttl, address_ttl = pipe.execute()
+    if login_locked(int(account or 0), int(address_count or 0)):
+        locked_ttl = max(
+            ttl for count, limit, ttl in (
+                (int(account or 0), LOGIN_FAILURES_PER_ACCOUNT, account_ttl),
+                (int(address_count or 0), LOGIN_FAILURES_PER_ADDRESS, address_ttl),
+            ) if count >= limit
+        )
+        retry_at = now + timedelta(seconds=max(int(locked_ttl), 1))
+        raise PermissionDenied(login_lock_message(to_local(retry_at)), http_status=429)
+
+
+def record_login_failure(redis: Any, username: str, address: str) -> None:
+    """Count a failed login against its account and address, for LOGIN_LOCK_WINDOW from the
+    first failure."""
+    seconds = int(LOGIN_LOCK_WINDOW.total_seconds())
+    with redis.pipeline() as pipe:
+        for key in _failure_keys(username, address):
+            pipe.incr(key).expire(key, seconds, nx=True)
+        pipe.execute()
+
+
+def forget_login_failures(redis: Any, username: str) -> None:
+    """A successful login clears its account's count (not its address's)."""
+    redis.delete(_failure_keys(username, "")[0])
+
+
+def end_console_sessions(session: Session, user: User) -> None:
+    """Every console session of `user` stops working (退出, or access withdrawn)."""
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
 
 
 def token_digest(token: str) -> str:

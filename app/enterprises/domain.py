@@ -67,7 +67,7 @@ DEDUCTION_STEP = Fraction(1, 10)
 
 def standardization_expires_on(certified_on: date) -> date:
     """The last day a certificate issued on `certified_on` is valid: the day before its
-    third anniversary (a 29 February certificate runs to 27 February, three years on)."""
+    third anniversary (a 29 February certificate runs to 28 February, three years on)."""
     year = certified_on.year + STANDARDIZATION_VALID_YEARS
     try:
         anniversary = certified_on.replace(year=year)
