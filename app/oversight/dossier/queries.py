@@ -317,11 +317,18 @@ class TipRow:
         return f"{self.acknowledged * 100 / self.recipients:.0f}%" if self.recipients else "—"
 
 
+def released_broadcast_ids(session: Session) -> list[int]:
+    """The released broadcasts (a few a month). Receipts have no index by user (a broadcast
+    writes 100 000 of them: tips/models.py), so an enterprise's receipts are found by probing
+    their primary key (broadcast, user) with these ids × its people's ids."""
+    return list(session.scalars(select(TipBroadcast.id).where(TipBroadcast.status == BroadcastStatus.RELEASED)))
+
+
 def tips(session: Session, user_ids: list[int]) -> list[TipRow]:
     """The released broadcasts that reached the enterprise's people, newest first, with how
-    many of them read and acknowledged each. The receipts' primary key (broadcast, user) is
-    probed per released broadcast with the enterprise's user ids."""
-    if not user_ids:
+    many of them read and acknowledged each."""
+    released = released_broadcast_ids(session)
+    if not user_ids or not released:
         return []
     rows = session.execute(
         select(
@@ -334,7 +341,7 @@ def tips(session: Session, user_ids: list[int]) -> list[TipRow]:
         )
         .join(TipReceipt, TipReceipt.broadcast_id == TipBroadcast.id)
         .join(Tip, Tip.id == TipBroadcast.tip_id)
-        .where(TipBroadcast.status == BroadcastStatus.RELEASED, TipReceipt.user_id.in_(user_ids))
+        .where(TipReceipt.broadcast_id.in_(released), TipReceipt.user_id.in_(user_ids))
         .group_by(TipBroadcast.id, Tip.title, TipBroadcast.released_at)
         .order_by(TipBroadcast.released_at.desc(), TipBroadcast.id.desc())
         .limit(LIST_CAP)
@@ -479,7 +486,8 @@ def _missed_check_entries(session: Session, enterprise_id: int, n: int) -> list[
 
 
 def _tip_entries(session: Session, user_ids: list[int], n: int) -> list[TimelineEntry]:
-    if not user_ids:
+    released = released_broadcast_ids(session)
+    if not user_ids or not released:
         return []
     rows = session.execute(
         select(TipReceipt.broadcast_id, TipReceipt.user_id, TipReceipt.acknowledged_at, User.display_name, Tip.title)
@@ -487,7 +495,7 @@ def _tip_entries(session: Session, user_ids: list[int], n: int) -> list[Timeline
         .join(Tip, Tip.id == TipBroadcast.tip_id)
         .join(User, User.id == TipReceipt.user_id)
         .where(
-            TipBroadcast.status == BroadcastStatus.RELEASED,
+            TipReceipt.broadcast_id.in_(released),
             TipReceipt.user_id.in_(user_ids),
             TipReceipt.acknowledged_at.is_not(None),
         )
