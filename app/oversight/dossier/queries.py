@@ -425,7 +425,7 @@ def _schedule_entries(session: Session, enterprise_id: int, n: int) -> list[Time
             at=at,
             kind=TimelineKind.SCHEDULE,
             title=f"新增排查计划：{label}",
-            detail=CHECK_LEVEL_LABELS[level],
+            detail="" if CHECK_LEVEL_LABELS[level] in label else CHECK_LEVEL_LABELS[level],
             key=(4, schedule_id),
         )
         for schedule_id, label, level, at in rows
