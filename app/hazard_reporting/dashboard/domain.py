@@ -12,8 +12,8 @@ exactly one bucket, by `today_bucket`:
 The SQL of the same rule is dashboard/queries.today_bucket_clause
 (tests/integration/test_dashboard_queries.py keeps them equal).
 
-On-time completion rate (按时完成率), per check level over the last 30 days, by
-`rate_counts` / `on_time_rate`:
+On-time completion rate (按时完成率), per check level over the last 30 days (the 一企一档
+also shows 90: the same rule over a longer window), by `rate_counts` / `on_time_rate`:
   - a task counts when its due time fell in the window (now − 30 days, now]: a task whose
     due time is still ahead is not yet owed, even if it was already done;
   - excused tasks are left out altogether (neither due nor on time);
@@ -32,6 +32,7 @@ from enum import StrEnum
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
 
 RATE_WINDOW = timedelta(days=30)
+LONG_RATE_WINDOW = timedelta(days=90)  # the 一企一档's second window
 
 
 class TodayBucket(StrEnum):
@@ -73,15 +74,17 @@ def today_bucket(status: str, due_at: datetime, grace_until: datetime, now: date
     return TodayBucket.PENDING
 
 
-def rate_window(now: datetime) -> tuple[datetime, datetime]:
+def rate_window(now: datetime, window: timedelta = RATE_WINDOW) -> tuple[datetime, datetime]:
     """(start, end) of the on-time window: due times with start < due_at <= end count."""
-    return now - RATE_WINDOW, now
+    return now - window, now
 
 
-def rate_counts(status: str, due_at: datetime, now: datetime) -> tuple[int, int]:
+def rate_counts(
+    status: str, due_at: datetime, now: datetime, window: timedelta = RATE_WINDOW
+) -> tuple[int, int]:
     """(due, on_time) one task adds to its level's on-time rate at `now`: (0, 0) outside
     the window or excused, (1, 1) done by its due time, (1, 0) otherwise."""
-    start, end = rate_window(now)
+    start, end = rate_window(now, window)
     if not (start < due_at <= end) or CheckTaskStatus(status) is CheckTaskStatus.EXCUSED:
         return 0, 0
     return 1, int(CheckTaskStatus(status) is CheckTaskStatus.DONE)

@@ -18,6 +18,7 @@ from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, loca
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import TaskRow, tasks_due_between
 from app.hazard_reporting.dashboard.domain import (
+    RATE_WINDOW,
     TODAY_BUCKET_ORDER,
     LevelRate,
     TodayBucket,
@@ -45,9 +46,9 @@ def today_bucket_clause(now: datetime) -> ColumnElement[str]:
     )
 
 
-def rate_window_clause(now: datetime) -> ColumnElement[bool]:
-    """domain.rate_counts' "due" in SQL: due time in (now − 30 days, now], not excused."""
-    start, end = rate_window(now)
+def rate_window_clause(now: datetime, window: timedelta = RATE_WINDOW) -> ColumnElement[bool]:
+    """domain.rate_counts' "due" in SQL: due time in (now − window, now], not excused."""
+    start, end = rate_window(now, window)
     return (CheckTask.due_at > start) & (CheckTask.due_at <= end) & (CheckTask.status != CheckTaskStatus.EXCUSED)
 
 
@@ -164,6 +165,21 @@ def on_time_rates(session: Session, enterprise_id: int, now: datetime) -> OnTime
         start=start,
         end=end,
     )
+
+
+def level_rates(
+    session: Session, enterprise_id: int, now: datetime, window: timedelta = RATE_WINDOW
+) -> list[LevelRate]:
+    """The on-time rate of each level over `window` (the same rule as `on_time_rates`), from
+    one grouped query of three rows."""
+    rows = session.execute(
+        select(CheckSchedule.level, func.count(CheckTask.id), func.sum(on_time_clause()))
+        .join(CheckSchedule, CheckSchedule.id == CheckTask.schedule_id)
+        .where(CheckTask.enterprise_id == enterprise_id, rate_window_clause(now, window))
+        .group_by(CheckSchedule.level)
+    ).all()
+    counts = {CheckLevel(level): (due, int(done or 0)) for level, due, done in rows}
+    return [LevelRate(level, *counts.get(level, (0, 0))) for level in CheckLevel]
 
 
 # --- hazards and members ------------------------------------------------------------------
