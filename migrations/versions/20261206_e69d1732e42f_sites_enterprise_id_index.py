@@ -1,7 +1,7 @@
 """sites.enterprise_id: an index for every read of an enterprise's sites
 
 Revision ID: e69d1732e42f
-Revises: a7c3e9f1b212
+Revises: b4d6f8a0c2e4
 Create Date: 2026-12-06 09:00:00+00:00
 
 Written by hand (checked against the models by the drift test). The only index on
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "e69d1732e42f"
-down_revision = "a7c3e9f1b212"
+down_revision = "b4d6f8a0c2e4"
 branch_labels = None
 depends_on = None
 
