@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.errors import NotFound, PermissionDenied
 from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
-from app.hazard_reporting.checks.models import CheckTask, CheckSubmission
+from app.hazard_reporting.checks.models import CheckSubmission, CheckTask
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.schedules import service as schedules
 from app.hazard_reporting.schedules.models import CheckSchedule
@@ -88,7 +88,7 @@ def district(db_session, build):
     """Two towns in the staff member's scope and one outside it, with certificates around
     the three-year boundary, a month of checks and hazards."""
     a, b, c = build.town(name="长兴路街道"), build.town(name="花园口镇"), build.town(name="古荥镇")
-    org = _org(db_session, build, town_id=a.id, standardization_level="level3",
+    org = _org(db_session, build, town=a, standardization_level="level3",
                standardization_date=date(2024, 1, 1))
     tasks = _tasks(db_session, org.enterprise.id)
     for n, task in enumerate(tasks):  # a spread of outcomes
