@@ -32,7 +32,13 @@ from app.hazard_reporting.hazards.models import (
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
-from app.oversight.stats.models import CheckMonthRollup, HazardMonthRollup, RollupRefresh
+from app.oversight.stats.models import (
+    CheckMonthRollup,
+    HazardMonthRollup,
+    RollupRefresh,
+    TownCheckMonthRollup,
+    TownHazardMonthRollup,
+)
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
@@ -77,6 +83,8 @@ __all__ = [
     "TipBroadcastEvent",
     "TipReceipt",
     "Town",
+    "TownCheckMonthRollup",
+    "TownHazardMonthRollup",
     "User",
     "bureau_membership_towns",
 ]

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from app.enterprises.models import Enterprise
 from app.errors import NotFound, PermissionDenied
 from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus
@@ -18,7 +19,7 @@ from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.schedules import service as schedules
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.oversight.stats import queries, service
-from app.oversight.stats.domain import Completion, Figure, Month, completion_of
+from app.oversight.stats.domain import Completion, Figure, Month, certificate_standing, completion_of
 from app.oversight.stats.models import CheckMonthRollup
 from tests.fixtures.checks import MONDAY, CheckOrg, local
 
@@ -245,3 +246,23 @@ def test_refresh_is_idempotent_and_picks_up_changes(db_session, build, district)
     after = queries.dashboard(db_session, admin, NOVEMBER, NOW).total.checks_total
     assert (after.missed, after.excused) == (before.missed - 1, before.excused + 1)
     assert service.refresh_recent_year(db_session, NOW)[0] == Month(2025, 11)
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 25), date(2027, 2, 28), date(2027, 3, 1), date(2028, 2, 29)])
+def test_the_certificate_rule_and_its_sql_agree(db_session, build, day):
+    """queries.standing_case (SQL, by the date bounds of domain.standing_bounds) and
+    domain.certificate_standing classify every certificate date around the boundaries alike,
+    leap days included."""
+    town = build.town()
+    dates = [None, *(day - timedelta(days=k) for k in (*range(-2, 3), *range(1090, 1100), *range(1000, 1010)))]
+    dates += [date(2024, 2, 29), date(2024, 2, 28), date(2024, 3, 1), date(2025, 2, 28)]
+    expected = {}
+    for n, certified in enumerate(dates):
+        level = "none" if n == 1 else "level3"
+        e = build.enterprise(town, standardization_level=level, standardization_date=certified)
+        expected[e.id] = certificate_standing(level, certified, day).value
+    got = dict(db_session.execute(
+        select(Enterprise.id, queries.standing_case(day)).where(Enterprise.town_id == town.id)
+    ).all())
+    assert got == expected
+    assert {"none", "lapsed", "expiring", "valid"} <= set(expected.values())

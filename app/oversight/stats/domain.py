@@ -156,6 +156,21 @@ def certificate_standing(level: StandardizationLevel | str, certified_on: date |
     return CertificateStanding.NONE
 
 
+def standing_bounds(day: date) -> tuple[date, date]:
+    """certificate_standing as two dates, for SQL (queries.standing_case): a certificate
+    dated on or before `day` is lapsed before the first date returned, expiring from it to
+    the second, valid after. Found with standardization_expires_on itself, which never
+    decreases as the certificate date grows, so the two rules cannot drift apart."""
+    candidate = date(day.year - 3, 1, 1) - timedelta(days=400)
+    while standardization_expires_on(candidate) < day:
+        candidate += timedelta(days=1)
+    valid_from = candidate
+    horizon = day + timedelta(days=EXPIRY_WARNING_DAYS)
+    while standardization_expires_on(candidate + timedelta(days=1)) <= horizon:
+        candidate += timedelta(days=1)
+    return valid_from, candidate
+
+
 def counts_as_standardized(standing: CertificateStanding) -> bool:
     return standing in (CertificateStanding.VALID, CertificateStanding.EXPIRING)
 

@@ -17,12 +17,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Action, Actor, require
 from app.clock import local_today
-from app.enterprises.domain import Scale, StandardizationScore, standardization_expires_on
+from app.enterprises.domain import (
+    Scale,
+    StandardizationLevel,
+    StandardizationScore,
+    standardization_expires_on,
+)
 from app.enterprises.models import Enterprise, Town
 from app.errors import NotFound
 from app.hazard_reporting.checks.domain import CheckLevel
@@ -43,10 +48,17 @@ from app.oversight.stats.domain import (
     current_week,
     judgement_day,
     percent_value,
+    standing_bounds,
     trend_months,
     week_bounds,
 )
-from app.oversight.stats.models import CheckMonthRollup, HazardMonthRollup, RollupRefresh
+from app.oversight.stats.models import (
+    CheckMonthRollup,
+    HazardMonthRollup,
+    RollupRefresh,
+    TownCheckMonthRollup,
+    TownHazardMonthRollup,
+)
 from app.spreadsheets import excel_safe
 
 PAGE_SIZE = 50
@@ -158,34 +170,79 @@ class EnterpriseStanding:
         return standardization_expires_on(self.certified_on) if self.certified_on else None
 
 
-def enterprise_standings(session: Session, town_ids: list[int], day: date) -> list[EnterpriseStanding]:
-    """Every enterprise of the towns with its certificate standing on `day`."""
-    rows = session.execute(
-        select(
-            Enterprise.id,
-            Enterprise.name,
-            Enterprise.town_id,
-            Enterprise.scale,
-            Enterprise.standardization_level,
-            Enterprise.standardization_date,
-        )
+def standing_case(day: date) -> ColumnElement[str]:
+    """domain.certificate_standing in SQL, on `day` (its date bounds from
+    domain.standing_bounds; tests/integration/test_oversight_stats.py keeps them equal)."""
+    valid_from, expiring_until = standing_bounds(day)
+    certified = Enterprise.standardization_date
+    return case(
+        (
+            or_(
+                Enterprise.standardization_level == StandardizationLevel.NONE.value,
+                certified.is_(None),
+                certified > day,
+            ),
+            CertificateStanding.NONE.value,
+        ),
+        (certified < valid_from, CertificateStanding.LAPSED.value),
+        (certified <= expiring_until, CertificateStanding.EXPIRING.value),
+        else_=CertificateStanding.VALID.value,
+    )
+
+
+def _standing_counts(session: Session, town_ids: list[int], day: date):
+    """(town, scale, standing, enterprises) of the towns on `day`."""
+    standing = standing_case(day).label("standing")
+    return session.execute(
+        select(Enterprise.town_id, Enterprise.scale, standing, func.count())
         .where(Enterprise.town_id.in_(town_ids))
-        .order_by(Enterprise.town_id, Enterprise.name, Enterprise.id)
+        .group_by(Enterprise.town_id, Enterprise.scale, standing)
+    ).all()
+
+
+_STANDARDIZED = (CertificateStanding.VALID.value, CertificateStanding.EXPIRING.value)
+
+
+def enterprise_standings(
+    session: Session, town_ids: list[int], day: date, figure: Figure, page: int
+) -> tuple[list[EnterpriseStanding], int]:
+    """One page of the enterprises behind a standardization figure, and how many there are."""
+    standing = standing_case(day)
+    condition = {
+        Figure.ABOVE_SCALE: Enterprise.scale == Scale.ABOVE.value,
+        Figure.STANDARDIZED: and_(Enterprise.scale == Scale.ABOVE.value, standing.in_(_STANDARDIZED)),
+        Figure.NOT_STANDARDIZED: and_(Enterprise.scale == Scale.ABOVE.value, standing.not_in(_STANDARDIZED)),
+        Figure.EXPIRING: standing == CertificateStanding.EXPIRING.value,
+        Figure.LAPSED: standing == CertificateStanding.LAPSED.value,
+    }[figure]
+    base = select(Enterprise).where(Enterprise.town_id.in_(town_ids), condition)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = session.scalars(
+        base.order_by(Enterprise.town_id, Enterprise.name, Enterprise.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     )
     return [
-        EnterpriseStanding(eid, name, town, Scale(scale), level, certified, certificate_standing(level, certified, day))
-        for eid, name, town, scale, level, certified in rows
-    ]
+        EnterpriseStanding(
+            e.id,
+            e.name,
+            e.town_id,
+            Scale(e.scale),
+            e.standardization_level,
+            e.standardization_date,
+            certificate_standing(e.standardization_level, e.standardization_date, day),
+        )
+        for e in rows
+    ], int(total)
 
 
 def _check_rows(session: Session, town_ids: list[int], months: list[Month]):
-    columns = [func.sum(getattr(CheckMonthRollup, c.value)) for c in Completion]
+    columns = [func.sum(getattr(TownCheckMonthRollup, c.value)) for c in Completion]
     return session.execute(
-        select(Enterprise.town_id, CheckMonthRollup.month, CheckMonthRollup.level, *columns)
-        .select_from(CheckMonthRollup)
-        .join(Enterprise, Enterprise.id == CheckMonthRollup.enterprise_id)
-        .where(Enterprise.town_id.in_(town_ids), CheckMonthRollup.month.in_([m.first_day for m in months]))
-        .group_by(Enterprise.town_id, CheckMonthRollup.month, CheckMonthRollup.level)
+        select(TownCheckMonthRollup.town_id, TownCheckMonthRollup.month, TownCheckMonthRollup.level, *columns)
+        .where(
+            TownCheckMonthRollup.town_id.in_(town_ids),
+            TownCheckMonthRollup.month.in_([m.first_day for m in months]),
+        )
+        .group_by(TownCheckMonthRollup.town_id, TownCheckMonthRollup.month, TownCheckMonthRollup.level)
     ).all()
 
 
@@ -194,19 +251,11 @@ def _completion(values) -> CheckCompletion:
 
 
 def _hazard_rows(session: Session, town_ids: list[int], months: list[Month]):
+    t = TownHazardMonthRollup
     return session.execute(
-        select(
-            Enterprise.town_id,
-            HazardMonthRollup.month,
-            func.sum(HazardMonthRollup.general_found),
-            func.sum(HazardMonthRollup.major_found),
-            func.sum(HazardMonthRollup.general_rectified),
-            func.sum(HazardMonthRollup.major_rectified),
+        select(t.town_id, t.month, t.general_found, t.major_found, t.general_rectified, t.major_rectified).where(
+            t.town_id.in_(town_ids), t.month.in_([m.first_day for m in months])
         )
-        .select_from(HazardMonthRollup)
-        .join(Enterprise, Enterprise.id == HazardMonthRollup.enterprise_id)
-        .where(Enterprise.town_id.in_(town_ids), HazardMonthRollup.month.in_([m.first_day for m in months]))
-        .group_by(Enterprise.town_id, HazardMonthRollup.month)
     ).all()
 
 
@@ -264,14 +313,15 @@ def dashboard(session: Session, actor: Actor, month: Month, now: datetime, town_
     today = local_today(now)
     day = judgement_day(month, today)
     figures = {t.id: TownFigures(t.id, t.name) for t in towns}
-    for e in enterprise_standings(session, town_ids, day):
-        f = figures[e.town_id]
-        f.enterprises += 1
-        if e.scale is Scale.ABOVE:
-            f.above_scale += 1
-            f.standardized += counts_as_standardized(e.standing)
-        f.expiring += e.standing is CertificateStanding.EXPIRING
-        f.lapsed += e.standing is CertificateStanding.LAPSED
+    for town, scale, standing, count in _standing_counts(session, town_ids, day):
+        f = figures[town]
+        standing = CertificateStanding(standing)
+        f.enterprises += count
+        if Scale(scale) is Scale.ABOVE:
+            f.above_scale += count
+            f.standardized += count if counts_as_standardized(standing) else 0
+        f.expiring += count if standing is CertificateStanding.EXPIRING else 0
+        f.lapsed += count if standing is CertificateStanding.LAPSED else 0
     months = trend_months(month)
     trend_checks: dict[Month, CheckCompletion] = defaultdict(CheckCompletion)
     for town, first, level, *values in _check_rows(session, town_ids, months):
@@ -374,16 +424,8 @@ def figure_list(
     town_ids = list(names)
     if figure in (Figure.ABOVE_SCALE, Figure.STANDARDIZED, Figure.NOT_STANDARDIZED, Figure.EXPIRING, Figure.LAPSED):
         day = judgement_day(month, local_today(now))
-        wanted = {
-            Figure.ABOVE_SCALE: lambda e: e.scale is Scale.ABOVE,
-            Figure.STANDARDIZED: lambda e: e.scale is Scale.ABOVE and counts_as_standardized(e.standing),
-            Figure.NOT_STANDARDIZED: lambda e: e.scale is Scale.ABOVE and not counts_as_standardized(e.standing),
-            Figure.EXPIRING: lambda e: e.standing is CertificateStanding.EXPIRING,
-            Figure.LAPSED: lambda e: e.standing is CertificateStanding.LAPSED,
-        }[figure]
-        rows = [e for e in enterprise_standings(session, town_ids, day) if wanted(e)]
-        chunk, pages = _paged(rows, page)
-        return ListPage(figure, "standings", chunk, len(rows), len(rows), page, pages)
+        rows, total = enterprise_standings(session, town_ids, day, figure, page)
+        return ListPage(figure, "standings", rows, total, total, page, max(1, -(-total // PAGE_SIZE)))
     if figure in CHECK_FIGURES:
         return _check_list(session, figure, month, names, level, page)
     if figure in (Figure.HAZARDS_FOUND, Figure.HAZARDS_RECTIFIED):
@@ -400,55 +442,66 @@ def figure_list(
     return _hazard_list(session, figure, now, names, page)
 
 
+def _ranked(session, query, count, names, page, to_counts) -> tuple[list[EnterpriseCount], int, int]:
+    """Enterprises of `query` with `count` > 0, most first, one page of them; the number of
+    such enterprises and the sum of `count` over all of them."""
+    sub = query.add_columns(count.label("n")).having(count > 0).subquery()
+    total_rows, total = session.execute(select(func.count(), func.coalesce(func.sum(sub.c.n), 0)).select_from(sub)).one()
+    page_rows = session.execute(
+        select(sub).order_by(sub.c.n.desc(), sub.c.town_id, sub.c.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).mappings()
+    rows = [to_counts(row) for row in page_rows]
+    return rows, int(total_rows), int(total)
+
+
+def _enterprises_of(names) -> Select:
+    return select(Enterprise.id, Enterprise.name, Enterprise.town_id).where(Enterprise.town_id.in_(list(names)))
+
+
 def _check_list(session, figure, month, names, level, page) -> ListPage:
     completion = CHECK_FIGURES[figure]
-    columns = [func.sum(getattr(CheckMonthRollup, c.value)).label(c.value) for c in Completion]
+    r = CheckMonthRollup
+    sums = {c: func.sum(getattr(r, c.value)) for c in Completion}
+    due = sum(sums.values(), start=literal(0))
     query = (
-        select(Enterprise.id, Enterprise.name, Enterprise.town_id, *columns)
-        .join(CheckMonthRollup, CheckMonthRollup.enterprise_id == Enterprise.id)
-        .where(Enterprise.town_id.in_(list(names)), CheckMonthRollup.month == month.first_day)
+        _enterprises_of(names)
+        .add_columns(*(expr.label(c.value) for c, expr in sums.items()))
+        .join(r, r.enterprise_id == Enterprise.id)
+        .where(r.month == month.first_day)
         .group_by(Enterprise.id, Enterprise.name, Enterprise.town_id)
     )
     if level is not None:
-        query = query.where(CheckMonthRollup.level == level.value)
-    rows = []
-    for eid, name, town, *values in session.execute(query):
-        c = _completion(values)
-        count = c.due if completion is None else getattr(c, completion.value)
-        if count:
-            counts = {k.value: getattr(c, k.value) for k in Completion}
-            counts["due"] = c.due
-            rows.append(EnterpriseCount(eid, name, names[town], counts, c.on_time_rate))
-    key = "due" if completion is None else completion.value
-    rows.sort(key=lambda r: (-r.counts[key], r.town, r.name))
-    total = sum(r.counts[key] for r in rows)
-    chunk, pages = _paged(rows, page)
-    return ListPage(figure, "checks", chunk, len(rows), total, page, pages)
+        query = query.where(r.level == level.value)
+
+    def to_counts(row) -> EnterpriseCount:
+        c = CheckCompletion(**{k.value: int(row[k.value]) for k in Completion})
+        counts = {k.value: getattr(c, k.value) for k in Completion} | {"due": c.due}
+        return EnterpriseCount(row["id"], row["name"], names[row["town_id"]], counts, c.on_time_rate)
+
+    count = due if completion is None else sums[completion]
+    rows, total_rows, total = _ranked(session, query, count, names, page, to_counts)
+    return ListPage(figure, "checks", rows, total_rows, total, page, max(1, -(-total_rows // PAGE_SIZE)))
 
 
 def _hazard_count_list(session, figure, month, names, page) -> ListPage:
+    r = HazardMonthRollup
     general, major = (
-        (HazardMonthRollup.general_found, HazardMonthRollup.major_found)
-        if figure is Figure.HAZARDS_FOUND
-        else (HazardMonthRollup.general_rectified, HazardMonthRollup.major_rectified)
+        (r.general_found, r.major_found) if figure is Figure.HAZARDS_FOUND else (r.general_rectified, r.major_rectified)
     )
     query = (
-        select(Enterprise.id, Enterprise.name, Enterprise.town_id, general, major)
-        .join(HazardMonthRollup, HazardMonthRollup.enterprise_id == Enterprise.id)
-        .where(
-            Enterprise.town_id.in_(list(names)),
-            HazardMonthRollup.month == month.first_day,
-            general + major > 0,
-        )
+        _enterprises_of(names)
+        .add_columns(func.sum(general).label("general"), func.sum(major).label("major"))
+        .join(r, r.enterprise_id == Enterprise.id)
+        .where(r.month == month.first_day)
+        .group_by(Enterprise.id, Enterprise.name, Enterprise.town_id)
     )
-    rows = [
-        EnterpriseCount(eid, name, names[town], {"general": g, "major": m, "total": g + m})
-        for eid, name, town, g, m in session.execute(query)
-    ]
-    rows.sort(key=lambda r: (-r.counts["total"], r.town, r.name))
-    total = sum(r.counts["total"] for r in rows)
-    chunk, pages = _paged(rows, page)
-    return ListPage(figure, "hazard_counts", chunk, len(rows), total, page, pages)
+
+    def to_counts(row) -> EnterpriseCount:
+        g, m = int(row["general"]), int(row["major"])
+        return EnterpriseCount(row["id"], row["name"], names[row["town_id"]], {"general": g, "major": m, "total": g + m})
+
+    rows, total_rows, total = _ranked(session, query, func.sum(general + major), names, page, to_counts)
+    return ListPage(figure, "hazard_counts", rows, total_rows, total, page, max(1, -(-total_rows // PAGE_SIZE)))
 
 
 def _hazard_list(session, figure, now, names, page) -> ListPage:

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal,
 from sqlalchemy.orm import Session
 
 from app.clock import local_today
+from app.enterprises.models import Enterprise
 from app.hazard_reporting.checks.domain import CheckTaskStatus
 from app.hazard_reporting.checks.models import CheckTask
 from app.hazard_reporting.checks.queries import task_overdue_clause
@@ -20,7 +21,13 @@ from app.hazard_reporting.hazards.domain import HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.oversight.stats.domain import TREND_MONTHS, Completion, Month
-from app.oversight.stats.models import CheckMonthRollup, HazardMonthRollup, RollupRefresh
+from app.oversight.stats.models import (
+    CheckMonthRollup,
+    HazardMonthRollup,
+    RollupRefresh,
+    TownCheckMonthRollup,
+    TownHazardMonthRollup,
+)
 
 NIGHTLY_MONTHS = TREND_MONTHS + 1
 
@@ -84,9 +91,45 @@ def refresh_month(session: Session, month: Month, now: datetime) -> None:
             .group_by(Hazard.enterprise_id),
         )
     )
+    _sum_towns(session, first)
     session.execute(delete(RollupRefresh).where(RollupRefresh.month == first))
     session.add(RollupRefresh(month=first, refreshed_at=now))
     session.flush()
+
+
+def _sum_towns(session: Session, first) -> None:
+    """The month's enterprise rows summed per town (the enterprise's town at refresh time)."""
+    session.execute(delete(TownCheckMonthRollup).where(TownCheckMonthRollup.month == first))
+    counts = [c.value for c in Completion]
+    session.execute(
+        insert(TownCheckMonthRollup).from_select(
+            ["town_id", "month", "level", *counts],
+            select(
+                Enterprise.town_id,
+                CheckMonthRollup.month,
+                CheckMonthRollup.level,
+                *(func.sum(getattr(CheckMonthRollup, c)) for c in counts),
+            )
+            .join(Enterprise, Enterprise.id == CheckMonthRollup.enterprise_id)
+            .where(CheckMonthRollup.month == first)
+            .group_by(Enterprise.town_id, CheckMonthRollup.month, CheckMonthRollup.level),
+        )
+    )
+    session.execute(delete(TownHazardMonthRollup).where(TownHazardMonthRollup.month == first))
+    hazard_counts = ["general_found", "major_found", "general_rectified", "major_rectified"]
+    session.execute(
+        insert(TownHazardMonthRollup).from_select(
+            ["town_id", "month", *hazard_counts],
+            select(
+                Enterprise.town_id,
+                HazardMonthRollup.month,
+                *(func.sum(getattr(HazardMonthRollup, c)) for c in hazard_counts),
+            )
+            .join(Enterprise, Enterprise.id == HazardMonthRollup.enterprise_id)
+            .where(HazardMonthRollup.month == first)
+            .group_by(Enterprise.town_id, HazardMonthRollup.month),
+        )
+    )
 
 
 def refresh_rollups(session: Session, now: datetime, months: Iterable[Month] | None = None) -> list[Month]:
