@@ -266,3 +266,9 @@ def test_the_certificate_rule_and_its_sql_agree(db_session, build, day):
     ).all())
     assert got == expected
     assert {"none", "lapsed", "expiring", "valid"} <= set(expected.values())
+
+
+def test_the_first_refresh_builds_the_whole_trend(db_session, build):
+    first = service.refresh_rollups(db_session, NOW)
+    assert first[0] == Month(2025, 11) and len(first) == 13
+    assert service.refresh_rollups(db_session, NOW) == [Month(2026, 10), NOVEMBER]

@@ -133,10 +133,16 @@ def _sum_towns(session: Session, first) -> None:
 
 
 def refresh_rollups(session: Session, now: datetime, months: Iterable[Month] | None = None) -> list[Month]:
-    """Rebuild the rollups of `months` (default: the current and the previous month, local).
-    The scheduler's ten-minute job; the demo seed calls it once its history is written."""
+    """Rebuild the rollups of `months` (default: the current and the previous month, local,
+    and any of the last 13 never built yet — a fresh install or a new database shows its
+    12-month trend after the scheduler's first run). The scheduler's ten-minute job; the
+    demo seed calls it once its history is written."""
     current = Month.of(local_today(now))
-    chosen = sorted(set(months)) if months is not None else [current.previous(), current]
+    if months is None:
+        recent = [current.minus(n) for n in range(NIGHTLY_MONTHS)]
+        built = set(session.scalars(select(RollupRefresh.month).where(RollupRefresh.month >= recent[-1].first_day)))
+        months = [current.previous(), current, *(m for m in recent if m.first_day not in built)]
+    chosen = sorted(set(months))
     for month in chosen:
         refresh_month(session, month, now)
     return chosen
