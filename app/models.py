@@ -32,6 +32,13 @@ from app.hazard_reporting.hazards.models import (
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
+from app.oversight.stats.models import (
+    CheckMonthRollup,
+    HazardMonthRollup,
+    RollupRefresh,
+    TownCheckMonthRollup,
+    TownHazardMonthRollup,
+)
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "CalendarOverride",
     "CalendarYear",
     "CheckItemResult",
+    "CheckMonthRollup",
     "CheckSchedule",
     "CheckSubmission",
     "CheckTask",
@@ -58,6 +66,7 @@ __all__ = [
     "Enterprise",
     "Hazard",
     "HazardEvent",
+    "HazardMonthRollup",
     "HazardPhoto",
     "MajorHazardPlan",
     "Membership",
@@ -65,6 +74,7 @@ __all__ = [
     "OutboxMessage",
     "Post",
     "PostHazardFactor",
+    "RollupRefresh",
     "Site",
     "SiteRiskProfile",
     "Team",
@@ -73,6 +83,8 @@ __all__ = [
     "TipBroadcastEvent",
     "TipReceipt",
     "Town",
+    "TownCheckMonthRollup",
+    "TownHazardMonthRollup",
     "User",
     "bureau_membership_towns",
 ]

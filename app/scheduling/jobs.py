@@ -131,6 +131,22 @@ JOBS: tuple[JobSpec, ...] = (
         trigger=Interval(MINUTE),
         misfire_grace=timedelta(minutes=1),
     ),
+    JobSpec(
+        id="oversight.refresh_stats",
+        description="更新辖区概况统计（本月和上月）",
+        service="app.oversight.stats.service:refresh_rollups",
+        trigger=Interval(10 * MINUTE),
+        misfire_grace=timedelta(minutes=10),
+        # The dashboard reads the rollups: a scheduler (re)started fills them at once.
+        run_at_start=True,
+    ),
+    JobSpec(
+        id="oversight.refresh_stats_year",
+        description="重算近13个月的辖区概况统计（补计迟到的免检、销号）",
+        service="app.oversight.stats.service:refresh_recent_year",
+        trigger=Cron(minute="30", hour="2"),
+        misfire_grace=timedelta(hours=4),
+    ),
 )
 
 

@@ -262,12 +262,15 @@ def test_every_declared_job_resolves_and_ids_are_stable():
         "notifications.daily_digests",
         "tips.propose_monthly",
         "tips.release_due",
+        "oversight.refresh_stats",
+        "oversight.refresh_stats_year",
     ]
     by_id = {j.spec.id: j for j in resolved}
     assert by_id["tips.release_due"].items is tips.due_broadcast_ids
     assert by_id["tips.release_due"].service is tips.release_broadcast
     assert all(j.spec.coalesce and j.spec.max_instances == 1 for j in resolved)
     assert by_id["checks.generate_tasks"].spec.run_at_start
+    assert by_id["oversight.refresh_stats"].spec.run_at_start  # the dashboard reads its rollups
 
 
 @pytest.mark.parametrize(
