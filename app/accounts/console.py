@@ -90,10 +90,13 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, user: User | None = None) -> str:
     # Only same-site relative paths: never an open redirect.
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
+    if user is not None and user.bureau_membership is not None:
+        # The bureau starts from the district at a glance (辖区概况).
+        return url_for("oversight_stats.dashboard")
     return url_for("enterprises.console_home")
 
 
@@ -118,7 +121,7 @@ def login():
             session.clear()
             session["user_id"] = user.id
             session[SESSION_VERSION] = user.session_version
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), user))
     return render_template("accounts/login.html", error=error), status
 
 

@@ -123,3 +123,11 @@ def test_an_invite_needs_the_form_s_csrf_token(client, build, people):
     login(client, "a_admin", "pw-a")
     response = client.post(f"/console/members/{newcomer.memberships[0].id}/invite")
     assert response.status_code == 400 and "表单令牌" in response.get_data(as_text=True)
+
+
+def test_the_bureau_lands_on_the_district_dashboard_and_members_on_their_enterprise(client, people):
+    landing = login(client, "staff", "pw-s")
+    assert landing.status_code == 302 and landing.headers["Location"].endswith("/console/oversight/dashboard")
+    client.post("/console/logout", data={"csrf_token": session_token(client.application, client)})
+    landing = login(client, "a_admin", "pw-a")
+    assert landing.headers["Location"].endswith("/console/")
