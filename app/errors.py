@@ -130,9 +130,15 @@ def h5_domain_error(
 
 def too_large_message(photo_bytes: int) -> str:
     """Why a request over MAX_CONTENT_LENGTH was refused, and what to do instead."""
-    from flask import current_app
+    from flask import current_app, request
 
-    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    limit_bytes = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    if request.content_length is not None and request.content_length <= limit_bytes:
+        # The whole request was within the limit: what overflowed was a text field
+        # (Werkzeug's MAX_FORM_MEMORY_SIZE), not a photo.
+        form_kb = (current_app.config.get("MAX_FORM_MEMORY_SIZE") or 500_000) // 1000
+        return f"填写的文字太长（每一项不超过 {form_kb} KB），请精简后再提交；照片请用上传按钮添加。"
+    limit = limit_bytes // (1024 * 1024)
     return (
         f"上传的照片太大（一次最多 {limit} MB，每张不超过 {photo_bytes // (1024 * 1024)} MB）。"
         "请压缩后再上传，或分几次上传；在微信中拍照上传会自动压缩。"
@@ -150,7 +156,8 @@ def h5_too_large(photo_bytes: int, fallback_url: str) -> tuple[Response | str, i
         return jsonify({"error": "too_large", "message": message}), 413
     referrer = request.referrer or ""
     back = referrer if referrer.startswith(request.host_url) else fallback_url
-    return h5_notice(413, "照片太大", [message], retry_url=back)
+    title = "照片太大" if message.startswith("上传的照片") else "内容太长"
+    return h5_notice(413, title, [message], retry_url=back)
 
 
 def _rollback() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -250,4 +251,25 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
     problems = _production_problems(settings)
     if problems:
         raise ConfigError(problems)
+    if settings.ANCHA_ENV == "development" and settings.SECRET_KEY == DEFAULT_SECRET_KEY:
+        # `make run` must not sign sessions with a key everyone can read in this file.
+        settings = settings.model_copy(update={"SECRET_KEY": instance_secret_key(INSTANCE_DIR)})
     return settings
+
+
+def instance_secret_key(folder: Path) -> str:
+    """This installation's own signing key, made on first use and kept in
+    `folder/secret_key` (readable by the owner only)."""
+    path = folder / "secret_key"
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) >= 32:
+        return key
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

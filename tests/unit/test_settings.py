@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, load_settings
+from config import settings as settings_module
 from config.settings import DEFAULT_SECRET_KEY
 
 GOOD_PRODUCTION = {
@@ -24,6 +25,7 @@ def _clean_env(monkeypatch, tmp_path):
     for name in list(GOOD_PRODUCTION) + ["WECHAT_ENCODING_AES_KEY", "PUBLIC_BASE_URL", "TIMEZONE", "PORT"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setattr(settings_module, "INSTANCE_DIR", tmp_path / "instance")
 
 
 def test_embedded_default_needs_no_settings():
@@ -33,6 +35,16 @@ def test_embedded_default_needs_no_settings():
     assert settings.REDIS_URL is None
     assert settings.sandbox is True
     assert settings.wechat_api_base_url == "http://127.0.0.1:5000/sandbox/wx"
+
+
+def test_make_run_signs_with_its_own_key_made_once_and_kept_private(tmp_path):
+    first = load_settings()
+    key_file = tmp_path / "instance" / "secret_key"
+    assert first.SECRET_KEY != DEFAULT_SECRET_KEY and len(first.SECRET_KEY) >= 48
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert load_settings().SECRET_KEY == first.SECRET_KEY  # the next start keeps the sessions
+    assert load_settings({"SECRET_KEY": "y" * 40}).SECRET_KEY == "y" * 40  # a set key wins
+    assert load_settings({"ANCHA_ENV": "testing"}).SECRET_KEY == DEFAULT_SECRET_KEY
 
 
 def test_a_configured_app_id_turns_the_sandbox_off_by_default():

@@ -236,6 +236,15 @@ def test_an_upload_over_the_request_limit_gets_a_friendly_chinese_page(client, d
     assert hazard_count(db_session) == 0
 
 
+def test_a_description_of_megabytes_is_refused_as_too_long_not_as_a_photo(client, db_session, cast):
+    h5_login(client, cast.worker)
+    response = post_report(client, cast, description="漏" * (5 * 1024 * 1024 // 3))
+    assert response.status_code == 413
+    html = text(response)
+    assert "填写的文字太长" in html and "内容太长" in html and "照片太大" not in html
+    assert hazard_count(db_session) == 0
+
+
 class _Unread(io.RawIOBase):
     """A 200 MB request body that must never be read: the limit is enforced on the
     declared Content-Length before any of it is parsed."""
