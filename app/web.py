@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -86,6 +87,36 @@ def init_csrf(app: Flask) -> None:
         from app.errors import render_error
 
         return render_error(400, {"error": "csrf_failed", "message": CSRF_MESSAGE})
+
+    @app.before_request
+    def _same_origin_only():
+        # A browser names the page a POST came from (Origin); the console's and the phone
+        # pages' forms are only ever sent from this site. Requests without Origin (old
+        # clients, curl) still need their CSRF token.
+        if request.method in SAFE_METHODS or not request.path.startswith(BROWSER_PATHS):
+            return None
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and origin.rstrip("/") not in _own_origins():
+            from app.errors import render_error
+
+            return render_error(403, {"error": "foreign_origin", "message": FOREIGN_ORIGIN_MESSAGE})
+        return None
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BROWSER_PATHS = ("/console/", "/h5/")
+FOREIGN_ORIGIN_MESSAGE = "请求来自其他网站，已拒绝。请在安查的页面上操作。"
+
+
+def _own_origins() -> set[str]:
+    """This site's origins: the one the request came to and the configured public one."""
+    own = {request.host_url.rstrip("/")}
+    settings = current_app.config.get("SETTINGS")
+    public = getattr(settings, "PUBLIC_BASE_URL", "") or ""
+    parts = urlsplit(public)
+    if parts.scheme and parts.netloc:
+        own.add(f"{parts.scheme}://{parts.netloc}")
+    return own
 
 
 def localtime(moment: datetime | None) -> str:

@@ -17,6 +17,7 @@ from app.notifications import queries
 from app.notifications.domain import DEFAULT_QUIET_END, DEFAULT_QUIET_START
 from app.notifications.models import NotificationPreference
 from app.notifications.service import save_preference
+from app.web import csrf_required
 
 bp = Blueprint("notifications_h5", __name__, url_prefix="/h5/me/notifications")
 
@@ -102,6 +103,7 @@ def preferences():
 
 @bp.post("")
 @h5_login_required
+@csrf_required
 def save():
     """Store the settings and go back to the form, which says 已保存; bad input re-shows
     the form with the message and stores nothing."""

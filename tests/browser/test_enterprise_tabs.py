@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 # (tab label, file name, a heading the page shows)
 TABS = [
     ("工作台", "ent-01-dashboard", "工作台"),
-    ("企业档案", "ent-02-profile", "郑州恒达铸造有限公司"),
+    ("企业档案", "ent-02-dossier", "一企一档"),
     ("人员", "ent-03-members", "人员管理"),
     ("组织与岗位", "ent-04-organisation", "组织与岗位"),
     ("排查点位", "ent-05-sites", "排查点位"),

@@ -21,7 +21,7 @@ from app.hazard_reporting.confined_space.models import ConfinedSpaceJob
 from app.hazard_reporting.schedules.domain import RiskLevel
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from tests.fixtures.checks import MONDAY, CheckOrg, local
-from tests.fixtures.csrf import session_token
+from tests.fixtures.csrf import FormClient, session_token
 
 
 @pytest.fixture
@@ -34,22 +34,6 @@ def org(build, db_session, monkeypatch) -> CheckOrg:
     return org
 
 
-class FormClient:
-    """The test client posting forms as the pages do: with the session's CSRF token."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def post(self, url, data=None, **kwargs):
-        data = dict(data or {})
-        if "csrf_token" not in data:
-            data["csrf_token"] = session_token(self._client.application, self._client)
-        return self._client.post(url, data=data, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-
 @pytest.fixture
 def client(client):
     return FormClient(client)
@@ -58,9 +42,9 @@ def client(client):
 def test_a_form_without_its_token_is_refused_and_stores_nothing(client, db_session, org):
     login(client, org.officer)
     before = versions(db_session)
-    bare = client._client.post(base(org) + "/items", data={"text": "消防通道保持畅通", "category": "SITE", "levels": "D"})
+    bare = client.bare.post(base(org) + "/items", data={"text": "消防通道保持畅通", "category": "SITE", "levels": "D"})
     assert bare.status_code == 400 and "表单令牌" in bare.get_data(as_text=True)
-    assert client._client.post(base(org) + "/jobs", data={"description": "清淤"}).status_code == 400
+    assert client.bare.post(base(org) + "/jobs", data={"description": "清淤"}).status_code == 400
     assert versions(db_session) == before
 
 

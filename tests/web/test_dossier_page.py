@@ -65,7 +65,7 @@ def test_page_opens_for_the_bureau_in_scope_and_the_enterprise_leads(client, wor
     for anchor in ("profile", "standardization", "organisation", "sites", "members", "checks", "hazards",
                    "enforcement", "tips", "timeline"):
         assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page
-    assert 'aria-current="page">一企一档</a>' in page
+    assert 'aria-current="page">企业档案</a>' in page  # the 企业档案 tab is the 一企一档 for them
 
 
 def test_page_shows_the_file(client, world):

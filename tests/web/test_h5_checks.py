@@ -24,6 +24,13 @@ from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
 from app.hazard_reporting.schedules import service as schedule_service
 from app.sandbox.store import sandbox_store
 from tests.fixtures.checks import KEY, MONDAY, CheckOrg, counts, jpeg
+from tests.fixtures.csrf import FormClient
+
+
+@pytest.fixture
+def client(client):
+    """Posts carry the session's CSRF token, as the pages' forms and scripts do."""
+    return FormClient(client)
 
 JSON = {"Accept": "application/json"}
 

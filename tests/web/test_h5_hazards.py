@@ -25,6 +25,7 @@ from app.hazard_reporting.hazards.domain import (
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardPhoto
 from app.hazard_reporting.uploads import media_page_key
 from app.sandbox.store import sandbox_store
+from tests.fixtures.csrf import FormClient
 from tests.fixtures.hazard_pages import (
     action_forms,
     events_of,
@@ -37,6 +38,12 @@ from tests.fixtures.hazard_pages import (
     photo_file,
     text,
 )
+
+
+@pytest.fixture
+def client(client):
+    """Posts carry the session's CSRF token, as the pages' forms and scripts do."""
+    return FormClient(client)
 
 S = HazardStatus
 A = HazardAction

@@ -11,7 +11,14 @@ import pytest
 from app.accounts.domain import Role
 from app.accounts.h5_login import SESSION_USER_ID
 from app.notifications.models import NotificationPreference
+from tests.fixtures.csrf import FormClient
 from tests.web.test_h5_identity import sign_in
+
+
+@pytest.fixture
+def client(client):
+    """Posts carry the session's CSRF token, as the pages' forms and scripts do."""
+    return FormClient(client)
 
 URL = "/h5/me/notifications"
 

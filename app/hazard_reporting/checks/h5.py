@@ -77,6 +77,7 @@ from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, Haz
 from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.schedules import queries as schedule_queries
 from app.hazard_reporting.uploads import StagedPhotos
+from app.web import csrf_required
 
 bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
 
@@ -369,6 +370,7 @@ def check_form(task_id: int):
 
 @bp.post("/checks/<id:task_id>")
 @h5_login_required
+@csrf_required
 def submit(task_id: int):
     """Submit the check; the same idempotency key (or the task submitted already) shows the
     first submission."""
@@ -422,6 +424,7 @@ def submit(task_id: int):
 
 @bp.post("/checks/<id:task_id>/photos")
 @h5_login_required
+@csrf_required
 def stage_photo(task_id: int):
     """Stage one photo of the form: a posted file (`photo`) or WeChat media (`media_id`, the
     serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""

@@ -68,6 +68,7 @@ from app.hazard_reporting.uploads import (
     form_photos,
     media_page_key,
 )
+from app.web import csrf_required
 
 h5_bp = Blueprint("hazards_h5", __name__, url_prefix="/h5")
 
@@ -292,6 +293,7 @@ def report():
 
 @h5_bp.post("/report/photos")
 @h5_login_required
+@csrf_required
 def stage_photo():
     """Stage one photo for a form: a posted file (`photo`) or WeChat media (`media_id`, the
     serverId of wx.uploadImage). Answers {token, thumb_url}; 422 with a Chinese message."""
@@ -309,6 +311,7 @@ def staged_thumb(token: str):
 
 @h5_bp.post("/report")
 @h5_login_required
+@csrf_required
 def submit_report():
     """Create the hazard with its photos in one transaction; the page's idempotency key
     makes a repeated submission show the hazard the first one created ("该隐患已上报"): the
@@ -426,6 +429,7 @@ def hazard_detail(hazard_id: int):
 
 @h5_bp.post("/hazards/<id:hazard_id>/actions/<slug>")
 @h5_login_required
+@csrf_required
 def hazard_action(hazard_id: int, slug: str):
     """Take one action on the hazard from its H5 page."""
     actor = _h5_actor()

@@ -108,6 +108,8 @@
       var xhr = new XMLHttpRequest();
       xhr.open("POST", url);
       xhr.setRequestHeader("Accept", "application/json");
+      var csrf = document.querySelector('meta[name="csrf-token"]');
+      if (csrf) xhr.setRequestHeader("X-CSRFToken", csrf.content);
       if (xhr.upload && onProgress) {
         xhr.upload.onprogress = function (e) {
           if (e.lengthComputable) onProgress(Math.min(99, Math.round((100 * e.loaded) / e.total)));
