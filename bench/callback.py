@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -92,10 +93,21 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def signed_query() -> str:
-    timestamp, nonce = str(int(time.time())), "benchnonce"
+def signed_query(nonce: str = "benchnonce") -> str:
+    timestamp = str(int(time.time()))
     signature = hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
     return f"signature={signature}&timestamp={timestamp}&nonce={nonce}"
+
+
+QUERIES = ROOT / "bench/scan_queries.txt"
+QUERY_COUNT = 200_000
+
+
+def write_signed_queries() -> None:
+    """A fresh signed query per request for the next wrk run (scan.lua reads them): the
+    callback refuses a (timestamp, nonce) seen before with another body, as a replay."""
+    run = secrets.token_hex(4)
+    QUERIES.write_text("".join(signed_query(f"{run}{n:07d}") + "\n" for n in range(QUERY_COUNT)))
 
 
 def wrk(url: str, duration: int, connections: int, pace_ms: int = 0) -> dict:
@@ -151,8 +163,11 @@ def main() -> None:
             proc = serve(spec, port)
             try:
                 url = f"http://127.0.0.1:{port}/wechat/callback?{signed_query()}"
+                write_signed_queries()
                 wrk(url, 3, args.connections)  # warm-up: connections, caches, pools
+                write_signed_queries()
                 rounds[name].append(wrk(url, args.duration, args.connections))
+                write_signed_queries()
                 paced[name].append(wrk(url, args.duration, args.connections, PACE_MS))
             finally:
                 stop(proc)

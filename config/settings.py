@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     WECHAT_APP_SECRET: str | None = None
     WECHAT_TOKEN: str | None = None
     WECHAT_ENCODING_AES_KEY: str | None = None
+    # The message mode chosen in the MP admin (消息加解密方式): plaintext (明文), compatible
+    # (兼容) or safe (安全). Unset: safe when an EncodingAESKey is set, else plaintext. In
+    # compatible and safe mode every callback must come encrypted; a plaintext POST is refused
+    # (a downgrade), as is an encrypted one in plaintext mode.
+    WECHAT_MESSAGE_MODE: Literal["plaintext", "compatible", "safe"] | None = None
     WECHAT_API_BASE_URL: str = DEFAULT_WECHAT_API_BASE_URL
     # How far (seconds) a callback's `timestamp` may be from our clock before it is refused.
     WECHAT_TIMESTAMP_WINDOW: PositiveInt = 300
@@ -86,6 +91,7 @@ class Settings(BaseSettings):
         "WECHAT_APP_SECRET",
         "WECHAT_TOKEN",
         "WECHAT_ENCODING_AES_KEY",
+        "WECHAT_MESSAGE_MODE",
         "WECHAT_SANDBOX",
         mode="before",
     )
@@ -155,7 +161,15 @@ class Settings(BaseSettings):
         if self.PUBLIC_BASE_URL is None:
             # As `make run` serves: the local address on PORT.
             self.PUBLIC_BASE_URL = f"http://127.0.0.1:{self.PORT}"
+        if self.WECHAT_MESSAGE_MODE in ("compatible", "safe") and not self.WECHAT_ENCODING_AES_KEY:
+            raise ValueError(f"WECHAT_MESSAGE_MODE={self.WECHAT_MESSAGE_MODE} needs WECHAT_ENCODING_AES_KEY")
         return self
+
+    @property
+    def wechat_message_mode(self) -> str:
+        if self.WECHAT_MESSAGE_MODE:
+            return self.WECHAT_MESSAGE_MODE
+        return "safe" if self.WECHAT_ENCODING_AES_KEY else "plaintext"
 
     @property
     def is_production(self) -> bool:

@@ -32,6 +32,8 @@ from typing import Any
 
 import redis as redis_lib
 
+from app.wechat.crypto import CallbackAuthError
+
 PREFIX = "wechat:dedup:"
 _PENDING = b"pending:"
 
@@ -226,3 +228,25 @@ class Deduplicator:
             except redis_lib.WatchError:
                 # Someone changed the key meanwhile: it is no longer our pending marker.
                 pass
+
+
+_NONCE = "ancha:wechat:nonce:"
+
+
+class ReplayedNonce(CallbackAuthError):
+    """A signed (timestamp, nonce) seen before with a different body."""
+
+
+def check_fresh_nonce(client: redis_lib.Redis, timestamp: str, nonce: str, body: bytes, window: int) -> None:
+    """Remember which body came with this signed (timestamp, nonce). The signature covers
+    token, timestamp and nonce only, so a captured URL could otherwise carry any body — any
+    openid — until the timestamp goes stale. The same body again (WeChat's own retry) is
+    let through to the dedup cache. Raises ReplayedNonce."""
+    key = f"{_NONCE}{timestamp}:{nonce}"
+    digest = hashlib.sha256(body).hexdigest()
+    # Twice the timestamp window: a URL stays signed-and-fresh for `window` either side.
+    if client.set(key, digest, nx=True, ex=2 * window + 60):
+        return
+    seen = client.get(key)
+    if seen is not None and (seen.decode() if isinstance(seen, bytes) else seen) != digest:
+        raise ReplayedNonce("timestamp and nonce already used with another body")

@@ -42,7 +42,7 @@ from app.wechat.crypto import (
     check_timestamp,
     new_nonce,
 )
-from app.wechat.dedup import CachedReply, Claim, Deduplicator, Guard, OfferStatus
+from app.wechat.dedup import CachedReply, Claim, Deduplicator, Guard, OfferStatus, check_fresh_nonce
 from app.wechat.parsing import (
     MAX_BODY_BYTES,
     Inbound,
@@ -154,14 +154,21 @@ def _post(request: Request, settings: Settings, timestamp: str, nonce: str) -> R
     mode = (request.args.get("encrypt_type") or "raw").lower()
     if mode not in ("raw", "aes"):
         return _plain("unsupported encrypt_type", 400)
+    account_mode = settings.wechat_message_mode
+    if mode == "raw" and account_mode != "plaintext":
+        # Compatible and safe mode always come encrypted: a plaintext body is a downgrade.
+        log.warning("plaintext callback refused in %s mode", account_mode)
+        return _plain("forbidden", 403)
     crypto: MessageCrypto | None = None
     try:
         check_size(request.content_length)
         # Read one byte past the cap so a chunked body without Content-Length is caught too.
-        text = decode_body(request.stream.read(MAX_BODY_BYTES + 1))
+        raw = request.stream.read(MAX_BODY_BYTES + 1)
+        text = decode_body(raw)
+        check_fresh_nonce(redis_client.dedicated(), timestamp, nonce, raw, settings.WECHAT_TIMESTAMP_WINDOW)
         if mode == "aes":
-            if not settings.WECHAT_ENCODING_AES_KEY:
-                log.error("encrypted callback received but WECHAT_ENCODING_AES_KEY is not set")
+            if account_mode == "plaintext" or not settings.WECHAT_ENCODING_AES_KEY:
+                log.error("encrypted callback received but the account is in plaintext mode (no EncodingAESKey)")
                 return _plain("encryption not configured", 400)
             crypto = MessageCrypto(settings.wechat_token, settings.WECHAT_ENCODING_AES_KEY, settings.wechat_app_id)
             encrypted = encrypted_field(parse_xml(text))

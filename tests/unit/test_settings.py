@@ -142,3 +142,12 @@ def test_create_app_stops_on_bad_config():
 
     with pytest.raises(SystemExit, match="DATABASE_URL"):
         create_app({"DATABASE_URL": "oracle://nope"})
+
+
+def test_the_message_mode_is_explicit_and_needs_its_key():
+    assert load_settings().wechat_message_mode == "plaintext"
+    key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    assert load_settings({"WECHAT_ENCODING_AES_KEY": key}).wechat_message_mode == "safe"
+    assert load_settings({"WECHAT_ENCODING_AES_KEY": key, "WECHAT_MESSAGE_MODE": "compatible"}).wechat_message_mode == "compatible"
+    with pytest.raises(ConfigError, match="needs WECHAT_ENCODING_AES_KEY"):
+        load_settings({"WECHAT_MESSAGE_MODE": "safe"})

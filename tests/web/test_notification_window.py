@@ -3,6 +3,7 @@ dispatcher reads to choose between a customer-service text and a template messag
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ OPENID = "oWINDOW00000000000000000000"
 
 
 def post(client, settings, msg_type: str, **fields: str):
-    timestamp, nonce = str(int(time.time())), "n-window"
+    timestamp, nonce = str(int(time.time())), f"n-{secrets.token_hex(6)}"  # fresh, as WeChat sends
     query = urlencode({"signature": sign(settings.wechat_token, timestamp, nonce), "timestamp": timestamp,
                        "nonce": nonce})
     base = {"ToUserName": "gh_ancha", "FromUserName": OPENID, "CreateTime": timestamp, "MsgType": msg_type}

@@ -37,8 +37,10 @@ def safe_mode(app, monkeypatch):
     return MessageCrypto(configured.wechat_token, AES_KEY, configured.wechat_app_id)
 
 
-def query(token: str, *, timestamp: str | None = None, nonce: str = "n-123", **extra: str) -> str:
+def query(token: str, *, timestamp: str | None = None, nonce: str | None = None, **extra: str) -> str:
+    """A signed callback URL; like WeChat, a fresh nonce for every delivery unless given."""
     timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or f"n-{secrets.token_hex(6)}"
     params = {"signature": sign(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce, **extra}
     return f"{URL}?{urlencode(params)}"
 
@@ -54,7 +56,7 @@ def post(client, settings, body: str | bytes, **params: str):
 
 
 def encrypted_post(client, crypto: MessageCrypto, plaintext: str, *, compatible: bool = False, **overrides):
-    timestamp, nonce = str(int(time.time())), "n-456"
+    timestamp, nonce = str(int(time.time())), overrides.pop("nonce", None) or f"n-{secrets.token_hex(6)}"
     encrypted = crypto.encrypt(plaintext)
     body = f"<xml><ToUserName><![CDATA[gh_ancha]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
     if compatible:
@@ -120,7 +122,7 @@ def test_url_verification_echoes_echostr(client, settings):
     ],
 )
 def test_url_verification_refuses_bad_signatures(client, settings, mutate):
-    response = client.get(mutate(query(settings.wechat_token, echostr="1")))
+    response = client.get(mutate(query(settings.wechat_token, nonce="n-123", echostr="1")))
     assert response.status_code == 403 and b"1" not in response.get_data()
 
 
@@ -397,3 +399,40 @@ def test_encrypted_callback_without_a_configured_key_is_refused(client, settings
     crypto = MessageCrypto(settings.wechat_token, AES_KEY, settings.wechat_app_id)
     response = encrypted_post(client, crypto, message(NEWCOMER, "text", Content="帮助", MsgId="2005"))
     assert response.status_code == 400
+
+
+# --- replays and downgrades (issue 16 §2) ----------------------------------------------------
+
+
+def test_a_signed_url_replayed_with_another_body_is_refused(client, settings, invite, db_session, redis):
+    invite_row, worker = invite
+    fixed = {"timestamp": str(int(time.time())), "nonce": "n-replay"}
+    help_text = message(NEWCOMER, "text", Content="帮助", MsgId="7001")
+    first = post(client, settings, help_text, **fixed)
+    assert first.status_code == 200
+    # The same URL, another body (another openid's bind): refused, nothing written.
+    forged = message(NEWCOMER, "event", Event="SCAN", EventKey=f"bind:{invite_row.token}")
+    keys_before = sorted(redis.keys("wechat:*"))
+    assert post(client, settings, forged, **fixed).status_code == 403
+    db_session.expire_all()
+    assert db_session.get(Invite, invite_row.id).used_at is None
+    assert db_session.get(User, worker.id).openid is None
+    assert sorted(redis.keys("wechat:*")) == keys_before
+    # WeChat's own retry (same URL, same body) still gets the first answer.
+    assert post(client, settings, help_text, **fixed).get_data() == first.get_data()
+
+
+def test_safe_mode_refuses_a_plaintext_body(client, settings, safe_mode, invite, db_session, redis):
+    invite_row, worker = invite
+    plaintext = message(NEWCOMER, "event", Event="SCAN", EventKey=f"bind:{invite_row.token}")
+    assert post(client, settings, plaintext).status_code == 403
+    assert_nothing_stored(db_session, redis, invite_row, worker)
+
+
+def test_plaintext_mode_refuses_an_encrypted_body(app, client, monkeypatch):
+    configured = app.config["SETTINGS"].model_copy(
+        update={"WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_MESSAGE_MODE": "plaintext"}
+    )
+    monkeypatch.setitem(app.config, "SETTINGS", configured)
+    crypto = MessageCrypto(configured.wechat_token, AES_KEY, configured.wechat_app_id)
+    assert encrypted_post(client, crypto, message(NEWCOMER, "text", Content="帮助")).status_code == 400
