@@ -215,7 +215,7 @@ BRANDS = (
     "正大 永盛 福源 荣昌 泰和 昌盛 华兴 龙腾 星辰 宏远 德润 嘉禾 凯达 金诺 广源 长城 隆鑫 "
     "华通 豫龙 中恒 鼎盛 方圆 新宇 佳美 润泽 天元 金鹏 立信 银河 万通 安泰 百川 卓越 "
     "腾飞 恒泰 康达 明德 祥瑞 金盾 豫港 中科 华夏 天瑞 永达 新农 惠丰 鸿运 兴业 时代 "
-    "大地 景泰 同力 聚源 金穗 豫建 中联 海诺 金桥 绿洲 森林 邙山 荥阳 古城 花园"
+    "大地 景泰 同力 聚源 金禾 豫建 中联 海诺 金桥 绿洲 森林 邙山 圃田 古城 花园"
 ).split()
 
 FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
@@ -374,7 +374,7 @@ def plan_district(today: date, seed: int = SEED) -> list[EnterprisePlan]:
             else:
                 employees = rng.randrange(8, 70)
             topics = kind.topics
-            dust_workers = min(employees, rng.randrange(4, 45)) if Topic.DUST_EXPLOSION in topics else 0
+            dust_workers = max(2, min(employees * 3 // 5, rng.randrange(4, 45))) if Topic.DUST_EXPLOSION in topics else 0
             if industry is C:
                 three = ThreeSimultaneous.NOT_APPLICABLE
             else:
