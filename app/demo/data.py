@@ -1,4 +1,5 @@
-"""The demo district: 惠济区, three towns, eight enterprises across industries and topics.
+"""The demo district: 惠济区, its eight towns and streets, eight fully staffed enterprises
+across industries and topics (the ~150 others are planned in district.py).
 
 Names are fictitious. Everything is keyed by a natural key so seeding is idempotent.
 """
@@ -21,10 +22,20 @@ HEADLINE = {
     "grace_minutes": 60,
 }
 
+# 惠济区's two towns and six street offices (镇/街道) with their 行政区划代码. The first three
+# were the demo's from the start and keep their codes; to our knowledge the published list
+# numbers the streets 刘寨 001, 老鸦陈 002, 长兴路 003, 迎宾路 004, 新城 005, 大河路 006, so
+# 长兴路 (001 here since the first demo) and 刘寨 (003 here) have their numbers swapped. Newer
+# lists also name a 江山路街道, carved out later; its code is not known to us, so it is left out.
 TOWNS = [
     {"code": "410108001", "name": "长兴路街道"},
     {"code": "410108101", "name": "花园口镇"},
     {"code": "410108102", "name": "古荥镇"},
+    {"code": "410108002", "name": "老鸦陈街道"},
+    {"code": "410108003", "name": "刘寨街道"},
+    {"code": "410108004", "name": "迎宾路街道"},
+    {"code": "410108005", "name": "新城街道"},
+    {"code": "410108006", "name": "大河路街道"},
 ]
 
 # first17 of each code; the check digit is computed (GB 32100).

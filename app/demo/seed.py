@@ -8,19 +8,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.domain import BUREAU_ROLE_LABELS, ROLE_LABELS, BureauRole, Role
 from app.accounts.models import ApiToken, BureauMembership, Membership, User
 from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
+from app.clock import local_today
 from app.demo import data
+from app.demo.district_seed import seed_district
 from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
+from app.demo.history_district import seed_district_history
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
 from app.notifications.models import NotificationPreference
+from app.oversight.stats.service import refresh_recent_year
 from app.tips.service import propose_monthly_tips
 from app.validation import parse
 
@@ -84,13 +88,17 @@ def _media_root(explicit: str | Path | None) -> str | Path | None:
 
 
 def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: str | Path | None = None) -> int:
-    """Create whatever part of the demo district is missing, then — once — its sixty days
-    of history (app/demo/history.py; it needs a media root for its photos and is skipped
-    without one). Returns how many rows were added plus how many history events ran."""
+    """Create whatever part of the demo district is missing, then — once — the eight staffed
+    enterprises' sixty days of history (app/demo/history.py; it needs a media root for its
+    photos and is skipped without one) and the other enterprises' summarised hundred days
+    (app/demo/history_district.py). Returns how many rows were added plus how many history
+    events and rows were written."""
     seeder = _Seeder(session, now)
     towns = {t["code"]: seeder.get_or_create(Town, code=t["code"], defaults={"name": t["name"]}) for t in data.TOWNS}
     for index, spec in enumerate(data.ENTERPRISES):
         _seed_enterprise(seeder, towns, index, spec)
+    # The ~150 others of the district (district.py), in bulk.
+    seeder.created += seed_district(session, local_today(now), towns)
     for spec in data.BUREAU_USERS:
         user = seeder.get_or_create(
             User,
@@ -122,7 +130,22 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     # After the history (which sets it up from its first day): on a demo seeded before the
     # night team existed, its schedule starts now.
     ensure_night_schedule(session, now)
+    # The district's summarised hundred days (no photos, so no media root needed); after
+    # the eight's history, whose past scheduler runs would otherwise sweep and escalate it.
+    ran += seed_district_history(session, now)
+    # The bureau's figures read monthly rollups the scheduler keeps; build them now so that
+    # 辖区概况 shows the district's year at once, not after the first job run.
+    refresh_recent_year(session, now)
     return seeder.created + ran
+
+
+def district_counts(session: Session) -> dict[str, Any]:
+    """The demo district: its name, how many towns and enterprises (all of them) it has."""
+    return {
+        "name": data.DISTRICT,
+        "towns": session.scalar(select(func.count()).select_from(Town)) or 0,
+        "enterprises": session.scalar(select(func.count()).select_from(Enterprise)) or 0,
+    }
 
 
 def login_api_token(secret_key: str, username: str) -> str:
@@ -303,7 +326,7 @@ def demo_summary(session: Session, settings: Any) -> dict[str, Any]:
         login["api_token"] = token if token_digest(token) in issued else None
     has_token = token_digest(login_api_token(settings.SECRET_KEY, "admin")) in issued
     return {
-        "district": data.DISTRICT,
+        "district": district_counts(session),
         "base_url": base,
         "console_url": f"{base}/console/",
         "console_logins": logins,

@@ -17,6 +17,8 @@ from app.enterprises.domain import (
     THREE_SIMULTANEOUS_LABELS,
     TOPIC_LABELS,
     site_scene,
+    standardization_expires_on,
+    standardization_valid_on,
 )
 from app.extensions import db
 
@@ -41,6 +43,8 @@ def label_context() -> dict:
 # The dashboard of one enterprise (工作台, hazard_reporting.dashboard): by endpoint name,
 # as identity may not import features.
 DASHBOARD_ENDPOINT = "dashboard_console.dashboard"
+# Enterprises per page of the list (the demo district alone has 160).
+PAGE_SIZE = 50
 
 
 @bp.get("/")
@@ -55,12 +59,26 @@ def console_home():
         return redirect(url_for(DASHBOARD_ENDPOINT, enterprise_id=enterprise_id))
     town_id = request.args.get("town", type=int)
     enterprises = queries.list_enterprises(db.session, actor, town_id)
+    today = local_today(utcnow())
+    pages = max(1, -(-len(enterprises) // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    shown = enterprises[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render_template(
         "enterprises/list.html",
-        enterprises=enterprises,
+        enterprises=shown,
+        lapsed={
+            e.id: standardization_expires_on(e.standardization_date)
+            for e in shown
+            if e.standardization_date is not None
+            and not standardization_valid_on(e.standardization_level, e.standardization_date, today)
+        },
+        total=len(enterprises),
+        page=page,
+        pages=pages,
+        today=today,
         towns=queries.visible_towns(db.session, actor),
         town_id=town_id,
-        summary=queries.summarize(enterprises, local_today(utcnow())) if actor.is_bureau else None,
+        summary=queries.summarize(enterprises, today) if actor.is_bureau else None,
         actor=actor,
         dashboard_endpoint=DASHBOARD_ENDPOINT,
     )
