@@ -32,11 +32,15 @@ from app.hazard_reporting.hazards.models import (
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
+from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
     "ApiToken",
     "Base",
+    "Bulletin",
+    "BulletinEntry",
+    "BulletinEvent",
     "BureauMembership",
     "MemberEvent",
     "CalendarEvent",
