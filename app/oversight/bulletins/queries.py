@@ -262,7 +262,7 @@ def recipients(session: Session, enterprise_ids: list[int]) -> list[tuple[int, i
 
 
 def town_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Town.id, Town.name)).tuples())
+    return {town_id: name for town_id, name in session.execute(select(Town.id, Town.name))}
 
 
 @dataclass(frozen=True)
@@ -322,3 +322,18 @@ def corrections_of(session: Session, bulletin_id: int) -> list[Bulletin]:
             select(Bulletin).where(Bulletin.supersedes_id == bulletin_id).order_by(Bulletin.id.desc())
         )
     )
+
+
+def listed_counts(session: Session, bulletin_ids: list[int]) -> dict[int, dict[Verdict, int]]:
+    """How many enterprises each bulletin lists, per verdict (removed ones left out)."""
+    counts: dict[int, dict[Verdict, int]] = {}
+    if not bulletin_ids:
+        return counts
+    rows = session.execute(
+        select(BulletinEntry.bulletin_id, BulletinEntry.verdict, func.count())
+        .where(BulletinEntry.bulletin_id.in_(bulletin_ids), BulletinEntry.removed_at.is_(None))
+        .group_by(BulletinEntry.bulletin_id, BulletinEntry.verdict)
+    )
+    for bulletin_id, verdict, count in rows:
+        counts.setdefault(bulletin_id, {})[Verdict(verdict)] = int(count)
+    return counts

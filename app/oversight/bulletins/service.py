@@ -323,14 +323,9 @@ def add_entry(session: Session, actor: Actor, now: datetime, bulletin_id: int, d
         reasons = clean_lines(data.get("reason"), "reason")
         reason = "督导检查企业"
     entry = BulletinEntry(
-        bulletin_id=bulletin.id,
-        enterprise_id=enterprise.id,
-        verdict=verdict,
-        reasons=reasons,
-        by_rule=False,
-        added_reason=reason,
+        enterprise_id=enterprise.id, verdict=verdict, reasons=reasons, by_rule=False, added_reason=reason
     )
-    session.add(entry)
+    bulletin.entries.append(entry)
     bulletin.updated_at = now
     _event(session, bulletin, actor, now, BulletinAction.ADD_ENTRY, before, f"{enterprise.name}：{reason}")
     session.flush()
@@ -355,9 +350,10 @@ def publish(session: Session, actor: Actor, now: datetime, bulletin_id: int) -> 
     bulletin.published_at = now
     bulletin.updated_at = now
     verdicts = {e.enterprise_id: e.verdict for e in listed}
-    names = dict(
-        session.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(list(verdicts)))).tuples()
-    )
+    names = {
+        eid: name
+        for eid, name in session.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(list(verdicts))))
+    }
     rows = [
         outbox_row(
             KIND_OF_VERDICT[verdicts[enterprise_id]],
