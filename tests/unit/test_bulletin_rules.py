@@ -138,7 +138,7 @@ def test_a_certificate_whose_last_valid_day_falls_in_the_month_lapsed_in_it():
     first = replace(GOOD, certified_on=date(2023, 11, 2))
     judgement = judge(first, NOV)
     assert judgement.verdict is Verdict.WARNED
-    assert judgement.reasons == ("安全生产标准化三级证书已于 2026年11月1日 到期失效，未见复评",)
+    assert judgement.reasons == ("安全生产标准化三级证书已于2026年11月1日到期失效，未见复评",)
     # certified 2023-12-01 → valid to 2026-11-30: lapsed on the month's last day.
     assert replace(GOOD, certified_on=date(2023, 12, 1)).lapsed_in(NOV)
     # certified 2023-12-02 → valid to 2026-12-01: still valid all November.

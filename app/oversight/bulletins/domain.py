@@ -187,7 +187,7 @@ def warning_reasons(facts: MonthFacts, month: Month) -> list[str]:
         )
     if facts.lapsed_in(month):
         level = STANDARDIZATION_LABELS[StandardizationLevel(facts.standardization_level)]
-        reasons.append(f"安全生产标准化{level}证书已于 {chinese_date(facts.expiry())} 到期失效，未见复评")
+        reasons.append(f"安全生产标准化{level}证书已于{chinese_date(facts.expiry())}到期失效，未见复评")
     return reasons
 
 

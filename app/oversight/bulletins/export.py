@@ -18,6 +18,7 @@ from app.oversight.bulletins.domain import (
     STATUS_LABELS,
     VERDICT_LABELS,
     BulletinKind,
+    Verdict,
     paragraphs,
 )
 from app.oversight.bulletins.models import Bulletin
@@ -38,6 +39,12 @@ LIST_COLUMNS: tuple[tuple[str, int], ...] = (
 class BulletinFile:
     filename: str
     content: io.BytesIO
+
+
+def _source(row: EntryRow) -> str:
+    if row.verdict is Verdict.VISITED:
+        return "督导检查"
+    return "规则" if row.by_rule else f"人工：{row.added_reason or ''}"
 
 
 def _row(sheet, values: list) -> None:
@@ -77,7 +84,7 @@ def bulletin_workbook(bulletin: Bulletin, rows: list[EntryRow], town_name: str |
     removed = [r for r in rows if not r.listed]
     for number, r in enumerate(listed, start=1):
         _row(sheet, [number, VERDICT_LABELS[r.verdict], r.town_name, r.enterprise_name,
-                     "；".join(r.reasons), "规则" if r.by_rule else f"人工：{r.added_reason or ''}"])
+                     "；".join(r.reasons), _source(r)])
     for r in removed:
         _row(sheet, ["", f"已移出（{VERDICT_LABELS[r.verdict]}）", r.town_name, r.enterprise_name,
                      "；".join(r.reasons), f"移出理由：{r.removed_reason or ''}"])

@@ -220,7 +220,11 @@ def draft_supervision(session: Session, actor: Actor, now: datetime, data: dict[
     session.add(bulletin)
     session.flush()
     for enterprise in visited:
-        session.add(BulletinEntry(bulletin_id=bulletin.id, enterprise_id=enterprise.id, verdict=Verdict.VISITED, reasons=[]))
+        session.add(
+            BulletinEntry(
+                bulletin_id=bulletin.id, enterprise_id=enterprise.id, verdict=Verdict.VISITED, reasons=[], by_rule=False
+            )
+        )
     _event(session, bulletin, actor, now, BulletinAction.DRAFT, None, f"督导检查企业 {len(visited)} 家")
     session.flush()
     return bulletin
