@@ -157,6 +157,12 @@ def test_staff_cannot_publish_nor_see_another_town_s_bulletin(app, client, scene
     assert bulletin.status is BulletinStatus.DRAFT
 
 
+def test_staff_list_only_their_own_towns_enterprises_for_a_visit(client, scene):
+    console_login(client, scene.staff)
+    page = text(client.get(f"/console/bulletins/new-supervision?town_id={scene.other_town.id}"))
+    assert "郑州鑫林木业有限公司" not in page and "郑州华新建材有限公司" in page
+
+
 def test_every_form_needs_a_csrf_token(client, scene, db_session):
     bulletin = scene.draft()
     entry = bulletin.entries[0]

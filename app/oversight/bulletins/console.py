@@ -147,8 +147,8 @@ def new_supervision():
     towns = _towns_for(actor)
     error = None
     town_id = parse_id(request.values.get("town_id", "")) if request.values.get("town_id") else None
-    if town_id is None and towns:
-        town_id = towns[0].id
+    if town_id not in {t.id for t in towns}:  # only the towns the user works on
+        town_id = towns[0].id if towns else None
     values: dict[str, Any] = {
         "town_id": town_id,
         "visit_date": local_today(now).isoformat(),
