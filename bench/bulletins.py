@@ -35,10 +35,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app.accounts.domain import Actor, BureauRole  # noqa: E402
-from app.hazard_reporting.checks.domain import CheckTaskStatus  # noqa: E402
 from app.hazard_reporting.checks.models import CheckTask  # noqa: E402
-from app.hazard_reporting.checks.queries import task_overdue_clause  # noqa: E402
-from app.hazard_reporting.hazards.ledger import month_bounds  # noqa: E402
 from app.oversight.bulletins import queries, service  # noqa: E402
 from app.oversight.bulletins.domain import Month  # noqa: E402
 from bench import tasks as district  # noqa: E402
@@ -77,30 +74,35 @@ def timed(engine, work, repeat: int) -> tuple[list[float], object]:
 
 
 def explain(engine) -> str:
-    start, _end = month_bounds(NOVEMBER.year, NOVEMBER.month)
-    cutoff = queries.facts_cutoff(NOVEMBER, DRAFTED_AT)
-    statement = (
-        select(CheckTask.enterprise_id, func.count(), func.sum(task_overdue_clause(cutoff).cast(int)))
-        .where(CheckTask.due_at >= start, CheckTask.due_at < cutoff, CheckTask.status != CheckTaskStatus.EXCUSED)
-        .group_by(CheckTask.enterprise_id)
-    )
-    compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.connect() as conn:
-        return "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")))
+    """EXPLAIN ANALYZE of the two grouped queries of month_facts, as run for the district."""
+    out = []
+    for name, statement in (
+        ("check tasks", queries.check_counts(NOVEMBER, None, DRAFTED_AT)),
+        ("hazards", queries.hazard_counts(NOVEMBER, None, DRAFTED_AT)),
+    ):
+        compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+        with engine.connect() as conn:
+            plan = conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
+            out.append(f"-- {name}\n" + "\n".join(row[0] for row in plan))
+    return "\n\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--enterprises", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--reuse", action="store_true", help="measure the district built by the last run")
     args = parser.parse_args()
 
-    district.migrate()
     engine = create_engine(district.DB_URL)
-    fixture = district.build_fixture(engine, args.enterprises)
-    with Session(engine) as session:
-        fixture["november_copies"] = fill_the_month(session)
-    district.vacuum(engine)
+    if args.reuse:
+        fixture = {"enterprises": args.enterprises, "reused": True}
+    else:
+        district.migrate()
+        fixture = district.build_fixture(engine, args.enterprises)
+        with Session(engine) as session:
+            fixture["november_copies"] = fill_the_month(session)
+        district.vacuum(engine)
     with Session(engine) as session:
         fixture["check_tasks"] = session.scalar(select(func.count()).select_from(CheckTask))
     print(f"fixture: {fixture}", flush=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Actor, Role
@@ -40,16 +40,56 @@ def facts_cutoff(month: Month, now: datetime) -> datetime:
     return min(now, end)
 
 
+def _in_scope(column, town_id: int | None):
+    """`column` (an enterprise id) within the scope: a town's enterprises; the whole
+    district needs no condition."""
+    if town_id is None:
+        return true()
+    return column.in_(select(Enterprise.id).where(Enterprise.town_id == town_id))
+
+
+def check_counts(month: Month, town_id: int | None, now: datetime) -> Select:
+    """Per enterprise of the scope: check tasks due in the month before the cut-off (excused
+    ones left out), done on time, done late, still owing (checks.queries.task_overdue_clause)."""
+    start, _end = month_bounds(month.year, month.month)
+    cutoff = facts_cutoff(month, now)
+    return (
+        select(
+            CheckTask.enterprise_id,
+            func.count().label("due"),
+            _count(CheckTask.status == CheckTaskStatus.DONE).label("on_time"),
+            _count(CheckTask.status == CheckTaskStatus.DONE_LATE).label("late"),
+            _count(task_overdue_clause(cutoff)).label("missed"),
+        )
+        .where(
+            CheckTask.due_at >= start,
+            CheckTask.due_at < cutoff,
+            CheckTask.status != CheckTaskStatus.EXCUSED,
+            _in_scope(CheckTask.enterprise_id, town_id),
+        )
+        .group_by(CheckTask.enterprise_id)
+    )
+
+
+def hazard_counts(month: Month, town_id: int | None, now: datetime) -> Select:
+    """Per enterprise of the scope: general and major hazards overdue at the cut-off
+    (hazards.queries.overdue_clause)."""
+    cutoff = facts_cutoff(month, now)
+    return (
+        select(
+            Hazard.enterprise_id,
+            _count(Hazard.level == HazardLevel.GENERAL).label("general"),
+            _count(Hazard.level == HazardLevel.MAJOR).label("major"),
+        )
+        .where(overdue_clause(cutoff), _in_scope(Hazard.enterprise_id, town_id))
+        .group_by(Hazard.enterprise_id)
+    )
+
+
 def month_facts(session: Session, month: Month, town_id: int | None, now: datetime) -> list[MonthFacts]:
     """The month's facts of every enterprise of the scope (a town, or the district), in
     town then name order. Three grouped queries whatever the number of enterprises:
     the enterprises, their check tasks due in the month, their overdue hazards."""
-    start, _end = month_bounds(month.year, month.month)
-    cutoff = facts_cutoff(month, now)
-    in_scope = select(Enterprise.id)
-    if town_id is not None:
-        in_scope = in_scope.where(Enterprise.town_id == town_id)
-
     enterprises = select(
         Enterprise.id,
         Enterprise.name,
@@ -60,38 +100,8 @@ def month_facts(session: Session, month: Month, town_id: int | None, now: dateti
     ).order_by(Enterprise.town_id, Enterprise.name, Enterprise.id)
     if town_id is not None:
         enterprises = enterprises.where(Enterprise.town_id == town_id)
-
-    checks = {
-        row.enterprise_id: row
-        for row in session.execute(
-            select(
-                CheckTask.enterprise_id,
-                func.count().label("due"),
-                _count(CheckTask.status == CheckTaskStatus.DONE).label("on_time"),
-                _count(CheckTask.status == CheckTaskStatus.DONE_LATE).label("late"),
-                _count(task_overdue_clause(cutoff)).label("missed"),
-            )
-            .where(
-                CheckTask.due_at >= start,
-                CheckTask.due_at < cutoff,
-                CheckTask.status != CheckTaskStatus.EXCUSED,
-                CheckTask.enterprise_id.in_(in_scope),
-            )
-            .group_by(CheckTask.enterprise_id)
-        )
-    }
-    hazards = {
-        row.enterprise_id: row
-        for row in session.execute(
-            select(
-                Hazard.enterprise_id,
-                _count(Hazard.level == HazardLevel.GENERAL).label("general"),
-                _count(Hazard.level == HazardLevel.MAJOR).label("major"),
-            )
-            .where(overdue_clause(cutoff), Hazard.enterprise_id.in_(in_scope))
-            .group_by(Hazard.enterprise_id)
-        )
-    }
+    checks = {row.enterprise_id: row for row in session.execute(check_counts(month, town_id, now))}
+    hazards = {row.enterprise_id: row for row in session.execute(hazard_counts(month, town_id, now))}
     facts = []
     for e in session.execute(enterprises):
         c, h = checks.get(e.id), hazards.get(e.id)
