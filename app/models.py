@@ -39,11 +39,15 @@ from app.oversight.stats.models import (
     TownCheckMonthRollup,
     TownHazardMonthRollup,
 )
+from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
     "ApiToken",
     "Base",
+    "Bulletin",
+    "BulletinEntry",
+    "BulletinEvent",
     "BureauMembership",
     "MemberEvent",
     "CalendarEvent",

@@ -43,6 +43,7 @@ class Family(StrEnum):
     TIP = "tip"
     DIGEST = "digest"
     CALENDAR = "calendar"
+    BULLETIN = "bulletin"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import fakeredis
 import pytest
@@ -75,9 +75,12 @@ RUNNING: dict[str, object] = {}
 
 
 @contextmanager
-def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> Iterator[tuple[str, T]]:
+def live_server(
+    folder: Path, name: str, seed: Callable[[Session, str], T], on_app: Callable[[Any], None] | None = None
+) -> Iterator[tuple[str, T]]:
     """The app (sandbox on, SQLite in `folder`, in-process Redis) served on a free local port
-    from a thread; yields (base URL, what `seed(session, base_url)` returned).
+    from a thread; yields (base URL, what `seed(session, base_url)` returned). `on_app` is
+    handed the app once it is seeded (a walk that drains the outbox needs it).
 
     The extensions are process singletons shared with the rest of the suite: they point at
     this server's database and Redis while it runs, and back afterwards."""
@@ -110,6 +113,8 @@ def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> I
         command.upgrade(alembic_config(url), "head")
         with db.new_session() as session:
             seeded = seed(session, base_url)
+        if on_app is not None:
+            on_app(holder["app"])
         thread = threading.Thread(target=server.serve_forever, name=f"{name}-server", daemon=True)
         thread.start()
         yield base_url, seeded

@@ -60,6 +60,9 @@ DIGEST_PAYLOAD = {"date": "2026-11-28", "overdue_checks": 3, "open_hazards": 12,
                   "folded_notices": 123456}
 PAYLOADS = {Family.HAZARD: HAZARD_PAYLOAD, Family.CHECK: CHECK_PAYLOAD, Family.TIP: TIP_PAYLOAD,
             Family.DIGEST: DIGEST_PAYLOAD, Family.CALENDAR: {"year": 2027, "years": [2027], "at": "2026-12-07T01:00:00+00:00"}}
+# Bulletins (oversight/bulletins/notices.py): a long title and name are cut like any keyword.
+PAYLOADS[Family.BULLETIN] = {"bulletin_id": 3, "bulletin_title": LONG, "enterprise_id": 7, "enterprise_name": LONG,
+                             "verdict": "warned", "deadline": "2026-12-15", "at": "2026-12-01T02:00:00+00:00"}
 
 
 def test_every_kind_the_hazards_service_enqueues_is_registered():
