@@ -86,10 +86,10 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
     from app.notifications.h5 import bp as notifications_h5_bp
-    from app.oversight.dossier.console import bp as dossier_console_bp
-    from app.oversight.stats.console import bp as oversight_stats_bp
     from app.oversight.bulletins.console import bp as bulletins_console_bp
     from app.oversight.bulletins.h5 import h5_bp as bulletins_h5_bp
+    from app.oversight.dossier.console import bp as dossier_console_bp
+    from app.oversight.stats.console import bp as oversight_stats_bp
     from app.tips.console import console_bp as tips_console_bp
     from app.tips.h5 import h5_bp as tips_h5_bp
     from app.wechat_inbound.callback import install as install_wechat_callback

@@ -32,6 +32,7 @@ from app.hazard_reporting.hazards.models import (
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
+from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
 from app.oversight.stats.models import (
     CheckMonthRollup,
     HazardMonthRollup,
@@ -39,7 +40,6 @@ from app.oversight.stats.models import (
     TownCheckMonthRollup,
     TownHazardMonthRollup,
 )
-from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 
 __all__ = [
