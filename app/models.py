@@ -32,7 +32,16 @@ from app.hazard_reporting.hazards.models import (
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
-from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips.models import (
+    Tip,
+    TipBroadcast,
+    TipBroadcastEvent,
+    TipMassQuota,
+    TipMassSend,
+    TipReceipt,
+    TipTagMember,
+    TipTownTag,
+)
 
 __all__ = [
     "ApiToken",
@@ -71,7 +80,11 @@ __all__ = [
     "Tip",
     "TipBroadcast",
     "TipBroadcastEvent",
+    "TipMassQuota",
+    "TipMassSend",
     "TipReceipt",
+    "TipTagMember",
+    "TipTownTag",
     "Town",
     "User",
     "bureau_membership_towns",

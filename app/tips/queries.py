@@ -6,21 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, func, literal, or_, select
+from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import Membership, User
 from app.enterprises.models import Enterprise, Town
-from app.notifications.domain import OutboxStatus
+from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import OutboxMessage
 from app.tips.domain import (
     BROADCAST_KEY,
+    MASS_PER_FOLLOWER_PER_MONTH,
     Audience,
     BroadcastStatus,
+    MassStatus,
     TipKind,
+    quota_message,
+    quota_month,
 )
-from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipMassQuota, TipMassSend, TipReceipt
 
 
 def reachable_users() -> Select[tuple[int]]:
@@ -52,6 +58,85 @@ def audience_user_ids(audience: Audience) -> Select[tuple[int]]:
     return reachable_users().where(User.id.in_(members))
 
 
+def home_town(user_id: ColumnElement[int]) -> ColumnElement[int]:
+    """The town whose WeChat tag a member carries: the town of the enterprise of their first
+    active membership (lowest id), NULL without one. One tag per person, so a mass send to
+    several towns reaches each person once."""
+    return (
+        select(Enterprise.town_id)
+        .select_from(Membership)
+        .join(Enterprise, Enterprise.id == Membership.enterprise_id)
+        .where(Membership.user_id == user_id, Membership.active.is_(True))
+        .order_by(Membership.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _reachable_with_home() -> tuple[Select[Any], ColumnElement[int]]:
+    town = home_town(User.id)
+    query = select(User.id.label("user_id"), town.label("town_id")).where(
+        User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True)
+    )
+    return query, town
+
+
+def mass_candidates(audience: Audience) -> Select[Any]:
+    """(user_id, town_id) of everyone a mass broadcast to `audience` reaches by tag: the
+    reachable members whose home town is one of its towns (any town when none is chosen).
+    Mass broadcasts choose towns only (domain.check_mass_audience)."""
+    query, town = _reachable_with_home()
+    if audience.town_ids:
+        return query.where(town.in_(sorted(audience.town_ids)))
+    return query.where(town.is_not(None))
+
+
+def home_town_of(town_id: int) -> Select[Any]:
+    """(user id, openid) of the reachable members whose home town is `town_id`: who the
+    town's WeChat tag should carry."""
+    town = home_town(User.id)
+    return select(User.id, User.openid).where(
+        User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True), town == town_id
+    )
+
+
+def quota_used(user_id: ColumnElement[int], month: str) -> ColumnElement[int]:
+    """Mass messages `user_id` was sent in `month` ("2027-07"), 0 without a row."""
+    return func.coalesce(
+        select(TipMassQuota.used)
+        .where(TipMassQuota.user_id == user_id, TipMassQuota.month == month)
+        .scalar_subquery(),
+        0,
+    )
+
+
+@dataclass(frozen=True)
+class QuotaPreview:
+    """Before a mass send: how many it would reach and how many of them already had their
+    4 mass messages in the month it goes out."""
+
+    month: str
+    recipients: int
+    over: int
+
+    @property
+    def message(self) -> str:
+        return quota_message(self.over, self.recipients)
+
+
+def quota_preview(session: Session, audience: Audience, at: datetime) -> QuotaPreview:
+    month = quota_month(at)
+    candidates = mass_candidates(audience).subquery()
+    used = quota_used(candidates.c.user_id, month)
+    total, over = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((used >= MASS_PER_FOLLOWER_PER_MONTH, 1), else_=0)), 0),
+        ).select_from(candidates)
+    ).one()
+    return QuotaPreview(month, total or 0, over or 0)
+
+
 def count_audience(session: Session, audience: Audience) -> int:
     """How many users the audience reaches now (the console's preview)."""
     return session.scalar(select(func.count()).select_from(audience_user_ids(audience).subquery())) or 0
@@ -73,6 +158,14 @@ class BroadcastCounts:
     read: int = 0
     acknowledged: int = 0
     reminded: int = 0
+    # Mass broadcasts (WeChat reports totals per send, MASSSENDJOBFINISH): the sends (one per
+    # town tag), those still waiting for the job or the report, what WeChat sent and failed;
+    # `mass_sent` and `mass_errors` are also in `sent`/`delivered` and `failed`.
+    mass_sends: int = 0
+    mass_waiting: int = 0
+    mass_sent: int = 0
+    mass_errors: int = 0
+    mass_filtered: int = 0  # followers of the tags WeChat left out (the monthly limit among them)
 
 
 _COUNTED_AS = {
@@ -83,6 +176,17 @@ _COUNTED_AS = {
     OutboxStatus.DEAD: ("failed",),
     OutboxStatus.DIGESTED: ("digested",),
 }
+
+
+def counted_as(status: OutboxStatus, channel: Channel | None) -> tuple[str, ...]:
+    """The counters one outbox row adds to. A template message is delivered when WeChat's
+    TEMPLATESENDJOBFINISH says so (status delivered). A customer-service message gets no
+    report: WeChat accepting it (errcode 0) puts it in the chat, so its final `sent` is a
+    delivery — counting only the `delivered` status left 已送达 at 0 for every tip that went
+    out in the recipient's service window (tips are customer-service first)."""
+    if status is OutboxStatus.SENT and channel is Channel.CUSTOM:
+        return ("sent", "delivered")
+    return _COUNTED_AS[status]
 
 
 def broadcast_counts(session: Session, broadcast_ids: Iterable[int]) -> dict[int, BroadcastCounts]:
@@ -110,14 +214,31 @@ def broadcast_counts(session: Session, broadcast_ids: Iterable[int]) -> dict[int
         literal(f"{BROADCAST_KEY}:", String) + cast(TipReceipt.broadcast_id, String) + literal(":", String)
     )
     statuses = session.execute(
-        select(TipReceipt.broadcast_id, OutboxMessage.status, func.count())
+        select(TipReceipt.broadcast_id, OutboxMessage.status, OutboxMessage.channel, func.count())
         .join(OutboxMessage, OutboxMessage.dedupe_key == prefix + cast(TipReceipt.user_id, String))
         .where(TipReceipt.broadcast_id.in_(ids))
-        .group_by(TipReceipt.broadcast_id, OutboxMessage.status)
+        .group_by(TipReceipt.broadcast_id, OutboxMessage.status, OutboxMessage.channel)
     )
-    for bid, status, count in statuses:
-        for name in _COUNTED_AS[OutboxStatus(status)]:
+    for bid, status, channel, count in statuses:
+        for name in counted_as(OutboxStatus(status), Channel(channel) if channel else None):
             fields[bid][name] = fields[bid].get(name, 0) + count
+    mass_rows = session.execute(
+        select(
+            TipMassSend.broadcast_id,
+            func.count(),
+            func.count().filter(TipMassSend.status.in_([MassStatus.PENDING, MassStatus.SUBMITTED])),
+            func.coalesce(func.sum(TipMassSend.sent_count), 0),
+            func.coalesce(func.sum(TipMassSend.error_count), 0),
+            func.coalesce(func.sum(TipMassSend.total_count - TipMassSend.filter_count), 0),
+        )
+        .where(TipMassSend.broadcast_id.in_(ids))
+        .group_by(TipMassSend.broadcast_id)
+    )
+    for bid, sends, waiting, sent, errors, filtered in mass_rows:
+        row = fields[bid]
+        row.update(mass_sends=sends, mass_waiting=waiting, mass_sent=sent, mass_errors=errors, mass_filtered=filtered)
+        for name, value in (("sent", sent), ("delivered", sent), ("failed", errors)):
+            row[name] = row.get(name, 0) + value
     return {bid: BroadcastCounts(**row) for bid, row in fields.items()}
 
 

@@ -306,7 +306,10 @@ def test_mass_send_by_tag_reaches_tagged_followers_four_times_a_month(wx, store,
     assert [m["body"]["text"]["content"] for m in store.messages(follower)] == ["提示0", "提示1", "提示2", "提示3"]
     assert len(store.messages(other)) == 4
     assert store.messages(untagged) == store.messages(gone) == []
-    assert store.mass_job(answer["msg_id"]) == {"msg_id": answer["msg_id"], "total": 3, "filtered": 3, "sent": 0, "errors": 0}
+    assert store.mass_job(answer["msg_id"]) == {
+        "msg_id": answer["msg_id"], "status": "sendsuccess", "total": 3, "filtered": 3, "filter_count": 0,
+        "sent": 0, "errors": 0,
+    }
 
 
 def test_mass_send_rules(wx, store, follower):
