@@ -12,7 +12,9 @@ from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, sel
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.accounts.domain import ROLE_LABELS, Actor
 from app.accounts.models import Membership, User
+from app.accounts.queries import visible_enterprises
 from app.enterprises.models import Enterprise, Town
 from app.notifications.domain import Channel, OutboxStatus
 from app.notifications.models import OutboxMessage
@@ -21,10 +23,15 @@ from app.tips.domain import (
     MASS_PER_FOLLOWER_PER_MONTH,
     Audience,
     BroadcastStatus,
+    Delivery,
     MassStatus,
+    RecipientState,
     TipKind,
+    broadcast_key_prefix,
+    delivery_for,
     quota_message,
     quota_month,
+    recipient_state,
 )
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipMassQuota, TipMassSend, TipReceipt
 
@@ -350,3 +357,267 @@ def received_tips(session: Session, user_id: int, limit: int = 100) -> list[Rece
         .limit(limit)
     )
     return [ReceivedTip(*row) for row in rows]
+
+
+# --- Who received a broadcast: per enterprise and per person ------------------------------
+
+RECIPIENT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class RecipientFilters:
+    """The lists' filters, from the query string (already range-checked ids)."""
+
+    town_id: int | None = None
+    enterprise_id: int | None = None
+    state: RecipientState | None = None
+    page: int = 1
+
+    def query_args(self, page: int | None = None) -> dict[str, Any]:
+        args: dict[str, Any] = {"page": page or self.page}
+        if self.town_id:
+            args["town"] = self.town_id
+        if self.enterprise_id:
+            args["enterprise"] = self.enterprise_id
+        if self.state:
+            args["state"] = self.state.value
+        return args
+
+
+def _visible_enterprise_ids(actor: Actor) -> Select[Any]:
+    return visible_enterprises(actor).with_only_columns(Enterprise.id)
+
+
+def _recipient_rows(
+    actor: Actor, broadcast_id: int, filters: RecipientFilters, *columns: Any
+) -> Select[Any]:
+    """Receipt × active membership in an enterprise the actor may see."""
+    query = (
+        select(*(columns or (TipReceipt, Membership, Enterprise, Town, User)))
+        .select_from(TipReceipt)
+        .join(Membership, and_(Membership.user_id == TipReceipt.user_id, Membership.active.is_(True)))
+        .join(Enterprise, Enterprise.id == Membership.enterprise_id)
+        .join(Town, Town.id == Enterprise.town_id)
+        .join(User, User.id == TipReceipt.user_id)
+        .where(TipReceipt.broadcast_id == broadcast_id, Enterprise.id.in_(_visible_enterprise_ids(actor)))
+    )
+    if filters.town_id:
+        query = query.where(Enterprise.town_id == filters.town_id)
+    if filters.enterprise_id:
+        query = query.where(Enterprise.id == filters.enterprise_id)
+    if filters.state is RecipientState.ACKNOWLEDGED:
+        query = query.where(TipReceipt.acknowledged_at.is_not(None))
+    elif filters.state is RecipientState.READ:
+        query = query.where(TipReceipt.acknowledged_at.is_(None), TipReceipt.read_at.is_not(None))
+    elif filters.state is RecipientState.UNREAD:
+        query = query.where(TipReceipt.acknowledged_at.is_(None), TipReceipt.read_at.is_(None))
+    return query
+
+
+@dataclass(frozen=True)
+class EnterpriseRow:
+    enterprise_id: int
+    name: str
+    town: str
+    recipients: int
+    delivered: int | None  # task notices only; None for a mass broadcast (totals only)
+    read: int
+    acknowledged: int
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    user_id: int
+    name: str
+    enterprise_id: int
+    enterprise: str
+    town: str
+    role: str
+    delivery: str  # the task notice's outbox status in words, or 群发
+    read_at: datetime | None
+    acknowledged_at: datetime | None
+    state: RecipientState
+
+
+@dataclass(frozen=True)
+class Paged:
+    rows: list[Any]
+    total: int
+    page: int
+    pages: int
+
+
+def _pages(total: int) -> int:
+    return max(1, -(-total // RECIPIENT_PAGE_SIZE))
+
+
+def enterprise_recipients(
+    session: Session, actor: Actor, broadcast: TipBroadcast, filters: RecipientFilters
+) -> Paged:
+    """One row per enterprise (the actor's scope) with its recipients, deliveries (task
+    notices), readers and acknowledgements, most recipients first."""
+    base = _recipient_rows(
+        actor,
+        broadcast.id,
+        RecipientFilters(town_id=filters.town_id),
+        Enterprise.id.label("enterprise_id"),
+        TipReceipt.user_id,
+        TipReceipt.read_at,
+        TipReceipt.acknowledged_at,
+    ).subquery()
+    task = delivery_for(broadcast.requires_ack) is Delivery.TASK
+    delivered = (
+        func.count(OutboxMessage.id).filter(
+            or_(
+                OutboxMessage.status == OutboxStatus.DELIVERED,
+                and_(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.channel == Channel.CUSTOM),
+            )
+        )
+        if task
+        else literal(None)
+    )
+    grouped = (
+        select(
+            base.c.enterprise_id,
+            func.count(),
+            delivered,
+            func.count(base.c.read_at),
+            func.count(base.c.acknowledged_at),
+        )
+        .select_from(base)
+        .group_by(base.c.enterprise_id)
+    )
+    if task:
+        grouped = grouped.outerjoin(
+            OutboxMessage,
+            OutboxMessage.dedupe_key
+            == literal(broadcast_key_prefix(broadcast.id), String) + cast(base.c.user_id, String),
+        )
+    rows = session.execute(grouped).all()
+    names = {
+        e.id: (e.name, town)
+        for e, town in session.execute(
+            select(Enterprise, Town.name)
+            .join(Town, Town.id == Enterprise.town_id)
+            .where(Enterprise.id.in_([r[0] for r in rows] or [-1]))
+        )
+    }
+    items = [
+        EnterpriseRow(eid, names[eid][0], names[eid][1], n, d if task else None, r, a)
+        for eid, n, d, r, a in rows
+    ]
+    items.sort(key=lambda row: (-row.recipients, row.name))
+    start = (filters.page - 1) * RECIPIENT_PAGE_SIZE
+    return Paged(items[start : start + RECIPIENT_PAGE_SIZE], len(items), filters.page, _pages(len(items)))
+
+
+def person_recipients(
+    session: Session, actor: Actor, broadcast: TipBroadcast, filters: RecipientFilters
+) -> Paged:
+    """One row per person and enterprise (the actor's scope), by town, enterprise, name."""
+    query = _recipient_rows(actor, broadcast.id, filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    task = delivery_for(broadcast.requires_ack) is Delivery.TASK
+    page = session.execute(
+        query.order_by(Town.code, Enterprise.name, User.display_name, User.id)
+        .limit(RECIPIENT_PAGE_SIZE)
+        .offset((filters.page - 1) * RECIPIENT_PAGE_SIZE)
+    ).all()
+    outbox: dict[int, tuple[OutboxStatus, Channel | None]] = {}
+    if task and page:
+        keys = {broadcast_key_prefix(broadcast.id) + str(r[0].user_id): r[0].user_id for r in page}
+        for key, status, channel in session.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.status, OutboxMessage.channel).where(
+                OutboxMessage.dedupe_key.in_(list(keys))
+            )
+        ):
+            outbox[keys[key]] = (OutboxStatus(status), Channel(channel) if channel else None)
+    rows = []
+    for receipt, membership, enterprise, town, user in page:
+        if task:
+            status, channel = outbox.get(receipt.user_id, (None, None))
+            delivery = task_delivery_label(status, channel)
+        else:
+            delivery = "群发（微信只报总数）"
+        rows.append(
+            PersonRow(
+                user.id,
+                user.display_name,
+                enterprise.id,
+                enterprise.name,
+                town.name,
+                ROLE_LABELS[membership.role],
+                delivery,
+                receipt.read_at,
+                receipt.acknowledged_at,
+                recipient_state(receipt.read_at, receipt.acknowledged_at),
+            )
+        )
+    return Paged(rows, total, filters.page, _pages(total))
+
+
+def task_delivery_label(status: OutboxStatus | None, channel: Channel | None) -> str:
+    """A task notice's outbox state in words."""
+    if status is None:
+        return "—"
+    if status is OutboxStatus.SENT:
+        return "已送达（客服消息）" if channel is Channel.CUSTOM else "已发出，待微信回执"
+    return {
+        OutboxStatus.QUEUED: "待发送",
+        OutboxStatus.DELIVERED: "已送达",
+        OutboxStatus.FAILED: "发送失败",
+        OutboxStatus.DEAD: "发送失败",
+        OutboxStatus.DIGESTED: "并入每日汇总",
+    }[status]
+
+
+def broadcast_towns(session: Session, actor: Actor) -> list[Town]:
+    """The towns the actor may filter by."""
+    scope = actor.enterprise_scope()
+    query = select(Town).order_by(Town.code, Town.id)
+    if not scope.all:
+        query = query.where(Town.id.in_(sorted(scope.town_ids) or [-1]))
+    return list(session.scalars(query))
+
+
+def mass_sends(session: Session, broadcast_id: int) -> list[tuple[TipMassSend, str]]:
+    """A broadcast's mass sends with their town names."""
+    return list(
+        session.execute(
+            select(TipMassSend, Town.name)
+            .join(Town, Town.id == TipMassSend.town_id)
+            .where(TipMassSend.broadcast_id == broadcast_id)
+            .order_by(Town.code, Town.id)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class TownQuota:
+    town: str
+    followers: int
+    used_up: int  # had their 4 mass messages this month
+
+
+def quota_by_town(session: Session, now: datetime) -> list[TownQuota]:
+    """This month's mass-message budget per town: followers whose home town it is, and how
+    many of them got their 4 already (the compose page)."""
+    month = quota_month(now)
+    candidates = mass_candidates(Audience()).subquery()
+    used = quota_used(candidates.c.user_id, month)
+    rows = session.execute(
+        select(
+            Town.name,
+            func.count(),
+            func.coalesce(func.sum(case((used >= MASS_PER_FOLLOWER_PER_MONTH, 1), else_=0)), 0),
+        )
+        .select_from(candidates)
+        .join(Town, Town.id == candidates.c.town_id)
+        .group_by(Town.id, Town.name, Town.code)
+        .order_by(Town.code, Town.id)
+    ).all()
+    return [TownQuota(name, followers, over) for name, followers, over in rows]
+
+
+def enterprise_name(session: Session, enterprise_id: int | None) -> str | None:
+    return session.scalar(select(Enterprise.name).where(Enterprise.id == enterprise_id)) if enterprise_id else None
