@@ -22,6 +22,7 @@ WeChat is called only from the jobs, never inside a request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,74 +134,110 @@ class TagSync:
     calls: int
 
 
-def _tag_of_town(session: Session, client: Any, town: Town, now: datetime) -> TipTownTag:
-    tag = session.get(TipTownTag, town.id)
-    if tag is None:
-        name = town_tag_name(town.name)
-        tag = TipTownTag(town_id=town.id, wx_tag_id=wx_mass.ensure_tag(client, name), name=name)
-        session.add(tag)
-        session.flush()
-    return tag
+@dataclass(frozen=True)
+class _TagPlan:
+    """What a town's tag sync needs from the database, as plain values."""
+
+    town_id: int
+    name: str
+    tag_id: int | None  # None: the town has no tag yet
+    desired: dict[int, str]  # user id → openid of those whose home town it is
+    current: dict[int, tuple[int, str]]  # user id → (tag id, openid) as last set
 
 
-def sync_town_tag(session: Session, town_id: int, now: datetime, client: Any | None = None) -> TagSync:
-    """Make the town's WeChat tag carry exactly the reachable members whose home town it is:
-    create the tag when missing, untag those who left (or moved to another town's tag),
-    tag the newcomers — 50 openids per call. Raises WeChatAPIError (nothing recorded for
-    the chunk that failed; the next run does it again)."""
-    client = client or get_wechat_client()
-    town = session.get(Town, town_id)
+def _reading() -> Session:
+    """A session of its own for what a job reads before it calls WeChat, closed before the
+    call: no transaction of ours stays open while WeChat answers. (On SQLite every
+    transaction holds the write lock — BEGIN IMMEDIATE — and the sandbox's in-process fake
+    WeChat reads the database.) The job's own session writes only after the calls."""
+    from app.extensions import db
+
+    return db.new_session()
+
+
+def _tag_plan(reader: Session, town_id: int) -> _TagPlan:
+    town = reader.get(Town, town_id)
     if town is None:
         raise ValueError(f"unknown town {town_id}")
-    tag = _tag_of_town(session, client, town, now)
-    desired = dict(session.execute(home_town_of(town.id)).all())  # user id → openid
+    tag = reader.get(TipTownTag, town.id)
+    desired = {int(u): str(o) for u, o in reader.execute(home_town_of(town.id)).all()}
     current = {
-        row.user_id: row
-        for row in session.scalars(
+        row.user_id: (row.wx_tag_id, row.openid)
+        for row in reader.scalars(
             select(TipTagMember).where(
                 (TipTagMember.town_id == town.id) | TipTagMember.user_id.in_(list(desired) or [-1])
             )
         )
     }
-    calls = removed = added = 0
-    # Off this tag (left, unsubscribed, moved) or still on another town's tag: untag first.
-    stale: dict[int, list[TipTagMember]] = {}
-    for user_id, row in current.items():
-        if row.wx_tag_id != tag.wx_tag_id or user_id not in desired or row.openid != desired[user_id]:
-            stale.setdefault(row.wx_tag_id, []).append(row)
+    return _TagPlan(town.id, town_tag_name(town.name), tag.wx_tag_id if tag else None, desired, current)
+
+
+def _tag_calls(client: Any, plan: _TagPlan, now: datetime) -> tuple[TagSync, Callable[[Session], None]]:
+    """The WeChat half of a town's tag sync: create the tag when missing, untag those who
+    left (or moved to another town's tag), tag the newcomers, 50 openids per call. Returns
+    the outcome and the writes that record it, for the job's session after the calls."""
+    tag_id = plan.tag_id if plan.tag_id is not None else wx_mass.ensure_tag(client, plan.name)
+    stale: dict[int, list[tuple[int, str]]] = {}
+    for user_id, (wx_tag, openid) in plan.current.items():
+        if wx_tag != tag_id or plan.desired.get(user_id) != openid:
+            stale.setdefault(wx_tag, []).append((user_id, openid))
+    gone = {user_id for rows in stale.values() for user_id, _ in rows}
+    newcomers = [(u, o) for u, o in plan.desired.items() if u not in plan.current or u in gone]
+    calls = 0
     for old_tag, rows in stale.items():
-        calls += wx_mass.tag_openids(client, old_tag, [r.openid for r in rows], add=False)
-        session.execute(delete(TipTagMember).where(TipTagMember.user_id.in_([r.user_id for r in rows])))
-        removed += len(rows)
-        for r in rows:
-            current.pop(r.user_id, None)
-    newcomers = [(user_id, openid) for user_id, openid in desired.items() if user_id not in current]
+        calls += wx_mass.tag_openids(client, old_tag, [openid for _, openid in rows], add=False)
     if newcomers:
-        calls += wx_mass.tag_openids(client, tag.wx_tag_id, [openid for _, openid in newcomers])
+        calls += wx_mass.tag_openids(client, tag_id, [openid for _, openid in newcomers])
+
+    def record(session: Session) -> None:
+        row = session.get(TipTownTag, plan.town_id)
+        if row is None:
+            row = TipTownTag(town_id=plan.town_id, wx_tag_id=tag_id, name=plan.name)
+            session.add(row)
+        if gone:
+            session.execute(delete(TipTagMember).where(TipTagMember.user_id.in_(sorted(gone))))
         session.add_all(
-            TipTagMember(user_id=u, openid=o, town_id=town.id, wx_tag_id=tag.wx_tag_id, tagged_at=now)
+            TipTagMember(user_id=u, openid=o, town_id=plan.town_id, wx_tag_id=tag_id, tagged_at=now)
             for u, o in newcomers
         )
-        added = len(newcomers)
-    tag.synced_at = now
-    session.flush()
-    return TagSync(tag.wx_tag_id, added, removed, calls)
+        row.synced_at = now
+        session.flush()
+
+    return TagSync(tag_id, len(newcomers), len(gone - set(plan.desired)), calls), record
+
+
+def sync_town_tag(session: Session, town_id: int, now: datetime, client: Any | None = None) -> TagSync:
+    """Make the town's WeChat tag carry exactly the reachable members whose home town it is,
+    then record what was set. Raises WeChatAPIError (nothing written; the next run does it
+    again — tagging is idempotent at WeChat)."""
+    with _reading() as reader:
+        plan = _tag_plan(reader, town_id)
+    result, record = _tag_calls(client or get_wechat_client(), plan, now)
+    record(session)
+    return result
 
 
 def sync_all_tags(session: Session, now: datetime) -> dict[str, int]:
-    """The hourly job: every town's tag in step. A town whose sync fails is logged and
-    left for the next run."""
+    """The hourly job: every town's tag in step, written once all calls are done. A town
+    whose sync fails is logged and left for the next run."""
+    client = get_wechat_client()
     totals = {"towns": 0, "added": 0, "removed": 0, "failed": 0}
-    for town_id in session.scalars(select(Town.id).order_by(Town.id)):
+    records: list[Callable[[Session], None]] = []
+    with _reading() as reader:
+        plans = [_tag_plan(reader, town_id) for town_id in reader.scalars(select(Town.id).order_by(Town.id))]
+    for plan in plans:
         try:
-            result = sync_town_tag(session, town_id, now)
+            result, record = _tag_calls(client, plan, now)
         except WeChatAPIError as exc:
-            log.warning("tag of town %s not synced: %s", town_id, exc)
+            log.warning("tag of town %s not synced: %s", plan.town_id, exc)
             totals["failed"] += 1
             continue
+        records.append(record)
         totals["towns"] += 1
         totals["added"] += result.added
         totals["removed"] += result.removed
+    for record in records:
+        record(session)
     return totals
 
 
@@ -220,7 +257,42 @@ def send_mass(session: Session, mass_send_id: int, now: datetime, client: Any | 
     """Submit one pending mass send: sync the town's tag, then sendall a text message (title,
     summary, link to the article) with the row's clientmsgid. A refusal is kept as the
     error and retried by the next run, up to MAX_MASS_ATTEMPTS, then the send is failed.
-    Returns the new status, or None when the row is not pending (already done)."""
+    Returns the new status, or None when the row is not pending (already done).
+    Reads in a session of its own and writes in `session` after the calls (see _reading):
+    pass a session that holds no transaction yet, as the job does."""
+    from flask import current_app
+
+    with _reading() as reader:
+        pending = reader.scalar(
+            select(TipMassSend).where(TipMassSend.id == mass_send_id, TipMassSend.status == MassStatus.PENDING)
+        )
+        if pending is None:
+            return None
+        broadcast = reader.get(TipBroadcast, pending.broadcast_id)
+        assert broadcast is not None  # foreign key
+        tip = broadcast.tip
+        base_url = current_app.config["SETTINGS"].PUBLIC_BASE_URL.rstrip("/")
+        content = mass_text(tip.title, tip.summary, base_url + tip_path(tip.id))
+        plan = _tag_plan(reader, pending.town_id)
+    client = client or get_wechat_client()
+    record_tags: Callable[[Session], None] | None = None
+    outcome: dict[str, Any]
+    try:
+        tag, record_tags = _tag_calls(client, plan, now)
+        job = wx_mass.send_text_to_tag(client, tag.tag_id, content, mass_client_msg_id(mass_send_id))
+    except DuplicateRequest:
+        # 45065: this clientmsgid went out before (an earlier attempt whose answer was lost).
+        outcome = {"status": MassStatus.SUBMITTED, "submitted_at": now,
+                   "last_error": "微信提示该群发已提交过（clientmsgid 重复），未重复发送。"}
+    except WeChatAPIError as exc:
+        log.warning("mass send %s failed: %s", mass_send_id, exc)
+        outcome = {"last_error": f"群发失败：{exc}"[:2000]}
+    else:
+        outcome = {"status": MassStatus.SUBMITTED, "wx_tag_id": tag.tag_id, "msg_id": job.msg_id,
+                   "msg_data_id": job.msg_data_id, "submitted_at": now, "last_error": None}
+    # The writes, after every call.
+    if record_tags is not None:
+        record_tags(session)  # WeChat carries the tags now, whatever became of the send
     row = session.scalar(
         select(TipMassSend)
         .where(TipMassSend.id == mass_send_id)
@@ -228,37 +300,13 @@ def send_mass(session: Session, mass_send_id: int, now: datetime, client: Any | 
         .execution_options(populate_existing=True)
     )
     if row is None or row.status is not MassStatus.PENDING:
-        return None
-    from flask import current_app
-
-    client = client or get_wechat_client()
-    broadcast = session.get(TipBroadcast, row.broadcast_id)
-    assert broadcast is not None  # foreign key
-    tip = broadcast.tip
-    base_url = current_app.config["SETTINGS"].PUBLIC_BASE_URL.rstrip("/")
-    content = mass_text(tip.title, tip.summary, base_url + tip_path(tip.id))
+        return None  # another run got there first (its clientmsgid kept WeChat from sending twice)
     row.attempts += 1
-    try:
-        tag = sync_town_tag(session, row.town_id, now, client)
-        row.wx_tag_id = tag.tag_id
-        job = wx_mass.send_text_to_tag(client, tag.tag_id, content, mass_client_msg_id(row.id))
-    except DuplicateRequest:
-        # 45065: this clientmsgid went out before (an earlier attempt whose answer was lost).
-        row.status = MassStatus.SUBMITTED
-        row.submitted_at = now
-        row.last_error = "微信提示该群发已提交过（clientmsgid 重复），未重复发送。"
-    except WeChatAPIError as exc:
-        row.last_error = f"群发失败：{exc}"[:2000]
-        if row.attempts >= MAX_MASS_ATTEMPTS:
-            row.status = MassStatus.FAILED
-            row.finished_at = now
-        log.warning("mass send %s (broadcast %s) failed: %s", row.id, row.broadcast_id, exc)
-    else:
-        row.status = MassStatus.SUBMITTED
-        row.msg_id = job.msg_id
-        row.msg_data_id = job.msg_data_id
-        row.submitted_at = now
-        row.last_error = None
+    for name, value in outcome.items():
+        setattr(row, name, value)
+    if row.status is MassStatus.PENDING and row.attempts >= MAX_MASS_ATTEMPTS:
+        row.status = MassStatus.FAILED
+        row.finished_at = now
     session.flush()
     return row.status
 

@@ -34,6 +34,8 @@ WECHAT_UA = (
     "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
 )
 SECRET = "browser-test-secret-key-that-is-long-enough-0123"
+# The app each running live server serves, by its name (walks that run the jobs in-process).
+LIVE_APPS: dict = {}
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}")
 
 
@@ -101,6 +103,7 @@ def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> I
                 "WECHAT_SANDBOX": "1",
             }
         )
+        LIVE_APPS[name] = holder["app"]
         redis_client.client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         command.upgrade(alembic_config(url), "head")
         with db.new_session() as session:
@@ -109,6 +112,7 @@ def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> I
         thread.start()
         yield base_url, seeded
     finally:
+        LIVE_APPS.pop(name, None)
         if thread is not None:  # shutdown() waits for serve_forever, so only once it runs
             server.shutdown()
         server.server_close()
