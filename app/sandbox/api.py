@@ -461,7 +461,7 @@ def _mass_send(body: dict[str, Any], users: list[dict[str, Any]]) -> Response:
         msg_id,
         {
             "msg_id": msg_id,
-            "status": "sendsuccess",
+            "status": "send success",
             "total": len(users),
             "filtered": filtered,
             "filter_count": sent,

@@ -1,7 +1,8 @@
 """What the fake WeChat posts to the callback after the fact: the MASSSENDJOBFINISH event of a
 mass send, as WeChat pushes it once the job is done (FromUserName `mphelper`, the account's
-mass-send assistant; MsgID, Status `sendsuccess`, TotalCount, FilterCount, SentCount,
-ErrorCount).
+mass-send assistant, as the documentation has it; MsgID, Status `send success`, TotalCount,
+FilterCount — followers left after WeChat's filters, the 4-a-month limit among them —,
+SentCount, ErrorCount).
 
 `schedule_mass_report` posts it a few seconds later from a timer thread (the app's
 `SANDBOX_MASS_REPORT_DELAY`, default 2 s; never under TESTING, where tests post it themselves
@@ -34,7 +35,7 @@ def mass_report_fields(app_id: str, job: dict[str, Any], now: float | None = Non
         "MsgType": "event",
         "Event": "MASSSENDJOBFINISH",
         "MsgID": int(job["msg_id"]),
-        "Status": job.get("status", "sendsuccess"),
+        "Status": job.get("status", "send success"),
         "TotalCount": int(job["total"]),
         "FilterCount": int(job["filter_count"]),
         "SentCount": int(job["sent"]),

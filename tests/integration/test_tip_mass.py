@@ -199,10 +199,14 @@ def test_send_job_mass_sends_by_tag_and_the_report_comes_back(app, ctx, db_sessi
     assert (counts.recipients, counts.mass_sent, counts.delivered) == (6, 0, 0)
     delivery = post_mass_report(app, store, north.msg_id)
     assert delivery.status == 200 and delivery.failure is None
+    # The callback got WeChat's XML: the event, numbers bare, the status as documented.
+    assert "<Event><![CDATA[MASSSENDJOBFINISH]]></Event>" in delivery.xml
+    assert f"<MsgID>{north.msg_id}</MsgID>" in delivery.xml and "<SentCount>4</SentCount>" in delivery.xml
+    assert "<Status><![CDATA[send success]]></Status>" in delivery.xml
     db_session.expire_all()
     north, south = sends_of(db_session, broadcast)
     assert north.status is MassStatus.FINISHED and (north.sent_count, north.error_count) == (4, 0)
-    assert north.report == "sendsuccess"
+    assert north.report == "send success"
     counts = queries.broadcast_counts(db_session, [broadcast.id])[broadcast.id]
     assert (counts.mass_sent, counts.delivered, counts.failed) == (4, 4, 0)
     # A replayed report changes nothing.
