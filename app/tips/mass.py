@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, delete, func, literal, select, update
@@ -244,20 +244,52 @@ def sync_all_tags(session: Session, now: datetime) -> dict[str, int]:
 # --- sending ------------------------------------------------------------------------------
 
 
+# How long a submitted send may wait for its MASSSENDJOBFINISH (kept in Redis as long).
+REPORT_WAIT = timedelta(seconds=wx_mass.MASS_REPORT_TTL_SECONDS)
+
+
 def pending_mass_ids(session: Session, now: datetime) -> list[int]:
-    """Mass sends waiting for the send job, oldest first."""
+    """The send job's items, oldest first: mass sends waiting to be submitted, and submitted
+    ones still without their report (a report that came before the msg_id was recorded
+    waits in Redis)."""
     return list(
         session.scalars(
-            select(TipMassSend.id).where(TipMassSend.status == MassStatus.PENDING).order_by(TipMassSend.id)
+            select(TipMassSend.id)
+            .where(
+                (TipMassSend.status == MassStatus.PENDING)
+                | (
+                    (TipMassSend.status == MassStatus.SUBMITTED)
+                    & TipMassSend.msg_id.is_not(None)
+                    & (TipMassSend.submitted_at > now - REPORT_WAIT)
+                )
+            )
+            .order_by(TipMassSend.id)
         )
     )
+
+
+def _late_report(session: Session, mass_send_id: int, now: datetime) -> MassStatus | None:
+    """A submitted send: fold in its MASSSENDJOBFINISH if it arrived (and was kept) before
+    the msg_id was recorded. None when there is nothing to do."""
+    from app.extensions import redis_client
+
+    row = session.get(TipMassSend, mass_send_id)
+    if row is None or row.status is not MassStatus.SUBMITTED or row.msg_id is None:
+        return None
+    report = wx_mass.mass_report(redis_client(), row.msg_id)
+    if report is None or not record_mass_result(session, report, now):
+        return None
+    session.refresh(row)
+    return row.status
 
 
 def send_mass(session: Session, mass_send_id: int, now: datetime, client: Any | None = None) -> MassStatus | None:
     """Submit one pending mass send: sync the town's tag, then sendall a text message (title,
     summary, link to the article) with the row's clientmsgid. A refusal is kept as the
     error and retried by the next run, up to MAX_MASS_ATTEMPTS, then the send is failed.
-    Returns the new status, or None when the row is not pending (already done).
+    Returns the new status, or None when the row is not pending (already done). A
+    submitted send instead gets its MASSSENDJOBFINISH folded in when the report came
+    before the msg_id was recorded (kept in Redis by the callback).
     Reads in a session of its own and writes in `session` after the calls (see _reading):
     pass a session that holds no transaction yet, as the job does."""
     from flask import current_app
@@ -266,14 +298,15 @@ def send_mass(session: Session, mass_send_id: int, now: datetime, client: Any | 
         pending = reader.scalar(
             select(TipMassSend).where(TipMassSend.id == mass_send_id, TipMassSend.status == MassStatus.PENDING)
         )
-        if pending is None:
-            return None
-        broadcast = reader.get(TipBroadcast, pending.broadcast_id)
-        assert broadcast is not None  # foreign key
-        tip = broadcast.tip
-        base_url = current_app.config["SETTINGS"].PUBLIC_BASE_URL.rstrip("/")
-        content = mass_text(tip.title, tip.summary, base_url + tip_path(tip.id))
-        plan = _tag_plan(reader, pending.town_id)
+        if pending is not None:
+            broadcast = reader.get(TipBroadcast, pending.broadcast_id)
+            assert broadcast is not None  # foreign key
+            tip = broadcast.tip
+            base_url = current_app.config["SETTINGS"].PUBLIC_BASE_URL.rstrip("/")
+            content = mass_text(tip.title, tip.summary, base_url + tip_path(tip.id))
+            plan = _tag_plan(reader, pending.town_id)
+    if pending is None:
+        return _late_report(session, mass_send_id, now)
     client = client or get_wechat_client()
     record_tags: Callable[[Session], None] | None = None
     outcome: dict[str, Any]

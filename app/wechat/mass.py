@@ -16,6 +16,7 @@ errors); wechatpy 1.8.18's own mass send posts the obsolete `group_id`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,3 +81,26 @@ def send_text_to_tag(client: Any, tag_id: int, content: str, client_msg_id: str)
     )
     data_id = result.get("msg_data_id")
     return MassJob(int(result["msg_id"]), int(data_id) if data_id is not None else None)
+
+
+# --- MASSSENDJOBFINISH reports, kept for the job that records them ------------------------
+
+MASS_REPORT_TTL_SECONDS = 7 * 24 * 3600
+_MASS_REPORT = "wechat:mass_job:"
+MASS_REPORT_FIELDS = ("MsgID", "Status", "TotalCount", "FilterCount", "SentCount", "ErrorCount")
+
+
+def remember_mass_report(redis: Any, fields: dict[str, Any]) -> None:
+    """Keep a MASSSENDJOBFINISH's fields by MsgID: a report that arrives before the send job
+    recorded the msg_id (WeChat can be quick; the job commits after the call) is picked up
+    by the job's next run instead of being lost."""
+    msg_id = str(fields.get("MsgID", "")).strip()
+    if msg_id:
+        kept = {name: str(fields.get(name, "")) for name in MASS_REPORT_FIELDS}
+        redis.set(_MASS_REPORT + msg_id, json.dumps(kept), ex=MASS_REPORT_TTL_SECONDS)
+
+
+def mass_report(redis: Any, msg_id: int | str) -> dict[str, str] | None:
+    """The kept MASSSENDJOBFINISH fields of `msg_id`, if one arrived."""
+    raw = redis.get(_MASS_REPORT + str(msg_id))
+    return json.loads(raw) if raw else None

@@ -23,6 +23,7 @@ from app.errors import DomainError, PermissionDenied
 from app.notifications.service import record_template_result
 from app.tips.mass import record_mass_result
 from app.wechat import records
+from app.wechat.mass import remember_mass_report
 from app.wechat.menu import MenuKey
 from app.wechat.qrcodes import scene_of_temporary_qr
 from app.wechat_inbound import lookups
@@ -320,6 +321,8 @@ def on_mass_job_finished(ctx: HandlerContext, message: Any) -> None:
     if not isinstance(fields.get("MsgID"), str) or not isinstance(fields.get("Status"), str):
         log.warning("MASSSENDJOBFINISH without MsgID/Status ignored")
         return None
+    # Redis first: a report that beats the send job's commit is picked up by its next run.
+    remember_mass_report(ctx.redis, dict(fields))
     if not record_mass_result(ctx.session, dict(fields), ctx.now):
         log.info("MASSSENDJOBFINISH for unknown or finished mass send %s ignored", fields.get("MsgID"))
     return None

@@ -232,3 +232,23 @@ def test_a_failed_report_and_a_lost_answer(app, ctx, db_session, towns, store):
     assert row.status is MassStatus.FAILED
     counts = queries.broadcast_counts(db_session, [broadcast.id])[broadcast.id]
     assert (counts.mass_sent, counts.failed) == (0, 2)
+
+
+def test_a_report_that_comes_before_the_msg_id_is_recorded_is_not_lost(app, ctx, db_session, towns, store, redis):
+    t = towns
+    broadcast = release_mass(db_session, t, [t.north.id])
+    [mass_id] = mass.pending_mass_ids(db_session, NOW)
+    # The fake numbers its messages from a counter: the report is for the next one, and it
+    # reaches the callback (kept in Redis) before the send job has recorded that msg_id.
+    next_msg_id = int(redis.get("ancha:sandbox:msgid") or 0) + 1 + 1_000_000_000
+    report = {"MsgID": str(next_msg_id), "Status": "send success", "TotalCount": "4", "FilterCount": "4",
+              "SentCount": "4", "ErrorCount": "0"}
+    wx_mass.remember_mass_report(redis, report)
+    assert not mass.record_mass_result(db_session, report, NOW), "no row has that msg_id yet"
+    assert mass.send_mass(db_session, mass_id, NOW) is MassStatus.SUBMITTED
+    assert mass.pending_mass_ids(db_session, NOW + timedelta(minutes=1)) == [mass_id], "still waiting for its report"
+    assert mass.send_mass(db_session, mass_id, NOW + timedelta(minutes=1)) is MassStatus.FINISHED
+    [row] = sends_of(db_session, broadcast)
+    assert row.msg_id == next_msg_id and row.sent_count == 4
+    assert mass.pending_mass_ids(db_session, NOW + timedelta(minutes=2)) == []
+    assert mass.send_mass(db_session, mass_id, NOW + timedelta(minutes=2)) is None
