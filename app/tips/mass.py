@@ -67,7 +67,13 @@ def fan_out_mass(session: Session, broadcast: TipBroadcast, now: datetime) -> Ma
     candidates = mass_candidates(audience).subquery()
     used = quota_used(candidates.c.user_id, month)
     within = used < MASS_PER_FOLLOWER_PER_MONTH
-    over = session.scalar(select(func.count()).select_from(candidates).where(~within)) or 0
+    # One pass for the numbers (per town: within the quota; over it), one for the receipts.
+    per_town = session.execute(
+        select(candidates.c.town_id, func.count().filter(within), func.count().filter(~within))
+        .group_by(candidates.c.town_id)
+        .order_by(candidates.c.town_id)
+    ).all()
+    over = sum(n for _, _, n in per_town)
     written = session.execute(
         insert_ignoring_conflicts(session, TipReceipt)
         .from_select(
@@ -77,10 +83,9 @@ def fan_out_mass(session: Session, broadcast: TipBroadcast, now: datetime) -> Ma
         .on_conflict_do_nothing(index_elements=["broadcast_id", "user_id"])
         .execution_options(preserve_rowcount=True)
     ).rowcount
-    mine = select(TipReceipt.user_id).where(TipReceipt.broadcast_id == broadcast.id)
     if written:
-        # One more mass message this month for each new recipient: make sure a row exists,
-        # then count. (A re-run writes no receipts and so counts nobody twice.)
+        # One more mass message this month for each recipient: make sure a row exists, then
+        # count. (A re-run writes no receipts and so counts nobody twice.)
         session.execute(
             insert_ignoring_conflicts(session, TipMassQuota)
             .from_select(
@@ -93,19 +98,16 @@ def fan_out_mass(session: Session, broadcast: TipBroadcast, now: datetime) -> Ma
         )
         session.execute(
             update(TipMassQuota)
-            .where(TipMassQuota.month == month, TipMassQuota.user_id.in_(mine), TipMassQuota.user_id.in_(
-                select(candidates.c.user_id).where(within)
-            ))
+            .where(
+                TipMassQuota.month == month,
+                TipMassQuota.user_id.in_(select(TipReceipt.user_id).where(TipReceipt.broadcast_id == broadcast.id)),
+            )
             .values(used=TipMassQuota.used + 1)
             .execution_options(synchronize_session=False)
         )
-    per_town = session.execute(
-        select(candidates.c.town_id, func.count())
-        .where(candidates.c.user_id.in_(mine))
-        .group_by(candidates.c.town_id)
-        .order_by(candidates.c.town_id)
-    ).all()
-    for town_id, count in per_town:
+    for town_id, count, _over in per_town:
+        if not count:
+            continue
         session.execute(
             insert_ignoring_conflicts(session, TipMassSend)
             .values(
@@ -120,7 +122,7 @@ def fan_out_mass(session: Session, broadcast: TipBroadcast, now: datetime) -> Ma
         )
     broadcast.over_quota_count = over
     session.flush()
-    return MassFanOut(sum(c for _, c in per_town), over, len(per_town))
+    return MassFanOut(sum(c for _, c, _ in per_town), over, sum(1 for _, c, _ in per_town if c))
 
 
 # --- tags ---------------------------------------------------------------------------------

@@ -65,45 +65,45 @@ def audience_user_ids(audience: Audience) -> Select[tuple[int]]:
     return reachable_users().where(User.id.in_(members))
 
 
-def home_town(user_id: ColumnElement[int]) -> ColumnElement[int]:
-    """The town whose WeChat tag a member carries: the town of the enterprise of their first
-    active membership (lowest id), NULL without one. One tag per person, so a mass send to
-    several towns reaches each person once."""
+def home_towns() -> Any:
+    """(user_id, town_id): the town whose WeChat tag each member carries — the town of the
+    enterprise of their first active membership (lowest id). One tag per person, so a mass
+    send to several towns reaches each person once. Set-based (one grouped pass over the
+    memberships), not a lookup per user."""
+    first = (
+        select(func.min(Membership.id)).where(Membership.active.is_(True)).group_by(Membership.user_id)
+    )
     return (
-        select(Enterprise.town_id)
-        .select_from(Membership)
+        select(Membership.user_id, Enterprise.town_id)
         .join(Enterprise, Enterprise.id == Membership.enterprise_id)
-        .where(Membership.user_id == user_id, Membership.active.is_(True))
-        .order_by(Membership.id)
-        .limit(1)
-        .scalar_subquery()
+        .where(Membership.id.in_(first))
+        .subquery("home_towns")
     )
-
-
-def _reachable_with_home() -> tuple[Select[Any], ColumnElement[int]]:
-    town = home_town(User.id)
-    query = select(User.id.label("user_id"), town.label("town_id")).where(
-        User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True)
-    )
-    return query, town
 
 
 def mass_candidates(audience: Audience) -> Select[Any]:
     """(user_id, town_id) of everyone a mass broadcast to `audience` reaches by tag: the
     reachable members whose home town is one of its towns (any town when none is chosen).
     Mass broadcasts choose towns only (domain.check_mass_audience)."""
-    query, town = _reachable_with_home()
+    home = home_towns()
+    query = (
+        select(User.id.label("user_id"), home.c.town_id.label("town_id"))
+        .join(home, home.c.user_id == User.id)
+        .where(User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True))
+    )
     if audience.town_ids:
-        return query.where(town.in_(sorted(audience.town_ids)))
-    return query.where(town.is_not(None))
+        query = query.where(home.c.town_id.in_(sorted(audience.town_ids)))
+    return query
 
 
 def home_town_of(town_id: int) -> Select[Any]:
     """(user id, openid) of the reachable members whose home town is `town_id`: who the
     town's WeChat tag should carry."""
-    town = home_town(User.id)
-    return select(User.id, User.openid).where(
-        User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True), town == town_id
+    home = home_towns()
+    return (
+        select(User.id, User.openid)
+        .join(home, home.c.user_id == User.id)
+        .where(User.is_active.is_(True), User.openid.is_not(None), User.subscribed.is_(True), home.c.town_id == town_id)
     )
 
 
