@@ -40,7 +40,16 @@ from app.oversight.stats.models import (
     TownCheckMonthRollup,
     TownHazardMonthRollup,
 )
-from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
+from app.tips.models import (
+    Tip,
+    TipBroadcast,
+    TipBroadcastEvent,
+    TipMassQuota,
+    TipMassSend,
+    TipReceipt,
+    TipTagMember,
+    TipTownTag,
+)
 
 __all__ = [
     "ApiToken",
@@ -85,7 +94,11 @@ __all__ = [
     "Tip",
     "TipBroadcast",
     "TipBroadcastEvent",
+    "TipMassQuota",
+    "TipMassSend",
     "TipReceipt",
+    "TipTagMember",
+    "TipTownTag",
     "Town",
     "TownCheckMonthRollup",
     "TownHazardMonthRollup",

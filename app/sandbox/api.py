@@ -448,14 +448,30 @@ def _mass_send(body: dict[str, Any], users: list[dict[str, Any]]) -> Response:
     content = {k: body[k] for k in (msgtype, "msgtype") if k in body}
     sent = filtered = 0
     for user in users:
+        # The send succeeds as a whole; followers over their 4 this month (or no longer
+        # following) are filtered out and simply do not receive it.
         if not user["subscribed"] or not store.count_mass_delivery(user["openid"]):
             filtered += 1
             continue
         store.record_message(user["openid"], "mass", {**content, "msg_id": msg_id})
         sent += 1
+    # MASSSENDJOBFINISH's counts: TotalCount = the tag's followers, FilterCount = those left
+    # after filtering (≈ SentCount + ErrorCount).
     store.save_mass_job(
-        msg_id, {"msg_id": msg_id, "total": len(users), "filtered": filtered, "sent": sent, "errors": 0}
+        msg_id,
+        {
+            "msg_id": msg_id,
+            "status": "send success",
+            "total": len(users),
+            "filtered": filtered,
+            "filter_count": sent,
+            "sent": sent,
+            "errors": 0,
+        },
     )
+    from app.sandbox.reports import schedule_mass_report  # the reports post through the simulator
+
+    schedule_mass_report(current_app._get_current_object(), store, msg_id)
     return jsonify(
         {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_id}
     )
@@ -789,3 +805,15 @@ def mass_job(msg_id: int):
     if job is None:
         return _problem(404, "not_found", "群发任务不存在")
     return jsonify(job)
+
+
+@control.post("/mass/<id:msg_id>/report")
+def mass_report(msg_id: int):
+    """Post the mass send's MASSSENDJOBFINISH to the callback now (tests; the fake posts it
+    by itself a few seconds after the send outside TESTING)."""
+    from app.sandbox.reports import post_mass_report
+
+    delivery = post_mass_report(current_app._get_current_object(), sandbox_store(), msg_id)
+    if delivery is None:
+        return _problem(404, "not_found", "群发任务不存在")
+    return jsonify({"status": delivery.status, "failure": delivery.failure})

@@ -147,6 +147,21 @@ JOBS: tuple[JobSpec, ...] = (
         trigger=Cron(minute="30", hour="2"),
         misfire_grace=timedelta(hours=4),
     ),
+    JobSpec(
+        id="tips.send_mass",
+        description="提交安全提示的群发消息（按镇街标签）",
+        service="app.tips.mass:send_mass",
+        items="app.tips.mass:pending_mass_ids",
+        trigger=Interval(MINUTE),
+        misfire_grace=timedelta(minutes=1),
+    ),
+    JobSpec(
+        id="tips.sync_tags",
+        description="同步各镇街的微信用户标签",
+        service="app.tips.mass:sync_all_tags",
+        trigger=Cron(minute="20"),
+        misfire_grace=timedelta(minutes=50),
+    ),
 )
 
 

@@ -7,14 +7,14 @@
 - Broadcasts: status enum + transition table (draft → scheduled → released; draft or
   scheduled → cancelled), the seasonal calendar's suggested send time, outbox kinds and keys.
 
-Channel choice (docs/PERFORMANCE.md "Tip fan-out"): every broadcast is written as one outbox
-row per recipient, so each person's delivery, reading and acknowledgement is tracked and the
-audience can be any cut of enterprises and roles. WeChat's mass send by tag (群发, sendall)
-reaches a follower at most 4 times per calendar month and reports only totals; it would be
-the right tool only for an audience that is the whole district (or exactly a tag kept in step
-with the enterprise file), larger than about half the daily template-message quota, for which
-totals are enough — and only while the account has sent fewer than 4 mass messages that month
-(the only safe budget, since a follower may carry several tags).
+Channel choice (issue 13): WeChat's template rules forbid broadcast and marketing-like
+content, so a general tip goes out as a mass message (群发, sendall) to the WeChat tag of each
+of its towns — every follower carries the tag of one town (their first active membership's),
+so nobody gets it twice — and counts against WeChat's 4 mass messages per follower and
+calendar month, tracked here per person. A tip the bureau asks each person to learn and
+confirm (requires_ack) is a task: one outbox row per recipient, sent as a task notice
+(待办：请学习并确认) by template or customer-service message. Both write one receipt per
+recipient, so reading and acknowledgement are tracked per person either way.
 """
 
 from __future__ import annotations
@@ -396,3 +396,160 @@ def broadcast_payload(
 def reminder_payload(broadcast: Mapping[str, Any]) -> dict[str, Any]:
     """The reminder of a broadcast: its payload, asking for the acknowledgement."""
     return {**broadcast, "summary": REMINDER_SUMMARY, "reminder": True}
+
+
+# --- How a broadcast reaches people: mass message or task notice --------------------------
+#
+# WeChat's template rules forbid broadcast and marketing-like content in template messages
+# (docs/WECHAT.md §2.4), so a general tip goes out as a mass message (群发) to the tags of
+# its towns, and a template message is used only where the tip is an acknowledgement task
+# for that person (需逐人确认): a task notice, one per person, through the outbox.
+
+
+class Delivery(StrEnum):
+    MASS = "mass"  # 群发: one sendall per town tag; WeChat reports totals only
+    TASK = "task"  # 待办通知: one template (or customer-service) message per person
+
+
+DELIVERY_LABELS = {
+    Delivery.MASS: "群发消息（按镇街标签）",
+    Delivery.TASK: "待办通知（逐人模板消息）",
+}
+
+DELIVERY_RULE = (
+    "需逐人确认的提示（学习任务）以待办通知逐人发送模板消息，每人须点击确认；"
+    "其余一般性安全提示以群发消息按镇街标签发送，不占用模板消息，"
+    "但每位关注者每月最多收到 4 条群发，超出者本次不会收到。"
+)
+
+
+def delivery_for(requires_ack: bool) -> Delivery:
+    """The rule that picks the channel of a broadcast: an acknowledgement task → task notice
+    to each person; anything else → mass message by tag."""
+    return Delivery.TASK if requires_ack else Delivery.MASS
+
+
+def default_requires_ack(kind: TipKind, audience: Audience) -> bool:
+    """The default when the bureau does not say: confined-space knowledge (CSK-xx) is what
+    the bureau asks each named person to learn and confirm, and so is a tip aimed at some
+    industries, topics or roles (a mass message can only reach whole towns); any other tip
+    is a general notice for mass sending."""
+    return kind is TipKind.KNOWLEDGE or bool(audience.industries or audience.topics or audience.roles)
+
+
+def check_mass_audience(audience: Audience) -> None:
+    """A mass message reaches whole tags, and our tags are one per town: a mass broadcast
+    can choose towns only. Raises ValidationFailed."""
+    if audience.industries or audience.topics or audience.roles:
+        raise ValidationFailed(
+            "群发消息按镇街标签发送，不能再按行业、专项或人员角色筛选。"
+            "如需只发给部分企业或人员，请勾选“需逐人确认（学习任务）”，以待办通知逐人发送。",
+            fields={"requires_ack": "按行业、专项或角色筛选时须逐人确认"},
+        )
+
+
+# Certified service accounts: each follower receives at most 4 mass messages per calendar
+# month; WeChat accepts the send and silently skips those over the limit (docs/WECHAT.md §2.7).
+MASS_PER_FOLLOWER_PER_MONTH = 4
+
+
+def quota_month(now: datetime) -> str:
+    """The calendar month a mass message counts against, "2027-07" (Asia/Shanghai)."""
+    return to_local(now).strftime("%Y-%m")
+
+
+def over_quota(used: int) -> bool:
+    """True when a follower who received `used` mass messages this month gets no more."""
+    return used >= MASS_PER_FOLLOWER_PER_MONTH
+
+
+def quota_message(over: int, total: int) -> str:
+    """The console's warning before a mass send."""
+    if not over:
+        return f"本次群发 {total} 人均未达到本月 4 条群发上限。"
+    return (
+        f"{total} 名接收人中有 {over} 人本月已收到 4 条群发消息，已达微信上限，"
+        f"本次将被排除、不会收到（其余 {total - over} 人正常接收）。"
+        "如必须让他们知晓，请改为“需逐人确认”的待办通知。"
+    )
+
+
+TOWN_TAG_PREFIX = "安查·"
+MAX_TAG_NAME_BYTES = 30  # WeChat refuses longer names with 45158
+
+
+def town_tag_name(town_name: str) -> str:
+    """The WeChat tag of a town's members, cut to WeChat's 30 bytes (UTF-8)."""
+    name = TOWN_TAG_PREFIX + town_name.strip()
+    while len(name.encode("utf-8")) > MAX_TAG_NAME_BYTES:
+        name = name[:-1]
+    return name
+
+
+MAX_MASS_TEXT_BYTES = 2048
+
+
+def mass_text(title: str, summary: str, url: str) -> str:
+    """The text of a mass message: the title, the summary and a link to the H5 article,
+    within WeChat's 2048 bytes (the summary is shortened when needed)."""
+
+    def build(body: str) -> str:
+        return f"【安全提示】{title}\n{body}\n<a href=\"{url}\">阅读全文</a>"
+
+    text_ = build(summary)
+    while len(text_.encode("utf-8")) > MAX_MASS_TEXT_BYTES and summary:
+        summary = summary[:-1]
+        text_ = build(summary + "…")
+    return text_
+
+
+class MassStatus(StrEnum):
+    PENDING = "pending"  # written at release; the send job has not submitted it yet
+    SUBMITTED = "submitted"  # WeChat accepted the job (msg_id); MASSSENDJOBFINISH awaited
+    FINISHED = "finished"  # MASSSENDJOBFINISH: send success
+    FAILED = "failed"  # MASSSENDJOBFINISH failed, or WeChat refused the send
+
+
+MASS_STATUS_LABELS = {
+    MassStatus.PENDING: "待提交",
+    MassStatus.SUBMITTED: "已提交，等待结果",
+    MassStatus.FINISHED: "已发送",
+    MassStatus.FAILED: "失败",
+}
+
+MAX_MASS_ATTEMPTS = 5
+
+
+def mass_finish_status(report: str) -> MassStatus:
+    """MASSSENDJOBFINISH `Status`: success → finished; "send fail" or "err(…)" → failed.
+    The documentation writes "send success", the pushes carry "sendsuccess": both count."""
+    return MassStatus.FINISHED if report.replace(" ", "").lower() == "sendsuccess" else MassStatus.FAILED
+
+
+def mass_client_msg_id(mass_send_id: int) -> str:
+    """`clientmsgid` of a mass send: WeChat refuses a reused one (45065), so a job retried
+    after a lost answer cannot send the tip twice."""
+    return f"ancha-mass-{mass_send_id}"
+
+
+class RecipientState(StrEnum):
+    UNREAD = "unread"
+    READ = "read"  # opened the H5 article, not acknowledged
+    ACKNOWLEDGED = "acknowledged"
+
+
+RECIPIENT_STATE_LABELS = {
+    RecipientState.UNREAD: "未阅读",
+    RecipientState.READ: "已阅读未确认",
+    RecipientState.ACKNOWLEDGED: "已确认",
+}
+
+
+def recipient_state(read_at: datetime | None, acknowledged_at: datetime | None) -> RecipientState:
+    if acknowledged_at is not None:
+        return RecipientState.ACKNOWLEDGED
+    return RecipientState.READ if read_at is not None else RecipientState.UNREAD
+
+
+TASK_NOTICE = "待办：请学习并确认"
+TASK_REMINDER = "待办提醒：请学习并确认"

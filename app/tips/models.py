@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, TimestampMixin, str_enum
@@ -15,6 +25,7 @@ from app.tips.domain import (
     MAX_TITLE,
     BroadcastAction,
     BroadcastStatus,
+    MassStatus,
     TipKind,
 )
 
@@ -69,6 +80,12 @@ class TipBroadcast(TimestampMixin, Base):
     send_at: Mapped[datetime]  # drafts: the calendar's suggestion
     proposed_month: Mapped[str | None] = mapped_column(String(7))  # "2027-06" for calendar drafts
     recipient_count: Mapped[int | None]  # set at release
+    # An acknowledgement task for each person (task notice by template message) rather than
+    # a general tip (mass message by town tag): domain.delivery_for.
+    requires_ack: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # Mass broadcasts: recipients left out at release because WeChat's 4 mass messages per
+    # follower and month were used up.
+    over_quota_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     released_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
@@ -116,3 +133,68 @@ class TipReceipt(Base):
     read_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
+
+
+class TipMassSend(Base):
+    """One mass message (群发, sendall) of a broadcast to one town's tag: written at release
+    (pending), submitted by the send job (msg_id), finished by WeChat's MASSSENDJOBFINISH
+    (its totals)."""
+
+    __tablename__ = "tip_mass_sends"
+    __table_args__ = (UniqueConstraint("broadcast_id", "town_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("tip_broadcasts.id", ondelete="CASCADE"), index=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="RESTRICT"))
+    status: Mapped[MassStatus] = mapped_column(str_enum(MassStatus, "tip_mass_status"))
+    recipients: Mapped[int] = mapped_column(default=0)  # receipts of this town at release
+    wx_tag_id: Mapped[int | None]
+    msg_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    msg_data_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # MASSSENDJOBFINISH: TotalCount (followers with the tag), FilterCount (left after WeChat's
+    # filters, the monthly limit among them), SentCount, ErrorCount.
+    total_count: Mapped[int | None]
+    filter_count: Mapped[int | None]
+    sent_count: Mapped[int | None]
+    error_count: Mapped[int | None]
+    report: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class TipMassQuota(Base):
+    """Mass messages a person was sent in a calendar month (Asia/Shanghai, "2027-07"):
+    WeChat delivers at most 4 per follower and month."""
+
+    __tablename__ = "tip_mass_quota"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+
+
+class TipTownTag(Base):
+    """The WeChat tag (用户标签) of one town's members, created with tags/create."""
+
+    __tablename__ = "tip_town_tags"
+
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="CASCADE"), primary_key=True)
+    wx_tag_id: Mapped[int] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None]
+
+
+class TipTagMember(Base):
+    """Which town tag a follower carries at WeChat, as we last set it (batchtagging); the
+    sync compares it with each member's home town and tags/untags the difference."""
+
+    __tablename__ = "tip_tag_members"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    town_id: Mapped[int] = mapped_column(index=True)
+    wx_tag_id: Mapped[int]
+    tagged_at: Mapped[datetime]

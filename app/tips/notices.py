@@ -1,12 +1,13 @@
 """The safety tips the bureau broadcasts, as a kind of the notification outbox.
 
-Payload: broadcast_id, tip_id, tip_code, title, summary, at, path; reminder=True on the
+Only acknowledgement tasks go out this way (general tips are mass messages, tips/mass.py):
+a task notice to each person (待办：请学习并确认). Payload: broadcast_id, tip_id, tip_code, title, summary, at, path; reminder=True on the
 reminder to acknowledge."""
 
 from __future__ import annotations
 
 from app.notifications.kinds import CS_FIRST, Family, Field, Kind, Payload, from_payload, time_of
-from app.tips.domain import TIP_BROADCAST_KIND
+from app.tips.domain import TASK_NOTICE, TASK_REMINDER, TIP_BROADCAST_KIND
 
 
 def _link(payload: Payload) -> str:
@@ -17,10 +18,10 @@ def _link(payload: Payload) -> str:
 KINDS: tuple[Kind, ...] = (
     Kind(
         TIP_BROADCAST_KIND,
-        "安全提示",
+        "安全学习待办",
         Family.TIP,
         (
-            Field("thing1", "通知事项", lambda p: "安全提示阅读提醒" if p.get("reminder") else "安全提示"),
+            Field("thing1", "待办事项", lambda p: TASK_REMINDER if p.get("reminder") else TASK_NOTICE),
             Field("thing2", "提示主题", from_payload("title")),
             Field("thing3", "内容摘要", from_payload("summary")),
             Field("time4", "发布时间", time_of("at")),

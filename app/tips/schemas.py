@@ -25,6 +25,9 @@ class AudienceIn(_Input):
     topics: list[Topic] = Field(default_factory=list, title="专项")
     roles: list[Role] = Field(default_factory=list, title="人员角色")
     send_at: datetime = Field(title="发送时间")
+    # 需逐人确认: an acknowledgement task (task notice to each person) instead of a general
+    # tip (mass message by town tag); None → domain.default_requires_ack.
+    requires_ack: bool | None = Field(None, title="需逐人确认")
 
     @field_validator("send_at")
     @classmethod

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.accounts.domain import Action, Actor, require
 from app.database import UTCDateTime, insert_ignoring_conflicts
 from app.enterprises.models import Town
-from app.errors import NotFound, ValidationFailed
+from app.errors import InvalidTransition, NotFound, ValidationFailed
 from app.library_load import LoadResult
 from app.notifications.domain import OutboxStatus
 from app.notifications.kinds import get_kind, is_urgent
@@ -35,6 +35,7 @@ from app.tips.domain import (
     Audience,
     BroadcastAction,
     BroadcastStatus,
+    Delivery,
     TipKind,
     TipSpec,
     article_blocks,
@@ -42,13 +43,17 @@ from app.tips.domain import (
     broadcast_payload,
     broadcast_transition,
     check_audience_scope,
+    check_mass_audience,
     check_send_at,
+    default_requires_ack,
+    delivery_for,
     parse_library,
     proposal_month,
     proposal_send_at,
     reminder_key_prefix,
     reminder_payload,
 )
+from app.tips.mass import fan_out_mass
 from app.tips.models import Tip, TipBroadcast, TipBroadcastEvent, TipReceipt
 from app.tips.queries import audience_user_ids, reachable_users
 from app.tips.schemas import AudienceIn, BroadcastIn
@@ -143,9 +148,13 @@ def _record(
     )
 
 
-def _checked_audience(session: Session, actor: Actor, form: AudienceIn, now: datetime) -> Audience:
+def _checked_audience(
+    session: Session, actor: Actor, form: AudienceIn, now: datetime, requires_ack: bool
+) -> Audience:
     audience = form.audience()
     check_audience_scope(actor, audience)
+    if delivery_for(requires_ack) is Delivery.MASS:
+        check_mass_audience(audience)
     if audience.town_ids:
         known = set(session.scalars(select(Town.id).where(Town.id.in_(sorted(audience.town_ids)))))
         if known != audience.town_ids:
@@ -177,12 +186,18 @@ def create_broadcast(session: Session, actor: Actor, now: datetime, data: Mappin
             "选择了提示库条目时，不能再填写新提示的标题和正文。",
             fields={"tip_id": "只能二选一"},
         )
-    audience = _checked_audience(session, actor, form, now)
     if form.tip_id is not None:
         tip = session.get(Tip, form.tip_id)
         if tip is None or tip.kind is TipKind.CUSTOM or not tip.active:
             raise NotFound("提示库中没有该条目。")
+        kind = tip.kind
     else:
+        kind = TipKind.CUSTOM
+    requires_ack = (
+        form.requires_ack if form.requires_ack is not None else default_requires_ack(kind, form.audience())
+    )
+    audience = _checked_audience(session, actor, form, now, requires_ack)
+    if form.tip_id is None:
         body = form.body or ""
         tip = Tip(
             kind=TipKind.CUSTOM,
@@ -200,6 +215,7 @@ def create_broadcast(session: Session, actor: Actor, now: datetime, data: Mappin
         status=BroadcastStatus.SCHEDULED,
         audience=audience.to_json(),
         send_at=form.send_at,
+        requires_ack=requires_ack,
         created_by_id=actor.user_id,
     )
     session.add(broadcast)
@@ -241,9 +257,15 @@ def schedule_broadcast(
     form = parse(AudienceIn, data)
     broadcast = _locked_broadcast(session, broadcast_id)
     target = broadcast_transition(broadcast.status, BroadcastAction.SCHEDULE)
-    audience = _checked_audience(session, actor, form, now)
+    requires_ack = (
+        form.requires_ack
+        if form.requires_ack is not None
+        else default_requires_ack(broadcast.tip.kind, form.audience())
+    )
+    audience = _checked_audience(session, actor, form, now, requires_ack)
     before = broadcast.status
     broadcast.status = target
+    broadcast.requires_ack = requires_ack
     broadcast.audience = audience.to_json()
     broadcast.send_at = form.send_at
     session.flush()
@@ -281,11 +303,11 @@ def propose_monthly_tips(session: Session, now: datetime) -> list[int]:
     send_at = proposal_send_at(now)
     created: list[int] = []
     tips = session.execute(
-        select(Tip.id, Tip.months, Tip.audience)
+        select(Tip.id, Tip.months, Tip.audience, Tip.kind)
         .where(Tip.kind != TipKind.CUSTOM, Tip.active.is_(True))
         .order_by(Tip.position, Tip.id)
     ).all()
-    for tip_id, months, audience in tips:
+    for tip_id, months, audience, kind in tips:
         if month not in (months or ()):
             continue
         broadcast_id = session.execute(
@@ -296,6 +318,7 @@ def propose_monthly_tips(session: Session, now: datetime) -> list[int]:
                 audience=audience,
                 send_at=send_at,
                 proposed_month=month_key,
+                requires_ack=default_requires_ack(TipKind(kind), Audience.from_json(audience)),
             )
             .on_conflict_do_nothing(index_elements=["tip_id", "proposed_month"])
             .returning(TipBroadcast.id)
@@ -391,6 +414,9 @@ def release_broadcast(session: Session, broadcast_id: int, now: datetime) -> Rel
     )
     if broadcast is None or broadcast.status is not BroadcastStatus.SCHEDULED or broadcast.send_at > now:
         return None
+    if delivery_for(broadcast.requires_ack) is Delivery.MASS:
+        fan_out = fan_out_mass(session, broadcast, now)
+        return _released(session, broadcast, now, fan_out.recipients, 0, over_quota=fan_out.over_quota)
     audience = Audience.from_json(broadcast.audience)
     recipients = audience_user_ids(audience).subquery()
     session.execute(
@@ -424,23 +450,24 @@ def release_broadcast(session: Session, broadcast_id: int, now: datetime) -> Rel
     total = session.scalar(
         select(func.count()).select_from(TipReceipt).where(TipReceipt.broadcast_id == broadcast.id)
     )
+    return _released(session, broadcast, now, total or 0, enqueued)
+
+
+def _released(
+    session: Session, broadcast: TipBroadcast, now: datetime, total: int, enqueued: int, *, over_quota: int = 0
+) -> ReleaseResult:
     broadcast.status = broadcast_transition(broadcast.status, BroadcastAction.RELEASE)
     broadcast.released_at = now
-    broadcast.recipient_count = total or 0
+    broadcast.recipient_count = total
     session.flush()
-    _record(
-        session,
-        broadcast,
-        None,
-        now,
-        BroadcastAction.RELEASE,
-        BroadcastStatus.SCHEDULED,
-        data={"recipients": total or 0, "enqueued": enqueued},
-    )
+    data = {"recipients": total, "enqueued": enqueued, "delivery": delivery_for(broadcast.requires_ack).value}
+    if over_quota:
+        data["over_quota"] = over_quota
+    _record(session, broadcast, None, now, BroadcastAction.RELEASE, BroadcastStatus.SCHEDULED, data=data)
     session.flush()
     if not total:
         log.warning("tip broadcast %s released to nobody: its audience reaches no member", broadcast.id)
-    return ReleaseResult(broadcast.id, total or 0, enqueued)
+    return ReleaseResult(broadcast.id, total, enqueued)
 
 
 def send_reminders(session: Session, actor: Actor, now: datetime, broadcast_id: int) -> int:
@@ -453,6 +480,8 @@ def send_reminders(session: Session, actor: Actor, now: datetime, broadcast_id: 
     require(actor, Action.BROADCAST_TIP)
     broadcast = _locked_broadcast(session, broadcast_id)
     broadcast_transition(broadcast.status, BroadcastAction.REMIND)
+    if delivery_for(broadcast.requires_ack) is Delivery.MASS:
+        raise InvalidTransition("群发的一般性提示不要求逐人确认，不发送提醒；需要确认的提示请以“需逐人确认”方式推送。")
     pending = (
         TipReceipt.acknowledged_at.is_(None),
         TipReceipt.reminded_at.is_(None),

@@ -21,7 +21,9 @@ from app.accounts.models import User
 from app.enterprises.models import Site
 from app.errors import DomainError, PermissionDenied
 from app.notifications.service import record_template_result
+from app.tips.mass import record_mass_result
 from app.wechat import records
+from app.wechat.mass import remember_mass_report
 from app.wechat.menu import MenuKey
 from app.wechat.qrcodes import scene_of_temporary_qr
 from app.wechat_inbound import lookups
@@ -308,6 +310,21 @@ def on_template_job_finished(ctx: HandlerContext, message: Any) -> None:
     # Redis first: a report that beats the dispatcher's commit is picked up by it from there.
     records.record_template_job(ctx.redis, msg_id.strip(), status.strip(), ctx.openid, ctx.now)
     record_template_result(ctx.session, msg_id, status, ctx.now)
+    return None
+
+
+@router.event("masssendjobfinish")
+def on_mass_job_finished(ctx: HandlerContext, message: Any) -> None:
+    """A mass message (a general safety tip sent to a town's tag) finished: keep WeChat's
+    totals (sent / failed) on the broadcast's mass send."""
+    fields = ctx.inbound.fields
+    if not isinstance(fields.get("MsgID"), str) or not isinstance(fields.get("Status"), str):
+        log.warning("MASSSENDJOBFINISH without MsgID/Status ignored")
+        return None
+    # Redis first: a report that beats the send job's commit is picked up by its next run.
+    remember_mass_report(ctx.redis, dict(fields))
+    if not record_mass_result(ctx.session, dict(fields), ctx.now):
+        log.info("MASSSENDJOBFINISH for unknown or finished mass send %s ignored", fields.get("MsgID"))
     return None
 
 

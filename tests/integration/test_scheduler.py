@@ -264,6 +264,8 @@ def test_every_declared_job_resolves_and_ids_are_stable():
         "tips.release_due",
         "oversight.refresh_stats",
         "oversight.refresh_stats_year",
+        "tips.send_mass",
+        "tips.sync_tags",
     ]
     by_id = {j.spec.id: j for j in resolved}
     assert by_id["tips.release_due"].items is tips.due_broadcast_ids
@@ -400,7 +402,7 @@ def test_the_tip_jobs_give_the_same_result_when_run_twice(db_session, build):
     admin = build.actor(build.bureau_user("bureau_admin"))
     draft = db_session.scalar(select(TipBroadcast).order_by(TipBroadcast.id).limit(1))
     tips.schedule_broadcast(
-        db_session, admin, june_first, draft.id, {"towns": [town.id], "send_at": june_first.isoformat()}
+        db_session, admin, june_first, draft.id, {"towns": [town.id], "send_at": june_first.isoformat(), "requires_ack": True}
     )
     db_session.commit()
     released = run_job(jobs["tips.release_due"], june_first + timedelta(minutes=1))

@@ -84,11 +84,13 @@ def resolve(session, **audience) -> set[int]:
 
 
 def custom(send_at: datetime = NOW, **audience) -> dict:
-    """Form data of a new custom tip."""
+    """Form data of a new custom tip, an acknowledgement task (one message per person; the
+    mass-message path is tests/integration/test_tip_mass.py)."""
     return {
         "title": "节前安全检查",
         "body": "节前请组织一次全面安全检查。\n\n## 重点\n- 消防设施\n- 危化品库房",
         "send_at": send_at.isoformat(),
+        "requires_ack": True,
         **audience,
     }
 
@@ -529,7 +531,7 @@ def test_approving_a_draft_schedules_it_and_the_job_releases_it(db_session, admi
         ("schedule", admin.user_id),
         ("release", None),
     ]
-    assert history[-1].data == {"recipients": 1, "enqueued": 1}
+    assert history[-1].data == {"recipients": 1, "enqueued": 1, "delivery": "task"}
 
 
 @pytest.mark.postgres_only

@@ -164,7 +164,9 @@ def test_digest_counts_and_a_tip_reminder():
     assert digest["thing2"] == {"value": "逾期排查3项"}
     assert digest["thing5"] == {"value": "已汇总通知123456条"}
     reminder = render(get_kind("tip_broadcast"), {**TIP_PAYLOAD, "reminder": True}, BASE).data
-    assert reminder["thing1"] == {"value": "安全提示阅读提醒"}
+    assert reminder["thing1"] == {"value": "待办提醒：请学习并确认"}
+    task = render(get_kind("tip_broadcast"), TIP_PAYLOAD, BASE).data
+    assert task["thing1"] == {"value": "待办：请学习并确认"}
 
 
 def test_customer_service_text_carries_the_whole_facts_and_the_link_within_2048_bytes():

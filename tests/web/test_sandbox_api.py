@@ -306,7 +306,10 @@ def test_mass_send_by_tag_reaches_tagged_followers_four_times_a_month(wx, store,
     assert [m["body"]["text"]["content"] for m in store.messages(follower)] == ["提示0", "提示1", "提示2", "提示3"]
     assert len(store.messages(other)) == 4
     assert store.messages(untagged) == store.messages(gone) == []
-    assert store.mass_job(answer["msg_id"]) == {"msg_id": answer["msg_id"], "total": 3, "filtered": 3, "sent": 0, "errors": 0}
+    assert store.mass_job(answer["msg_id"]) == {
+        "msg_id": answer["msg_id"], "status": "send success", "total": 3, "filtered": 3, "filter_count": 0,
+        "sent": 0, "errors": 0,
+    }
 
 
 def test_mass_send_rules(wx, store, follower):
@@ -506,3 +509,28 @@ def test_the_sandbox_is_not_registered_when_it_is_off(settings_overrides):
     rules = [rule.rule for rule in bare.url_map.iter_rules()]
     assert not [rule for rule in rules if rule.startswith("/sandbox")]
     assert "/h5/oauth/callback" in rules
+
+
+def test_mass_sendall_answers_like_wechat_and_tagging_takes_50_openids(wx, store):
+    """sendall by tag_id: msg_id and msg_data_id; the FilterCount of the finish event is what
+    was left after filtering (a non-follower of the tag is not counted); batchtagging refuses
+    a 51st openid with 40032."""
+    openids = [store.create_user()["openid"] for _ in range(51)]
+    tag = wx.post("tags/create", {"tag": {"name": "安查·测试镇"}})["tag"]
+    too_many = wx.post("tags/members/batchtagging", {"openid_list": openids, "tagid": tag["id"]})
+    assert too_many["errcode"] == 40032
+    assert wx.post("tags/members/batchtagging", {"openid_list": openids[:50], "tagid": tag["id"]})["errcode"] == 0
+    answer = wx.post(
+        "message/mass/sendall",
+        {"filter": {"is_to_all": False, "tag_id": tag["id"]}, "msgtype": "text", "text": {"content": "提示"},
+         "send_ignore_reprint": 0, "clientmsgid": "ancha-mass-1"},
+    )
+    assert answer["errcode"] == 0 and answer["msg_id"] and answer["msg_data_id"]
+    job = store.mass_job(answer["msg_id"])
+    assert (job["total"], job["filter_count"], job["sent"], job["errors"], job["status"]) == (50, 50, 50, 0, "send success")
+    again = wx.post(
+        "message/mass/sendall",
+        {"filter": {"is_to_all": False, "tag_id": tag["id"]}, "msgtype": "text", "text": {"content": "提示"},
+         "clientmsgid": "ancha-mass-1"},
+    )
+    assert again["errcode"] == 45065

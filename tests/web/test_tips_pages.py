@@ -17,6 +17,7 @@ from app.notifications.models import OutboxMessage
 from app.tips import service
 from app.tips.domain import BroadcastStatus
 from app.tips.models import Tip, TipBroadcast, TipReceipt
+from tests.fixtures.csrf import session_token
 
 
 def h5_login(client, user) -> None:
@@ -28,6 +29,11 @@ def h5_login(client, user) -> None:
 def console_login(client, user) -> None:
     with client.session_transaction() as session:
         session["user_id"] = user.id
+
+
+def console_post(client, url: str, data: dict | None = None):
+    """A console form post, with the CSRF token the page would have rendered."""
+    return client.post(url, data={**(data or {}), "csrf_token": session_token(client.application, client)})
 
 
 def text(response) -> str:
@@ -150,9 +156,9 @@ def test_the_console_needs_login_and_broadcast_tip(client, scene):
         console_login(client, user)
         for path in ("/console/tips/", "/console/tips/library", "/console/tips/new"):
             assert client.get(path).status_code == 403, (user, path)
-        assert client.post("/console/tips/new", data={}).status_code == 403
+        assert console_post(client, "/console/tips/new", data={}).status_code == 403
     broadcast = scene.released()
-    assert client.post(f"/console/tips/broadcasts/{broadcast.id}/remind").status_code == 403
+    assert console_post(client, f"/console/tips/broadcasts/{broadcast.id}/remind").status_code == 403
 
 
 def test_the_bureau_sees_the_library_and_creates_a_broadcast(client, db_session, scene):
@@ -166,7 +172,8 @@ def test_the_bureau_sees_the_library_and_creates_a_broadcast(client, db_session,
     assert f'<option value="{tip07.id}" selected>' in form
 
     send_at = (datetime.now(LOCAL_TZ) + timedelta(days=1)).replace(second=0, microsecond=0)
-    answer = client.post(
+    answer = console_post(
+        client,
         "/console/tips/new",
         data={
             "tip_id": str(tip07.id),
@@ -192,11 +199,12 @@ def test_the_bureau_sees_the_library_and_creates_a_broadcast(client, db_session,
 
 def test_bad_input_is_explained_in_chinese(client, scene):
     console_login(client, scene.admin)
-    answer = client.post(
+    answer = console_post(
+        client,
         "/console/tips/new", data={"send_at": "2020-01-01T08:00", "title": "标题", "body": "正文"}
     )
     assert answer.status_code == 422 and "发送时间不能早于当前时间" in text(answer)
-    neither = client.post("/console/tips/new", data={"send_at": "2099-01-01T08:00"})
+    neither = console_post(client, "/console/tips/new", data={"send_at": "2099-01-01T08:00"})
     assert neither.status_code == 422 and "请选择提示库中的条目" in text(neither)
 
 
@@ -210,13 +218,13 @@ def test_approving_and_turning_down_proposals(client, db_session, scene):
     page = text(client.get(f"/console/tips/broadcasts/{first}"))
     assert "同意并排期发送" in page and "不采用此建议" in page and "季节日历建议" in page
     send_at = (datetime.now(LOCAL_TZ) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    approved = client.post(f"/console/tips/broadcasts/{first}/schedule", data={"send_at": send_at})
+    approved = console_post(client, f"/console/tips/broadcasts/{first}/schedule", data={"send_at": send_at})
     assert approved.status_code == 302
     assert db_session.get(TipBroadcast, first).status is BroadcastStatus.SCHEDULED
-    declined = client.post(f"/console/tips/broadcasts/{second}/cancel", data={"note": "本月已线下通知"})
+    declined = console_post(client, f"/console/tips/broadcasts/{second}/cancel", data={"note": "本月已线下通知"})
     assert "推送已取消" in text(client.get(declined.headers["Location"]))
     assert db_session.get(TipBroadcast, second).status is BroadcastStatus.CANCELLED
-    refused = client.post(f"/console/tips/broadcasts/{second}/schedule", data={"send_at": send_at})
+    refused = console_post(client, f"/console/tips/broadcasts/{second}/schedule", data={"send_at": send_at})
     assert "不能执行「审核排期」" in text(client.get(refused.headers["Location"]))
 
 
@@ -229,9 +237,9 @@ def test_counts_and_the_single_reminder(client, db_session, scene):
     numbers = dict(re.findall(r'<span class="muted">([^<]+)</span><b>(\d+)</b>', page))
     assert numbers["接收人数"] == "3" and numbers["已阅读"] == "1" and numbers["已确认知晓"] == "1"
     assert numbers["待发送"] == "3" and numbers["已提醒"] == "0"
-    first = client.post(f"/console/tips/broadcasts/{broadcast.id}/remind")
+    first = console_post(client, f"/console/tips/broadcasts/{broadcast.id}/remind")
     assert "已向 2 名未确认人员发送提醒" in text(client.get(first.headers["Location"]))
-    second = client.post(f"/console/tips/broadcasts/{broadcast.id}/remind")
+    second = console_post(client, f"/console/tips/broadcasts/{broadcast.id}/remind")
     assert "没有需要提醒的人员" in text(client.get(second.headers["Location"]))
     reminders = db_session.scalar(
         select(func.count())

@@ -412,7 +412,11 @@
     else if (msgtype === "mpnews") content = articleCard({ title: "图文消息" }, "title");
     else content = placeholder(msgtype);
     if (item.kind === "mass" && content.classList.contains("bubble")) {
-      content.appendChild(el("span", { className: "bubble__meta", text: "群发消息" }));
+      // A mass message (群发) reads like an article push, unlike a template card or a
+      // customer-service reply: badge on top, the mass-send note below.
+      content.classList.add("bubble--mass");
+      content.insertBefore(el("span", { className: "bubble__badge", text: "群发消息" }), content.firstChild);
+      content.appendChild(el("span", { className: "bubble__meta", text: "公众号群发 · 每月最多 4 条" }));
     }
     return incomingRow(content, item.kind);
   }
