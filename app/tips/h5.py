@@ -10,6 +10,7 @@ from app.clock import utcnow
 from app.extensions import db
 from app.tips import queries, service
 from app.tips.domain import article_blocks
+from app.web import csrf_required
 
 h5_bp = Blueprint("tips_h5", __name__, url_prefix="/h5/tips")
 
@@ -40,6 +41,7 @@ def article(tip_id: int):
 
 @h5_bp.post("/<id:tip_id>/acknowledge")
 @h5_login_required
+@csrf_required
 def acknowledge(tip_id: int):
     """我已阅读并知晓 (recorded once); back to the article, which shows the confirmation."""
     actor = current_h5_actor()

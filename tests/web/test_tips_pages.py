@@ -17,7 +17,13 @@ from app.notifications.models import OutboxMessage
 from app.tips import service
 from app.tips.domain import BroadcastStatus
 from app.tips.models import Tip, TipBroadcast, TipReceipt
-from tests.fixtures.csrf import session_token
+from tests.fixtures.csrf import FormClient, session_token
+
+
+@pytest.fixture
+def client(client):
+    """Posts carry the session's CSRF token, as the pages' forms do."""
+    return FormClient(client)
 
 
 def h5_login(client, user) -> None:
@@ -109,6 +115,9 @@ def test_reading_and_acknowledging_once(client, db_session, scene):
     db_session.refresh(receipt)
     assert receipt.read_at is not None and receipt.acknowledged_at is None
 
+    assert client.bare.post(f"/h5/tips/{scene.tip.id}/acknowledge").status_code == 400  # no token
+    db_session.refresh(receipt)
+    assert receipt.acknowledged_at is None
     answer = client.post(f"/h5/tips/{scene.tip.id}/acknowledge")
     assert answer.status_code == 302
     confirmed = client.get(answer.headers["Location"])
