@@ -319,4 +319,11 @@ def test_a_team_leader_scans_checks_and_the_hazard_is_fixed_and_closed(browser, 
             for p in session.scalars(select(HazardPhoto).where(HazardPhoto.hazard_id == hazard_id))
         )
         assert kinds == ["after", "before"]
-        assert session.scalar(select(func.count()).select_from(CheckSubmission)) == 1
+        # One check recorded for this enterprise (the district's summarised history has its own).
+        enterprise_id = session.get(CheckTask, live.task_id).schedule.enterprise_id
+        assert (
+            session.scalar(
+                select(func.count()).select_from(CheckSubmission).where(CheckSubmission.enterprise_id == enterprise_id)
+            )
+            == 1
+        )
