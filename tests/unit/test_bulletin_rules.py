@@ -192,7 +192,7 @@ def test_percent_is_written_as_people_write_it():
 
 
 def test_months_parse_and_refuse_nonsense():
-    assert Month.parse("2026-11") == NOV and NOV.first == date(2026, 11, 1) and NOV.last == date(2026, 11, 30)
+    assert Month.parse("2026-11") == NOV and NOV.first_day == date(2026, 11, 1) and NOV.last_day == date(2026, 11, 30)
     assert Month(2026, 1).previous() == Month(2025, 12) and NOV.label == "2026年11月" and NOV.key == "2026-11"
     for bad in ("", "2026-13", "2026/11", "26-11", "2026-00"):
         with pytest.raises(ValidationFailed):

@@ -20,7 +20,6 @@ Readings the issue leaves open, decided here:
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +35,9 @@ from app.enterprises.domain import (
     standardization_valid_on,
 )
 from app.errors import InvalidTransition, PermissionDenied, ValidationFailed
+
+# The calendar month of the dashboard (Month.parse reads a bulletin form's "YYYY-MM").
+from app.oversight.stats.domain import Month
 
 DISTRICT_NAME = "惠济区"
 BUREAU_NAME = "惠济区应急管理局"
@@ -58,46 +60,6 @@ def invalid(field_name: str, problem: str) -> ValidationFailed:
 
 
 # --- months -------------------------------------------------------------------------------
-
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        """"YYYY-MM". Raises ValidationFailed (field `month`)."""
-        match = _MONTH_RE.match((text or "").strip())
-        if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
-            raise invalid("month", "月份格式应为 YYYY-MM，如 2026-11")
-        return cls(int(match.group(1)), int(match.group(2)))
-
-    @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
-
-    @property
-    def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def last(self) -> date:
-        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.year}年{self.month}月"
-
-    def previous(self) -> Month:
-        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
-
 
 # --- the rule -------------------------------------------------------------------------------
 
@@ -144,10 +106,10 @@ class MonthFacts:
 
     def lapsed_in(self, month: Month) -> bool:
         expiry = self.expiry()
-        return expiry is not None and month.first <= expiry <= month.last
+        return expiry is not None and month.first_day <= expiry <= month.last_day
 
     def certified_at_end_of(self, month: Month) -> bool:
-        return standardization_valid_on(self.standardization_level, self.certified_on, month.last)
+        return standardization_valid_on(self.standardization_level, self.certified_on, month.last_day)
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ def list_bulletins(
     if flt.town_id is not None:
         query = query.where(Bulletin.town_id == flt.town_id)
     if flt.month is not None:
-        start, last = flt.month.first, flt.month.last
+        start, last = flt.month.first_day, flt.month.last_day
         query = query.where(
             or_(Bulletin.month == start, and_(Bulletin.visit_date >= start, Bulletin.visit_date <= last))
         )

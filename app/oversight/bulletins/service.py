@@ -104,7 +104,7 @@ def draft_monthly(session: Session, actor: Actor, now: datetime, data: dict[str,
     town = _town(session, data.get("town_id"))
     town_id = town.id if town else None
     require_bulletin_action(actor, BulletinAction.DRAFT, town_id)
-    if month.first > local_today(now):
+    if month.first_day > local_today(now):
         raise invalid("month", f"{month.label}还没有开始，不能起草该月的通报")
     facts = queries.month_facts(session, month, town_id, now)
     judgements = {f.enterprise_id: judge(f, month) for f in facts}
@@ -114,7 +114,7 @@ def draft_monthly(session: Session, actor: Actor, now: datetime, data: dict[str,
         kind=BulletinKind.MONTHLY,
         status=BulletinStatus.DRAFT,
         town_id=town_id,
-        month=month.first,
+        month=month.first_day,
         title=monthly_title(month, town_name),
         body=monthly_body(month, town_name, totals),
         figures=totals.as_json(),

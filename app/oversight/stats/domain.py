@@ -33,6 +33,7 @@ from app.hazard_reporting.checks.domain import (
 
 TREND_MONTHS = 12
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_FORM_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 EARLIEST_YEAR = 2000
 
 
@@ -46,6 +47,15 @@ class Month:
     @classmethod
     def of(cls, day: date) -> Month:
         return cls(day.year, day.month)
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """"YYYY-MM" (or "YYYY-M") of a form, 2000–2100. Raises ValidationFailed (`month`)."""
+        match = _FORM_MONTH.match((text or "").strip())
+        if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
+            problem = "月份格式应为 YYYY-MM，如 2026-11"
+            raise ValidationFailed(problem, fields={"month": problem})
+        return cls(int(match.group(1)), int(match.group(2)))
 
     @property
     def first_day(self) -> date:
