@@ -74,13 +74,24 @@ def browser(tmp_path_factory):
 RUNNING: dict[str, object] = {}
 
 
+def dispatch_outbox(clock: Callable[[], Any] | None = None, **overrides: Any) -> Any:
+    """What the dispatcher process does every few seconds (`make run` runs it in the
+    background): send what the live server's outbox holds. Returns its DispatchStats."""
+    from app.notifications.dispatcher import Dispatcher
+
+    app = RUNNING["app"]
+    with app.app_context():
+        dispatcher = Dispatcher.for_app(app, **overrides)
+        try:
+            return dispatcher.drain(clock=clock) if clock else dispatcher.drain()
+        finally:
+            dispatcher.close()
+
+
 @contextmanager
-def live_server(
-    folder: Path, name: str, seed: Callable[[Session, str], T], on_app: Callable[[Any], None] | None = None
-) -> Iterator[tuple[str, T]]:
+def live_server(folder: Path, name: str, seed: Callable[[Session, str], T]) -> Iterator[tuple[str, T]]:
     """The app (sandbox on, SQLite in `folder`, in-process Redis) served on a free local port
-    from a thread; yields (base URL, what `seed(session, base_url)` returned). `on_app` is
-    handed the app once it is seeded (a walk that drains the outbox needs it).
+    from a thread; yields (base URL, what `seed(session, base_url)` returned).
 
     The extensions are process singletons shared with the rest of the suite: they point at
     this server's database and Redis while it runs, and back afterwards."""
@@ -113,8 +124,6 @@ def live_server(
         command.upgrade(alembic_config(url), "head")
         with db.new_session() as session:
             seeded = seed(session, base_url)
-        if on_app is not None:
-            on_app(holder["app"])
         thread = threading.Thread(target=server.serve_forever, name=f"{name}-server", daemon=True)
         thread.start()
         yield base_url, seeded

@@ -22,7 +22,7 @@ from app.clock import local_today, utcnow
 from app.demo import data as demo_data
 from app.enterprises.models import Enterprise
 from app.oversight.bulletins.domain import Month
-from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
+from tests.browser.conftest import SECRET, WECHAT_UA, dispatch_outbox, live_server, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -30,7 +30,6 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 @dataclass
 class Live:
     base_url: str
-    app: object = None
 
 
 def _seed(session, base_url: str, media_root) -> Live:
@@ -44,14 +43,12 @@ def _seed(session, base_url: str, media_root) -> Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
-    apps = []
     folder = tmp_path_factory.mktemp("bulletins")
 
     def seed(session, base_url: str) -> Live:
         return _seed(session, base_url, folder / "media")
 
-    with live_server(folder, "bulletins", seed, apps.append) as (_url, seeded):
-        seeded.app = apps[0]
+    with live_server(folder, "bulletins", seed) as (_url, seeded):
         yield seeded
 
 
@@ -74,7 +71,6 @@ def _manager_of(enterprise_name: str) -> tuple[str, str]:
 def test_the_bureau_publishes_a_bulletin_and_a_warned_manager_reads_it(browser, live, screenshots):
     from playwright.sync_api import expect
 
-    from app.notifications.dispatcher import Dispatcher
 
     month = Month.of(local_today(utcnow())).previous()
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, timezone_id="Asia/Shanghai")
@@ -134,11 +130,7 @@ def test_the_bureau_publishes_a_bulletin_and_a_warned_manager_reads_it(browser, 
         desk.close()
 
     # The dispatcher sends the notices (make run drains the outbox in the background).
-    dispatcher = Dispatcher.for_app(live.app, concurrency=1)
-    try:
-        stats = dispatcher.drain()
-    finally:
-        dispatcher.close()
+    stats = dispatch_outbox(concurrency=1)
     assert stats.as_dict()["claimed"] >= 1
 
     openid, name = _manager_of(warned)

@@ -33,7 +33,7 @@ from app.hazard_reporting.hazards.domain import HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.models import CheckSchedule
-from tests.browser.conftest import RUNNING, SECRET, WECHAT_UA, live_server, needs_chromium
+from tests.browser.conftest import SECRET, WECHAT_UA, dispatch_outbox, live_server, needs_chromium
 
 NEW_LEADER = "周建华"
 NEW_PHONE = "13912345678"
@@ -121,19 +121,6 @@ def _photo(path: Path) -> Path:
     draw.ellipse((250, 190, 390, 330), fill=(40, 40, 40))
     image.save(path, "JPEG", quality=85)
     return path
-
-
-def _dispatch_outbox() -> None:
-    """What the dispatcher process does every few seconds: send what the outbox holds."""
-    from app.notifications.dispatcher import Dispatcher
-
-    app = RUNNING["app"]
-    with app.app_context():
-        dispatcher = Dispatcher.for_app(app)
-        try:
-            dispatcher.drain()
-        finally:
-            dispatcher.close()
 
 
 def test_admin_adds_a_leader_who_binds_checks_and_gets_the_hazard_assigned(browser, live, screenshots, tmp_path):
@@ -230,7 +217,7 @@ def test_admin_adds_a_leader_who_binds_checks_and_gets_the_hazard_assigned(brows
         admin.screenshot(path=str(screenshots / "walk-hazard-assigned.png"), full_page=True)
 
         # 5. The dispatcher sends the outbox: the leader's phone shows the task notice.
-        _dispatch_outbox()
+        dispatch_outbox()
         notice = sim.locator("#messages .card--template", has_text="隐患待您整改").last
         expect(notice).to_contain_text(HAZARD_NOTE)
         sim.locator("#phone").screenshot(path=str(screenshots / "walk-notice.png"))

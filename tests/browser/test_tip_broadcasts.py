@@ -22,7 +22,7 @@ from app.accounts.models import Membership, User
 from app.clock import to_local, utcnow
 from app.demo import data as demo_data
 from app.enterprises.models import Enterprise, Town
-from tests.browser.conftest import RUNNING, WECHAT_UA, live_server, needs_chromium
+from tests.browser.conftest import RUNNING, WECHAT_UA, dispatch_outbox, live_server, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -69,7 +69,6 @@ def _run_the_jobs(live: Live) -> list[int]:
     """What the scheduler and the dispatcher do next: release due broadcasts, submit the
     mass sends, send the task notices. Returns the mass sends' msg_ids."""
     from app.extensions import db
-    from app.notifications.dispatcher import Dispatcher
     from app.tips import mass, service
     from app.tips.models import TipMassSend
 
@@ -89,11 +88,7 @@ def _run_the_jobs(live: Live) -> list[int]:
                 session.commit()
         with db.new_session() as session:
             msg_ids = [m for m in session.scalars(select(TipMassSend.msg_id)) if m]
-        dispatcher = Dispatcher.for_app(app)
-        try:
-            dispatcher.drain(clock=lambda: now)
-        finally:
-            dispatcher.close()
+    dispatch_outbox(clock=lambda: now)
     return msg_ids
 
 
