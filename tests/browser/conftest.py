@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from app.clock import LOCAL_TZ, to_local
 from app.enterprises.posters import FONT_PACKAGE
 
 T = TypeVar("T")
@@ -35,6 +37,15 @@ WECHAT_UA = (
 )
 SECRET = "browser-test-secret-key-that-is-long-enough-0123"
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}")
+
+
+def open_for_the_walk(task: Any, now: datetime) -> None:
+    """Make today's `task` due later today (local) whatever the hour the suite runs at: three
+    hours from `now`, but never past the local day's last second — a task due after midnight
+    is tomorrow's on 工作台 — with two hours of grace after that."""
+    end_of_day = datetime.combine(to_local(now).date(), time(23, 59, 59), LOCAL_TZ)
+    task.due_at = min(now + timedelta(hours=3), end_of_day)
+    task.grace_until = task.due_at + timedelta(hours=2)
 
 
 def cjk_fontconfig(folder: Path) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,14 @@ from app.hazard_reporting.hazards.domain import HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.models import CheckSchedule
-from tests.browser.conftest import SECRET, WECHAT_UA, dispatch_outbox, live_server, needs_chromium
+from tests.browser.conftest import (
+    SECRET,
+    WECHAT_UA,
+    dispatch_outbox,
+    live_server,
+    needs_chromium,
+    open_for_the_walk,
+)
 
 NEW_LEADER = "周建华"
 NEW_PHONE = "13912345678"
@@ -85,8 +91,7 @@ def _seed(session, base_url: str) -> Live:
             CheckTask.period_start == local_today(now),
         )
     )
-    task.due_at = now + timedelta(hours=3)
-    task.grace_until = now + timedelta(hours=5)
+    open_for_the_walk(task, now)
     site = session.scalar(
         select(Site)
         .where(Site.enterprise_id == enterprise.id, Site.department_id == team.department_id, Site.active)

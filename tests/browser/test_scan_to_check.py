@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,7 @@ from app.hazard_reporting.hazards.models import Hazard, HazardPhoto
 from app.hazard_reporting.schedules import service as schedule_service
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.sandbox.authorize import SIMULATOR_OPENID_COOKIE
-from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium
+from tests.browser.conftest import SECRET, WECHAT_UA, live_server, needs_chromium, open_for_the_walk
 
 HAZARD_ITEM = "GEN-04"
 HAZARD_NOTE = "1号中频炉冷却水泵联轴器防护罩缺失"
@@ -105,9 +104,7 @@ def _seed(session) -> Live:
             CheckTask.period_start == local_today(now),
         )
     )
-    # Real time: whatever the hour the suite runs at, today's check is due later today.
-    task.due_at = now + timedelta(hours=3)
-    task.grace_until = now + timedelta(hours=5)
+    open_for_the_walk(task, now)
     session.commit()
     return Live(
         base_url="",
