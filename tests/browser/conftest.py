@@ -85,16 +85,28 @@ def browser(tmp_path_factory):
 RUNNING: dict[str, object] = {}
 
 
+def awake_now() -> datetime:
+    """Now, or the end of the default quiet hours (22:00–07:00) when now falls in them: a walk
+    run at night expects its notices now, not held until the morning."""
+    from app.clock import utcnow
+    from app.notifications.domain import DEFAULT_QUIET_END, DEFAULT_QUIET_START, quiet_until
+
+    now = utcnow()
+    quiet_end = quiet_until(now, DEFAULT_QUIET_START, DEFAULT_QUIET_END)
+    return now if quiet_end is None else quiet_end + timedelta(minutes=1)
+
+
 def dispatch_outbox(clock: Callable[[], Any] | None = None, **overrides: Any) -> Any:
     """What the dispatcher process does every few seconds (`make run` runs it in the
-    background): send what the live server's outbox holds. Returns its DispatchStats."""
+    background): send what the live server's outbox holds, by default at `awake_now()`.
+    Returns its DispatchStats."""
     from app.notifications.dispatcher import Dispatcher
 
     app = RUNNING["app"]
     with app.app_context():
         dispatcher = Dispatcher.for_app(app, **overrides)
         try:
-            return dispatcher.drain(clock=clock) if clock else dispatcher.drain()
+            return dispatcher.drain(clock=clock or awake_now)
         finally:
             dispatcher.close()
 
