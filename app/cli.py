@@ -16,6 +16,7 @@ from app.notifications.cli import notifications_group
 from app.scheduling.cli import scheduler_group
 from app.tips.cli import tips_group
 from app.wechat.cli import wechat_group
+from app.wechat_inbound.cli import replay_spool_command
 from config.settings import INSTANCE_DIR, PROJECT_ROOT
 
 
@@ -35,6 +36,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(serve)
+    wechat_group.add_command(replay_spool_command)
     app.cli.add_command(wechat_group)
     app.cli.add_command(qr_group)
     app.cli.add_command(checklists_group)

@@ -28,6 +28,8 @@ class Database:
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         else:
             engine_kwargs.setdefault("pool_pre_ping", True)
+            # A server that is down must fail fast: the WeChat callback has 5 s to spool and answer.
+            engine_kwargs.setdefault("connect_args", {"connect_timeout": 2})
         self.engine = create_engine(url, **engine_kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     WECHAT_SANDBOX: bool | None = None
     TIMEZONE: str = "Asia/Shanghai"
     MEDIA_ROOT: str = str(INSTANCE_DIR / "media")
+    # Callback deliveries that met a store outage wait here to be replayed (a local disk of
+    # the web host; app/wechat_inbound/spool.py).
+    WECHAT_SPOOL_DIR: str = str(INSTANCE_DIR / "spool" / "wechat")
     # The account's send quotas, shared by every dispatcher ("N/minute;M/day"). Templates:
     # 100 000 a day by default (docs/WECHAT.md §2.4); customer-service messages 500 000.
     NOTIFY_RATE_TEMPLATE: str = "3000/minute;100000/day"

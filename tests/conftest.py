@@ -85,6 +85,7 @@ def settings_overrides(database_url, redis_url, tmp_path_factory) -> dict:
         "REDIS_URL": redis_url or "",
         "PUBLIC_BASE_URL": "http://ancha.test",
         "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
+        "WECHAT_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
     }
 
 

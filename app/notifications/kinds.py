@@ -44,6 +44,7 @@ class Family(StrEnum):
     DIGEST = "digest"
     CALENDAR = "calendar"
     BULLETIN = "bulletin"
+    SERVICE = "service"  # the account's own answers (a delayed reply)
 
 
 @dataclass(frozen=True)

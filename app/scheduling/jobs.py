@@ -156,6 +156,13 @@ JOBS: tuple[JobSpec, ...] = (
         misfire_grace=timedelta(minutes=1),
     ),
     JobSpec(
+        id="wechat.replay_spool",
+        description="重放存储中断期间暂存的微信消息",
+        service="app.wechat_inbound.replay:replay_spool",
+        trigger=Interval(30),
+        misfire_grace=timedelta(seconds=30),
+    ),
+    JobSpec(
         id="tips.sync_tags",
         description="同步各镇街的微信用户标签",
         service="app.tips.mass:sync_all_tags",

@@ -14,9 +14,16 @@ reply after. A retry — concurrent or late — gets the first delivery's reply 
 byte and its own work is rolled back. The endpoint (a WSGI layer in front of
 Flask, see CallbackEndpoint) owns the transaction.
 
-Whatever goes wrong after authentication is logged and answered with the literal `success`
-(text/plain, never encrypted): WeChat then shows the user nothing and does not retry, where
-a 5xx would show "该公众号暂时无法提供服务".
+Nothing acknowledged is lost: when PostgreSQL or Redis cannot be reached (app/outages.py),
+the verified delivery is first written to the durable spool (spool.py), the user is told it
+will be handled (BUSY_TEXT), and replay.py runs it through this same path once the stores are
+back, sending the result as a customer-service message. When even the spool cannot be
+written the answer is a 503: not acknowledged (WeChat shows its own error; the user tries
+again) rather than a `success` that would make WeChat forget the message.
+
+Anything else that goes wrong after authentication (a bug) is logged and answered with the
+literal `success` (text/plain, never encrypted): WeChat then shows the user nothing and does
+not retry, where a 5xx would show "该公众号暂时无法提供服务".
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from app.clock import utcnow
 from app.database import has_writes
 from app.extensions import db, redis_client
 from app.notifications.channels import interaction_writes
+from app.outages import is_store_outage
 from app.wechat.crypto import (
     CallbackAuthError,
     MessageCrypto,
@@ -55,12 +63,15 @@ from app.wechat.parsing import (
 )
 from app.wechat_inbound.handlers import router
 from app.wechat_inbound.router import HandlerContext
+from app.wechat_inbound.spool import Spool, tells_user
 from config import Settings
 
 log = logging.getLogger(__name__)
 
 PATH = "/wechat/callback"
 SUCCESS = CachedReply("success", "text/plain; charset=utf-8")
+# The passive answer to a spooled delivery: it was received and will be done, with a result later.
+BUSY_TEXT = "系统正忙，您的操作已收到，恢复后会自动处理，处理结果将另行发消息告诉您。"
 XML = "application/xml; charset=utf-8"
 # WeChat's echostr is a decimal string of ~19 digits; anything much longer is not from it.
 MAX_ECHOSTR = 128
@@ -165,7 +176,14 @@ def _post(request: Request, settings: Settings, timestamp: str, nonce: str) -> R
         # Read one byte past the cap so a chunked body without Content-Length is caught too.
         raw = request.stream.read(MAX_BODY_BYTES + 1)
         text = decode_body(raw)
-        check_fresh_nonce(redis_client.dedicated(), timestamp, nonce, raw, settings.WECHAT_TIMESTAMP_WINDOW)
+        try:
+            check_fresh_nonce(redis_client.dedicated(), timestamp, nonce, raw, settings.WECHAT_TIMESTAMP_WINDOW)
+        except Exception as exc:
+            if not is_store_outage(exc):
+                raise
+            # Redis is down: the delivery will be spooled (its dedup needs Redis too), and the
+            # replay checks the nonce before the handler runs.
+            log.warning("nonce check skipped, Redis unreachable: %s", exc)
         if mode == "aes":
             if account_mode == "plaintext" or not settings.WECHAT_ENCODING_AES_KEY:
                 log.error("encrypted callback received but the account is in plaintext mode (no EncodingAESKey)")
@@ -181,7 +199,37 @@ def _post(request: Request, settings: Settings, timestamp: str, nonce: str) -> R
         log.warning("wechat callback body refused: %s", exc)
         return _plain("bad request", exc.http_status)
 
-    return _answer(inbound, crypto, settings.PUBLIC_BASE_URL)
+    now = utcnow()
+    try:
+        return _answer(inbound, crypto, settings.PUBLIC_BASE_URL, now)
+    except Exception as exc:
+        if not is_store_outage(exc):
+            raise
+        log.warning("stores unreachable (%s); spooling wechat delivery %s", exc, inbound.dedup_key[:12])
+        _rollback_quietly()
+        return _spool(settings, inbound, crypto, now, timestamp=timestamp, nonce=nonce, raw=raw, text=text)
+
+
+def _spool(
+    settings: Settings, inbound: Inbound, crypto: MessageCrypto | None, now: datetime, **delivery: Any
+) -> Response:
+    """Keep the delivery for the replay and tell the user; a 503 when it cannot be kept."""
+    try:
+        Spool(settings.WECHAT_SPOOL_DIR).put(received_at=now, **delivery)
+    except OSError:
+        log.exception("wechat delivery %s could not be spooled: not acknowledged", inbound.dedup_key[:12])
+        return _plain("service unavailable", 503)
+    if not tells_user(inbound):
+        return _send(SUCCESS)
+    return _send(_render_text(BUSY_TEXT, inbound, crypto, now))
+
+
+def _rollback_quietly() -> None:
+    # The connection may be the thing that is gone; the spool must still be written.
+    try:
+        db.rollback_request_session()
+    except Exception:
+        log.warning("rollback after a store outage failed", exc_info=True)
 
 
 # A generation that moves on every try must not keep a delivery from its answer: the last
@@ -189,13 +237,25 @@ def _post(request: Request, settings: Settings, timestamp: str, nonce: str) -> R
 _ATTEMPTS = 3
 
 
-def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Response:
-    now = utcnow()
+def _answer(
+    inbound: Inbound,
+    crypto: MessageCrypto | None,
+    base_url: str,
+    now: datetime,
+    also: Callable[[dict[str, Any] | None], None] | None = None,
+    observed: bool = True,
+) -> Response:
+    """Run the delivery once, whatever retries arrive; `also(sent)` adds rows to the same unit
+    of work after the handler ran, and `observed=False` keeps the reply from the observers
+    (the replay: its answer reaches the user as a notice, not as a passive reply). Raises what
+    a store outage raises before the effects are committed; after that, an outage only costs
+    the cached reply."""
+    notify = _tell_observers if observed else (lambda _inbound, _sent: None)
     dedup = Deduplicator(redis_client.dedicated())
     writes = interaction_writes(inbound.openid, inbound.msg_type, inbound.event, now)
     for attempt in range(_ATTEMPTS):
         generation = cache.seen_generation() if attempt < _ATTEMPTS - 1 else None
-        reply, effects, sent = _run(inbound, crypto, base_url, now, generation)
+        reply, effects, sent = _run(inbound, crypto, base_url, now, generation, also)
         guard = Guard(cache.GENERATION_KEY, generation, cache.new_generation())
         try:
             offer = dedup.offer(inbound.dedup_key, None if effects else reply, guard=guard, writes=writes)
@@ -208,13 +268,13 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
         db.rollback_request_session()  # read under a generation that has moved: run again
     if offer.status is OfferStatus.ANSWERED:
         db.rollback_request_session()  # nothing to commit; ends a read-only transaction
-        _tell_observers(inbound, sent)
+        notify(inbound, sent)
         return _send(reply)
     if offer.status is OfferStatus.CLAIMED:
         assert offer.claim is not None
         _commit(dedup, offer.claim)
-        dedup.store(offer.claim, reply)
-        _tell_observers(inbound, sent)
+        _store_reply(dedup, offer.claim, reply)
+        notify(inbound, sent)
         return _send(reply)
     # HELD: another delivery of this message got there first; ours changes nothing.
     db.rollback_request_session()
@@ -230,16 +290,21 @@ def _answer(inbound: Inbound, crypto: MessageCrypto | None, base_url: str) -> Re
         log.warning("wechat retry %s still pending; answered success", inbound.dedup_key[:12])
         return _send(SUCCESS)
     # The first delivery failed and gave its claim back, which we now hold: do the work.
-    reply, effects, sent = _run(inbound, crypto, base_url, now, generation=None)
+    reply, effects, sent = _run(inbound, crypto, base_url, now, None, also)
     if effects:
         _commit(dedup, claimed)
-    dedup.store(claimed, reply)
-    _tell_observers(inbound, sent)
+    _store_reply(dedup, claimed, reply)
+    notify(inbound, sent)
     return _send(reply)
 
 
 def _run(
-    inbound: Inbound, crypto: MessageCrypto | None, base_url: str, now: datetime, generation: bytes | None
+    inbound: Inbound,
+    crypto: MessageCrypto | None,
+    base_url: str,
+    now: datetime,
+    generation: bytes | None,
+    also: Callable[[dict[str, Any] | None], None] | None = None,
 ) -> tuple[CachedReply, bool, dict[str, Any] | None]:
     """Run the handler in the request's unit of work without committing: the reply, whether
     there are effects to commit (a failed handler's are rolled back at once), and the reply
@@ -259,6 +324,8 @@ def _run(
     sent = None
     if outcome.reply is not None:
         sent = {"CreateTime": str(int(now.timestamp())), "MsgType": "text", "Content": outcome.reply}
+    if also is not None and not outcome.failed:
+        also(sent)
     session = db.opened_request_session()
     return reply, not outcome.failed and session is not None and has_writes(session), sent
 
@@ -269,9 +336,24 @@ def _commit(dedup: Deduplicator, claim: Claim) -> None:
     try:
         db.session.commit()
     except BaseException:
-        db.rollback_request_session()
-        dedup.release(claim)
+        _rollback_quietly()
+        try:
+            dedup.release(claim)
+        except Exception:
+            # Redis is gone too: the claim expires on its own (Deduplicator.claim_ttl).
+            log.warning("claim not released", exc_info=True)
         raise
+
+
+def _store_reply(dedup: Deduplicator, claim: Claim, reply: CachedReply) -> None:
+    """Keep the reply for WeChat's retries; the effects are committed already, so Redis
+    failing here must not turn the answer into a spooled (and later doubled) delivery."""
+    try:
+        dedup.store(claim, reply)
+    except Exception as exc:
+        if not is_store_outage(exc):
+            raise
+        log.warning("reply of a committed delivery not cached: %s", exc)
 
 
 def _cdata(value: str) -> str:

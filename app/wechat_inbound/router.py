@@ -7,7 +7,8 @@ specific match wins: a CLICK's key before the `click` event, a text command befo
 A handler takes (HandlerContext, message) and returns the reply text, or None for the
 literal `success`. `dispatch` is the one place that keeps exceptions from reaching WeChat:
 a DomainError becomes its (Chinese) message as the reply, anything else is logged and
-answered with `success`; both mark the outcome failed so the caller rolls back.
+answered with `success`; both mark the outcome failed so the caller rolls back. A store
+outage (app/outages.py) is raised: that delivery is not answered here but spooled.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import redis as redis_lib
 from sqlalchemy.orm import Session
 
 from app.errors import DomainError
+from app.outages import is_store_outage
 from app.wechat.parsing import Inbound
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ class Router:
         return self._messages.get(inbound.msg_type)
 
     def dispatch(self, ctx: HandlerContext) -> Outcome:
-        """Run the handler for `ctx.inbound`; never raises."""
+        """Run the handler for `ctx.inbound`; raises only what a store outage raises."""
         inbound = ctx.inbound
         try:
             handler = self.resolve(inbound)
@@ -126,6 +128,8 @@ class Router:
             return Outcome(handler(ctx, inbound.message))
         except DomainError as exc:
             return Outcome(exc.message, failed=True)
-        except Exception:
+        except Exception as exc:
+            if is_store_outage(exc):
+                raise  # the callback spools the delivery and replays it later
             log.exception("wechat handler failed for %s/%s", inbound.msg_type, inbound.event or "-")
             return Outcome(None, failed=True)

@@ -63,6 +63,9 @@ PAYLOADS = {Family.HAZARD: HAZARD_PAYLOAD, Family.CHECK: CHECK_PAYLOAD, Family.T
 # Bulletins (oversight/bulletins/notices.py): a long title and name are cut like any keyword.
 PAYLOADS[Family.BULLETIN] = {"bulletin_id": 3, "bulletin_title": LONG, "enterprise_id": 7, "enterprise_name": LONG,
                              "verdict": "warned", "deadline": "2026-12-15", "at": "2026-12-01T02:00:00+00:00"}
+# The delayed answer to a spooled callback (wechat_inbound/notices.py): a long reply is cut too.
+PAYLOADS[Family.SERVICE] = {"action": "扫码", "result": LONG + "\n" + LONG, "link": "/h5/scan/abc",
+                            "received_at": "2026-12-01T02:00:00+00:00"}
 
 
 def test_every_kind_the_hazards_service_enqueues_is_registered():
