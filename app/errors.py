@@ -166,8 +166,9 @@ def _rollback() -> None:
     db.rollback_request_session()
 
 
-PROBLEM_TITLES = {400: "请求有误", 401: "未认证", 403: "没有权限", 404: "不存在", 405: "不支持该请求方式", 409: "冲突", 413: "内容太大", 422: "输入有误", 429: "请求过于频繁"}
-H5_TITLES = {401: "请重新打开", 403: "没有权限", 404: "内容不存在", 413: "上传内容太大", 429: "操作过于频繁"}
+PROBLEM_TITLES = {400: "请求有误", 401: "未认证", 403: "没有权限", 404: "不存在", 405: "不支持该请求方式", 409: "冲突", 413: "内容太大", 422: "输入有误", 429: "请求过于频繁", 503: "服务暂不可用"}
+H5_TITLES = {401: "请重新打开", 403: "没有权限", 404: "内容不存在", 413: "上传内容太大", 429: "操作过于频繁", 503: "系统正忙"}
+STORE_OUTAGE_MESSAGE = "系统暂时无法保存或读取数据，本次操作没有生效。请稍等半分钟后返回重试。"
 
 
 def render_error(status: int, payload: dict[str, Any]) -> tuple[Response | str, int]:
@@ -235,6 +236,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        _rollback()
+        from app.outages import is_store_outage
+
+        try:
+            _rollback()
+        except Exception:
+            log.warning("rollback failed", exc_info=True)
+        if is_store_outage(exc):
+            # Nothing of this request was stored; say so, and that trying again will work.
+            log.warning("store outage on %s %s: %s", request.method, request.path, exc)
+            body, code = _render(503, {"error": "service_unavailable", "message": STORE_OUTAGE_MESSAGE})
+            return body, code, {"Retry-After": "30"}
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _render(500, {"error": "internal_error", "message": "服务器内部错误，请稍后再试。"})

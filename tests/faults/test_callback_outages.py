@@ -168,3 +168,17 @@ def test_a_connection_lost_between_requests_is_an_outage_too(stores, world):
     assert BUSY_TEXT in response.get_data(as_text=True) and took < WECHAT_DEADLINE
     stores.restore()
     assert _replay(stores).replayed == 1 and _subscribed(stores, world)
+
+
+def test_a_page_meeting_a_database_outage_says_so_with_a_503(stores, world):
+    """(Redis down alone does not stop the console: the login throttle is skipped then.)"""
+    client = stores.app.test_client()
+    stores.postgres.cut()
+    page = client.post("/console/login", data={"username": "nobody", "password": "x"})
+    api = client.get("/api/v1/towns", headers={"Authorization": "Bearer t"})
+    stores.restore()
+    for response in (page, api):
+        assert response.status_code == 503, response.get_data(as_text=True)[:300]
+        assert response.headers["Retry-After"] == "30"
+    assert "没有生效" in page.get_data(as_text=True)
+    assert api.get_json()["title"] == "服务暂不可用"
