@@ -13,7 +13,7 @@ APP = Path(__file__).resolve().parents[2] / "app"
 
 # Bottom to top. A top-level module of app/ (clock.py …) or a package (wechat/ …) by name.
 LAYERS: list[tuple[str, frozenset[str]]] = [
-    ("base", frozenset({"database", "clock", "errors", "extensions", "cache", "validation", "web", "library_load", "health", "spreadsheets", "ids"})),
+    ("base", frozenset({"database", "clock", "errors", "extensions", "cache", "validation", "web", "library_load", "health", "spreadsheets", "ids", "outages"})),
     ("platform", frozenset({"wechat", "scheduling"})),
     ("identity", frozenset({"accounts", "enterprises"})),
     ("outbox", frozenset({"notifications"})),
