@@ -265,8 +265,8 @@ def test_every_declared_job_resolves_and_ids_are_stable():
         "oversight.refresh_stats",
         "oversight.refresh_stats_year",
         "tips.send_mass",
-        "tips.sync_tags",
         "wechat.replay_spool",
+        "tips.sync_tags",
     ]
     by_id = {j.spec.id: j for j in resolved}
     assert by_id["tips.release_due"].items is tips.due_broadcast_ids
