@@ -201,12 +201,12 @@ def _post(request: Request, settings: Settings, timestamp: str, nonce: str) -> R
 
     now = utcnow()
     try:
-        return _answer(inbound, crypto, settings.PUBLIC_BASE_URL, now)
+        return answer_delivery(inbound, crypto, settings.PUBLIC_BASE_URL, now)
     except Exception as exc:
         if not is_store_outage(exc):
             raise
         log.warning("stores unreachable (%s); spooling wechat delivery %s", exc, inbound.dedup_key[:12])
-        _rollback_quietly()
+        rollback_quietly()
         return _spool(settings, inbound, crypto, now, timestamp=timestamp, nonce=nonce, raw=raw, text=text)
 
 
@@ -224,7 +224,7 @@ def _spool(
     return _send(_render_text(BUSY_TEXT, inbound, crypto, now))
 
 
-def _rollback_quietly() -> None:
+def rollback_quietly() -> None:
     # The connection may be the thing that is gone; the spool must still be written.
     try:
         db.rollback_request_session()
@@ -237,7 +237,7 @@ def _rollback_quietly() -> None:
 _ATTEMPTS = 3
 
 
-def _answer(
+def answer_delivery(
     inbound: Inbound,
     crypto: MessageCrypto | None,
     base_url: str,
@@ -336,7 +336,7 @@ def _commit(dedup: Deduplicator, claim: Claim) -> None:
     try:
         db.session.commit()
     except BaseException:
-        _rollback_quietly()
+        rollback_quietly()
         try:
             dedup.release(claim)
         except Exception:

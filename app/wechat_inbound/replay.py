@@ -1,7 +1,7 @@
 """Replay of the callback's spool (spool.py) once PostgreSQL and Redis answer again.
 
 Each spooled delivery goes, oldest first and in its own unit of work, through the very path
-a live one takes (callback._answer: dedup, handler, commit), at the time it arrived — so a
+a live one takes (callback.answer_delivery: dedup, handler, commit), at the time it arrived — so a
 delivery that also reached us another way (a WeChat retry after the stores came back, a
 second copy in the spool) is done once. Before that, its signed (timestamp, nonce) is
 checked against the body as the live callback does: a captured URL replayed with another
@@ -103,11 +103,11 @@ def _replay_one(item: Spooled, settings: Any) -> str:
                     payload=payload, dedupe_key=key, now=item.received_at)
 
         try:
-            callback._answer(
+            callback.answer_delivery(
                 inbound, None, settings.PUBLIC_BASE_URL, item.received_at, also=delayed_answer, observed=False
             )
         except Exception as exc:
-            callback._rollback_quietly()
+            callback.rollback_quietly()
             if is_store_outage(exc):
                 return "waiting"
             log.exception("spooled wechat delivery failed")
