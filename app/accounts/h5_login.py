@@ -36,6 +36,7 @@ from app.accounts.models import User
 from app.accounts.queries import active_user, load_actor, my_roles, user_by_openid
 from app.errors import h5_notice, wants_json
 from app.extensions import db
+from app.web import csrf_required
 from app.wechat.client import InvalidOAuthCode, WeChatAPIError, get_wechat_client, strip_fragment
 
 log = logging.getLogger(__name__)
@@ -224,8 +225,10 @@ def me():
 
 
 @bp.post("/logout")
+@csrf_required
 def logout():
-    """Forget the WeChat identity on this browser (the console login is left alone)."""
+    """Forget the WeChat identity on this browser (the console login is left alone). Needs
+    the page's CSRF token: a foreign page must not be able to sign a worker out mid-shift."""
     for key in (SESSION_USER_ID, SESSION_OPENID, SESSION_PENDING):
         session.pop(key, None)
     return h5_notice(200, "已退出", ["重新打开公众号中的页面即可再次登录。"], icon="success")

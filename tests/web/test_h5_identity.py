@@ -3,6 +3,7 @@ own client), the 我的 page and the JS-SDK config endpoint."""
 
 from __future__ import annotations
 
+import re
 import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -126,7 +127,7 @@ def test_the_code_is_single_use(client, app, worker):
     assert client.get(callback_url).status_code == 400
     # A fresh state with the used code: WeChat refuses the code.
     code = parse_qs(urlsplit(callback_url).query)["code"][0]
-    client.post("/h5/logout")
+    _log_out(client)
     fresh = _location(client.get("/h5/me"))
     state = parse_qs(urlsplit(fresh).query)["state"][0]
     reused = client.get("/h5/oauth/callback", query_string={"code": code, "state": state})
@@ -181,11 +182,27 @@ def test_an_expired_pending_state_is_refused(client, worker):
     assert answer.status_code == 400
 
 
+def _log_out(client):
+    """Press 退出登录 on the 我的 page: the form's own CSRF token goes with the post."""
+    page = client.get("/h5/me").data.decode()
+    token = re.search(r'action="/h5/logout">\s*<input type="hidden" name="csrf_token" value="([^"]+)"', page)
+    assert token, "the 我的 page offers 退出登录 with its token"
+    return client.post("/h5/logout", data={"csrf_token": token.group(1)})
+
+
 def test_logout_forgets_the_wechat_identity(client, worker):
     sign_in(client, worker.openid)
     assert client.get("/h5/me").status_code == 200
-    assert "已退出" in client.post("/h5/logout").data.decode()
+    assert "已退出" in _log_out(client).data.decode()
     assert client.get("/h5/me").status_code == 302
+
+
+def test_logout_without_the_page_token_is_refused_and_keeps_the_session(client, worker):
+    # A foreign page (or a script) posting to /h5/logout must not sign a worker out.
+    sign_in(client, worker.openid)
+    refused = client.post("/h5/logout")
+    assert refused.status_code == 400 and "表单令牌" in refused.data.decode()
+    assert client.get("/h5/me").status_code == 200
 
 
 def test_wechat_outage_during_the_exchange_is_a_friendly_503(client, worker, redis):
