@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ConfigError, Settings, load_settings
 from config.settings import INSTANCE_DIR
@@ -59,6 +60,13 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
     if settings.DATABASE_URL.startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    if settings.PROXY_HOPS:
+        # Behind nginx every request comes from 127.0.0.1: believe its X-Forwarded-* (and
+        # only as many hops as there are proxies), or the login lock would count the whole
+        # world as one address, and https would look like http.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.PROXY_HOPS, x_proto=settings.PROXY_HOPS, x_host=settings.PROXY_HOPS
+        )
     db.init(settings.DATABASE_URL)
     redis_client.init(settings.REDIS_URL)
     app.teardown_appcontext(db.close_request_session)
@@ -85,6 +93,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.sites.console import bp as sites_console_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
     from app.health import bp as health_bp
+    from app.metrics import bp as metrics_bp
     from app.notifications.h5 import bp as notifications_h5_bp
     from app.oversight.bulletins.console import bp as bulletins_console_bp
     from app.oversight.bulletins.h5 import h5_bp as bulletins_h5_bp
@@ -95,6 +104,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.wechat_inbound.callback import install as install_wechat_callback
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(enterprises_bp)
     app.register_blueprint(organisation_bp)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-from pydantic import PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import NonNegativeInt, PositiveInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     # Rows one dispatcher claims at a time, and how many of them it sends at once.
     NOTIFY_BATCH_SIZE: PositiveInt = 50
     NOTIFY_CONCURRENCY: PositiveInt = 4
+    # How many proxies (nginx) stand in front of gunicorn; their X-Forwarded-For/-Proto/-Host
+    # are believed for that many hops. 0 believes none (a client could forge them); the
+    # deploy/ layout (nginx on the same host) is 1.
+    PROXY_HOPS: NonNegativeInt = 0
+    # Unset: /metrics is open in development and testing and absent in production. Set: it
+    # needs `Authorization: Bearer <METRICS_TOKEN>` (Prometheus' `authorization` setting).
+    METRICS_TOKEN: str | None = None
 
     @field_validator(
         "PUBLIC_BASE_URL",
@@ -96,6 +103,7 @@ class Settings(BaseSettings):
         "WECHAT_ENCODING_AES_KEY",
         "WECHAT_MESSAGE_MODE",
         "WECHAT_SANDBOX",
+        "METRICS_TOKEN",
         mode="before",
     )
     @classmethod

@@ -36,6 +36,7 @@ from app.clock import utcnow
 from app.errors import NotFound, PermissionDenied, ValidationFailed, readable_message
 from app.extensions import db, redis_client
 from app.ids import parse_id
+from app.instruments import LOGIN_FAILURES
 from app.web import csrf_required
 from app.wechat.client import get_wechat_client
 from app.wechat.qrcodes import render_qr, temporary_qr_url
@@ -113,8 +114,10 @@ def login():
             error, status = exc.message, exc.http_status
             if status == 401:
                 _guard(service.record_login_failure, username, address)
+                LOGIN_FAILURES.labels(reason="password").inc()
                 log.warning("console login failed for %r from %s", username[:64], address)
             else:
+                LOGIN_FAILURES.labels(reason="locked").inc()
                 log.warning("console login refused while locked for %r from %s", username[:64], address)
         else:
             _guard(service.forget_login_failures, username)

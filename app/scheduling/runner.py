@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -102,6 +103,12 @@ def build_scheduler(jobs: Iterable[ResolvedJob], execute, now: datetime | None =
             **extra,
         )
     return scheduler
+
+
+# The active scheduler's last heartbeat (Unix seconds), read by /metrics. Kept a day, so a
+# scheduler that died long ago still shows how long ago.
+HEARTBEAT_KEY = "ancha:scheduler:heartbeat"
+HEARTBEAT_KEEP_SECONDS = 86_400
 
 
 class SchedulerRunner:
@@ -197,11 +204,13 @@ class SchedulerRunner:
         self._active.set()
         log.info("scheduler %s is active: %s", self.name, ", ".join(j.spec.id for j in self.jobs))
         try:
+            self._beat()
             while not self._stop.wait(self.timings.heartbeat):
                 try:
                     if not self.lease.renew():
                         log.error("scheduler %s lost the lease to another process; stepping down", self.name)
                         return
+                    self._beat()
                 except redis.RedisError as exc:
                     log.warning("scheduler %s could not renew the lease: %s", self.name, exc)
                 if self.lease.remaining() <= self.timings.heartbeat:
@@ -213,6 +222,15 @@ class SchedulerRunner:
             # A clean stop lets running jobs finish; losing the lease must not wait for them.
             scheduler.shutdown(wait=self._stop.is_set())
             self.lease.release()
+
+    def _beat(self) -> None:
+        """Record that the active scheduler is alive now (wall clock, for /metrics: the lease
+        itself only tells that somebody held it within its ttl). Never raises: a missed beat
+        shows as an older heartbeat, which is the truth."""
+        try:
+            self.lease.client.set(HEARTBEAT_KEY, f"{time.time():.3f}", ex=HEARTBEAT_KEEP_SECONDS)
+        except redis.RedisError as exc:
+            log.warning("scheduler %s could not record its heartbeat: %s", self.name, exc)
 
     def _execute(self, job: ResolvedJob) -> None:
         if not self.lease.held():

@@ -29,6 +29,7 @@ not retry, where a 5xx would show "该公众号暂时无法提供服务".
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,7 @@ from app import cache
 from app.clock import utcnow
 from app.database import has_writes
 from app.extensions import db, redis_client
+from app.instruments import CALLBACK_SECONDS
 from app.notifications.channels import interaction_writes
 from app.outages import is_store_outage
 from app.wechat.crypto import (
@@ -107,8 +109,10 @@ class CallbackEndpoint:
         if environ.get("PATH_INFO") != PATH:
             return self.wsgi_app(environ, start_response)
         request = Request(environ)
+        started = time.perf_counter()
         with self.app.app_context():
             response = callback(request, self.app.config["SETTINGS"])
+        CALLBACK_SECONDS.labels(status=str(response.status_code)).observe(time.perf_counter() - started)
         return response(environ, start_response)
 
 

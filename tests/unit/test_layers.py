@@ -13,12 +13,12 @@ APP = Path(__file__).resolve().parents[2] / "app"
 
 # Bottom to top. A top-level module of app/ (clock.py …) or a package (wechat/ …) by name.
 LAYERS: list[tuple[str, frozenset[str]]] = [
-    ("base", frozenset({"database", "clock", "errors", "extensions", "cache", "validation", "web", "library_load", "health", "spreadsheets", "ids", "outages"})),
+    ("base", frozenset({"database", "clock", "errors", "extensions", "cache", "validation", "web", "library_load", "health", "spreadsheets", "ids", "outages", "instruments"})),
     ("platform", frozenset({"wechat", "scheduling"})),
     ("identity", frozenset({"accounts", "enterprises"})),
     ("outbox", frozenset({"notifications"})),
     ("features", frozenset({"hazard_reporting", "tips", "oversight"})),
-    ("entry", frozenset({"wechat_inbound", "api", "sandbox", "demo", "cli", "models", "notices", "__init__"})),
+    ("entry", frozenset({"wechat_inbound", "api", "sandbox", "demo", "cli", "models", "notices", "metrics", "__init__"})),
 ]
 LEVEL = {name: level for level, (_, names) in enumerate(LAYERS) for name in names}
 
