@@ -11,8 +11,10 @@ One batch is three short steps, none of which holds a transaction open across th
    user's window, else as a template message carrying a stable `client_msg_id`;
 3. **record** (one transaction): each row's result, only where the claim is still ours.
 
-A dispatcher that dies between 2 and 3 leaves its rows claimed: when the lease runs out they
-are due again and the next claimer re-sends them — at most one duplicate per crash, which
+While it sends, the dispatcher renews its batch's claims every CLAIM_HEARTBEAT, so a slow
+batch keeps its rows however long it takes. A dispatcher that dies between 2 and 3 leaves its
+rows claimed: when the lease (a minute) runs out they are due again and the next claimer
+re-sends them — at most one duplicate per crash, which
 that claimer logs and keeps in `last_error` (and WeChat drops by `client_msg_id`).
 
 Retryable failures (-1, network, timeouts, HTTP errors) wait an exponential backoff with
@@ -32,9 +34,10 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
@@ -48,6 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import utcnow
 from app.notifications import channels, queries
 from app.notifications.domain import (
+    CLAIM_HEARTBEAT,
     CLAIM_LEASE,
     MAX_ATTEMPTS,
     Channel,
@@ -151,6 +155,7 @@ class DispatchStats:
     dead: int = 0
     possible_duplicates: int = 0  # re-claimed after a claim ran out without a result
     lost_claims: int = 0  # results not written: the lease ran out and another claimer took over
+    claim_renewals: int = 0  # heartbeats that renewed a slow batch's claims
 
     def add(self, other: DispatchStats) -> None:
         for name in self.as_dict():
@@ -183,12 +188,16 @@ class Dispatcher:
         batch_size: int = 50,
         concurrency: int = 4,
         lease: timedelta = CLAIM_LEASE,
+        heartbeat: timedelta = CLAIM_HEARTBEAT,
         max_attempts: int = MAX_ATTEMPTS,
         name: str | None = None,
         rand: Callable[[], float] = random.random,
+        timer: Callable[[], float] = time.monotonic,
     ):
         if batch_size < 1 or concurrency < 1 or max_attempts < 1:
             raise ValueError("batch_size, concurrency and max_attempts must be positive")
+        if not timedelta(0) < heartbeat < lease / 2:
+            raise ValueError("the claim heartbeat must be shorter than half the lease")
         self._sessions = session_factory
         self._client = client
         self._redis = redis
@@ -199,7 +208,10 @@ class Dispatcher:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.lease = lease
+        self.heartbeat = heartbeat
         self.max_attempts = max_attempts
+        self._timer = timer
+        self._keeper: _ClaimKeeper | None = None
         self.name = name or worker_name()
         self._rand = rand
         self._pool: ThreadPoolExecutor | None = None
@@ -318,7 +330,12 @@ class Dispatcher:
             self._record([self._later(c, now, hold=False) for c in batch], now, DispatchStats())
             raise
         results.extend(waiting)
-        for job, outcome in self._send_all(admitted):
+        self._keeper = _ClaimKeeper(self, [c.id for c in batch], now, stats)
+        try:
+            sent = self._send_all(admitted)
+        finally:
+            self._keeper = None
+        for job, outcome in sent:
             results.append(self._judge(job, outcome, now, stats))
         self._record(results, now, stats)
         return stats
@@ -487,13 +504,30 @@ class Dispatcher:
         return timedelta(seconds=5 * self._rand())
 
     def _send_all(self, jobs: list[SendJob]) -> list[tuple[SendJob, SendOutcome]]:
+        """Send `jobs` (on the pool when there are several), renewing the batch's claims at
+        least every heartbeat while the sends run."""
         if not jobs:
             return []
         if self.concurrency == 1 or len(jobs) == 1:
-            return [(job, self._send(job)) for job in jobs]
+            outcomes = []
+            for job in jobs:
+                outcomes.append((job, self._send(job)))
+                self._keep_claims()
+            return outcomes
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-send")
-        return list(zip(jobs, self._pool.map(self._send, jobs), strict=True))
+        futures: dict[Future[SendOutcome], SendJob] = {self._pool.submit(self._send, job): job for job in jobs}
+        pending = set(futures)
+        while pending:
+            # Wake on a finished send or after a heartbeat, whichever comes first: a send
+            # stuck for the client's whole timeout must not let the claims run out.
+            _done, pending = wait(pending, timeout=self.heartbeat.total_seconds(), return_when=FIRST_COMPLETED)
+            self._keep_claims()
+        return [(futures[future], future.result()) for future in futures]
+
+    def _keep_claims(self) -> None:
+        if self._keeper is not None:
+            self._keeper.beat()
 
     def _send(self, job: SendJob) -> SendOutcome:
         """The network part (pool thread): send, falling back from a closed customer-service
@@ -667,6 +701,39 @@ class Dispatcher:
             for msgid, report in found.items():
                 record_template_result(session, msgid, report["status"], now)
             session.commit()
+
+
+class _ClaimKeeper:
+    """Renews the claims of one batch while it is being sent: every `heartbeat` (by the
+    dispatcher's timer) the rows still claimed by this dispatcher get `claimed_until` =
+    the batch's `now` + the time elapsed + one lease. A renewal that fails (database away)
+    is logged; the claims then simply run out as if the dispatcher had died."""
+
+    def __init__(self, dispatcher: Dispatcher, ids: list[int], now: datetime, stats: DispatchStats):
+        self.dispatcher = dispatcher
+        self.ids = ids
+        self.now = now
+        self.stats = stats
+        self.started = self.last = dispatcher._timer()
+
+    def beat(self) -> None:
+        d = self.dispatcher
+        at = d._timer()
+        if at - self.last < d.heartbeat.total_seconds():
+            return
+        self.last = at
+        until = self.now + timedelta(seconds=at - self.started) + d.lease
+        try:
+            with d._session() as session:
+                session.execute(
+                    update(_outbox)
+                    .where(_outbox.c.id.in_(self.ids), _outbox.c.claimed_by == d.name, _QUEUED)
+                    .values(claimed_until=until, next_attempt_at=until)
+                )
+                session.commit()
+            self.stats.claim_renewals += 1
+        except Exception:
+            log.exception("dispatcher %s could not renew its claims; they run out at the lease", d.name)
 
 
 def fit_connection_pool(client: Any, size: int) -> None:

@@ -66,10 +66,14 @@ def service_window(msg_type: str, event: str = "") -> timedelta | None:
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
-# How long a claim protects a row. Longer than the slowest batch a dispatcher can take
-# (batch size / concurrency × the client's 13 s timeout), so a live dispatcher never loses a
-# row it is still sending; a crashed dispatcher's rows come due again when it runs out.
-CLAIM_LEASE = timedelta(minutes=5)
+# How long a claim protects a row without a heartbeat, and how often a dispatcher that is
+# still sending renews the claims of its batch. A live dispatcher renews every
+# CLAIM_HEARTBEAT at the latest (it wakes at least that often while its sends run, and one
+# send gives up after the client's 13 s), so the lease only has to outlast one heartbeat and
+# a stuck send with room to spare; a crashed dispatcher's rows come due again a minute later,
+# not after the slowest batch imaginable.
+CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_HEARTBEAT = timedelta(seconds=15)
 
 
 def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:

@@ -15,7 +15,7 @@ from app.hazard_reporting.escalation.service import build_daily_digests
 from app.notifications import channels
 from app.notifications.channels import SendQuota, note_interaction
 from app.notifications.dispatcher import Dispatcher
-from app.notifications.domain import CLAIM_LEASE, MAX_ATTEMPTS, Channel, OutboxStatus
+from app.notifications.domain import CLAIM_HEARTBEAT, CLAIM_LEASE, MAX_ATTEMPTS, Channel, OutboxStatus
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.notifications.service import enqueue
 from app.wechat import records
@@ -268,6 +268,53 @@ def test_a_crash_between_send_and_record_resends_once_and_shows_it(app, db_sessi
     assert channels.alert_counts(store.redis) == {"possible_duplicate": 1}
     assert survivor.dispatch_batch(NOW + CLAIM_LEASE * 3).claimed == 0
     assert len(sent_to(store, worker.openid)) == 2
+
+
+def test_a_crashed_dispatchers_rows_wait_a_minute_not_the_slowest_batch_imaginable():
+    # A live dispatcher renews its claims (below), so the lease only has to cover a crash.
+    assert CLAIM_LEASE <= timedelta(minutes=1) and CLAIM_HEARTBEAT * 3 <= CLAIM_LEASE
+
+
+def test_a_slow_batch_renews_its_claims_and_keeps_every_row(app, db_session, store, worker, monkeypatch):
+    ids = [notice(db_session, worker, NOW) for _ in range(4)]
+    clock = [0.0]
+    slow = make_dispatcher(app, name="slow", timer=lambda: clock[0])
+    quick = make_dispatcher(app, name="quick")
+    send, claimed_by_quick = slow._send, []
+
+    def taking_forty_seconds(job):
+        # Four sends of 40 s: the batch runs 160 s, far past one 60 s lease. Meanwhile another
+        # dispatcher looks for due rows at every step and must find none of the batch.
+        clock[0] += 40
+        claimed_by_quick.append(quick.dispatch_batch(NOW + timedelta(seconds=clock[0])).claimed)
+        return send(job)
+
+    monkeypatch.setattr(slow, "_send", taking_forty_seconds)
+    stats = slow.dispatch_batch(NOW)
+    assert claimed_by_quick == [0, 0, 0, 0]
+    assert (stats.sent, stats.lost_claims, stats.claim_renewals) == (4, 0, 4)
+    assert [row(db_session, i).status for i in ids] == [OutboxStatus.SENT] * 4
+    assert len(sent_to(store, worker.openid)) == 4, "each once"
+
+
+def test_a_send_stuck_on_the_pool_still_lets_the_claims_be_renewed(app, db_session, store, worker, monkeypatch):
+    import time
+
+    notice(db_session, worker, NOW)
+    notice(db_session, worker, NOW)
+    pooled = make_dispatcher(
+        app, concurrency=2, heartbeat=timedelta(milliseconds=40), lease=timedelta(milliseconds=200)
+    )
+    send = pooled._send
+
+    def stuck(job):
+        time.sleep(0.4)  # a send hanging on the network; the batch thread must keep renewing
+        return send(job)
+
+    monkeypatch.setattr(pooled, "_send", stuck)
+    stats = pooled.dispatch_batch(NOW)
+    pooled.close()
+    assert stats.sent == 2 and stats.claim_renewals >= 4
 
 
 def test_a_result_recorded_after_the_lease_ran_out_yields_to_the_newer_claim(app, db_session, store, worker,
