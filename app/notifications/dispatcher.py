@@ -9,13 +9,15 @@ One batch is three short steps, none of which holds a transaction open across th
 2. **send**, outside any transaction, on a small thread pool: hold (quiet hours), fold into
    the digest, drop (nobody to reach), or send — as a customer-service text inside the
    user's window, else as a template message carrying a stable `client_msg_id`;
-3. **record** (one transaction): each row's result, only where the claim is still ours.
+3. **record**: each row's result as soon as its send returns (the sends that returned
+   together share a transaction), only where the claim is still ours.
 
 While it sends, the dispatcher renews its batch's claims every CLAIM_HEARTBEAT, so a slow
-batch keeps its rows however long it takes. A dispatcher that dies between 2 and 3 leaves its
-rows claimed: when the lease (a minute) runs out they are due again and the next claimer
-re-sends them — at most one duplicate per crash, which
-that claimer logs and keeps in `last_error` (and WeChat drops by `client_msg_id`).
+batch keeps its rows however long it takes. A dispatcher that dies mid-batch leaves its
+unsent and in-flight rows claimed: when the lease (a minute) runs out they are due again and
+the next claimer sends them. Only the sends in flight when it died (at most `concurrency`)
+can go out twice; the claimer logs each and keeps it in `last_error`, and WeChat drops it by
+`client_msg_id`.
 
 Retryable failures (-1, network, timeouts, HTTP errors) wait an exponential backoff with
 jitter and end `dead` after MAX_ATTEMPTS; quota answers (45009/45011) pause the channel for
@@ -330,14 +332,17 @@ class Dispatcher:
             self._record([self._later(c, now, hold=False) for c in batch], now, DispatchStats())
             raise
         results.extend(waiting)
+        if results:
+            self._record(results, now, stats)
         self._keeper = _ClaimKeeper(self, [c.id for c in batch], now, stats)
         try:
-            sent = self._send_all(admitted)
+            # Results are written while the batch is still sending (see _send_all), so a
+            # dispatcher killed mid-batch leaves unrecorded only what was in flight or had
+            # just returned: only those can go out twice.
+            for done in self._send_all(admitted):
+                self._record([self._judge(job, outcome, now, stats) for job, outcome in done], now, stats)
         finally:
             self._keeper = None
-        for job, outcome in sent:
-            results.append(self._judge(job, outcome, now, stats))
-        self._record(results, now, stats)
         return stats
 
     @contextmanager
@@ -503,27 +508,44 @@ class Dispatcher:
         # Rows released together must not all come back in the same instant.
         return timedelta(seconds=5 * self._rand())
 
-    def _send_all(self, jobs: list[SendJob]) -> list[tuple[SendJob, SendOutcome]]:
-        """Send `jobs` (on the pool when there are several), renewing the batch's claims at
-        least every heartbeat while the sends run."""
+    def _send_all(self, jobs: list[SendJob]) -> Iterator[list[tuple[SendJob, SendOutcome]]]:
+        """Send `jobs` (on the pool when there are several at once) and yield the returned
+        sends in groups to be recorded: a group is handed over as soon as no further send
+        returns within RECORD_AFTER, or when it reaches RECORD_GROUP, or at the end. A slow API so gets each result written while
+        the next send is on the wire; a fast one shares a transaction among many. The
+        batch's claims are renewed at least every heartbeat meanwhile."""
         if not jobs:
-            return []
+            return
         if self.concurrency == 1 or len(jobs) == 1:
-            outcomes = []
+            # One send at a time, here: a send that took RECORD_AFTER or longer is written
+            # before the next starts; quick ones are grouped.
+            returned = []
             for job in jobs:
-                outcomes.append((job, self._send(job)))
+                started = time.monotonic()
+                returned.append((job, self._send(job)))
                 self._keep_claims()
-            return outcomes
+                if time.monotonic() - started >= RECORD_AFTER or len(returned) >= RECORD_GROUP:
+                    yield returned
+                    returned = []
+            if returned:
+                yield returned
+            return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-send")
         futures: dict[Future[SendOutcome], SendJob] = {self._pool.submit(self._send, job): job for job in jobs}
-        pending = set(futures)
-        while pending:
-            # Wake on a finished send or after a heartbeat, whichever comes first: a send
-            # stuck for the client's whole timeout must not let the claims run out.
-            _done, pending = wait(pending, timeout=self.heartbeat.total_seconds(), return_when=FIRST_COMPLETED)
+        running, returned = set(futures), []
+        while running:
+            # Wake on a returned send, after a heartbeat (a send stuck for the client's whole
+            # timeout must not let the claims run out), or soon when results are waiting.
+            timeout = RECORD_AFTER if returned else self.heartbeat.total_seconds()
+            done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             self._keep_claims()
-        return [(futures[future], future.result()) for future in futures]
+            returned += [(futures[future], future.result()) for future in done]
+            if returned and (not done or len(returned) >= RECORD_GROUP):
+                yield returned
+                returned = []
+        if returned:
+            yield returned
 
     def _keep_claims(self) -> None:
         if self._keeper is not None:
@@ -701,6 +723,12 @@ class Dispatcher:
             for msgid, report in found.items():
                 record_template_result(session, msgid, report["status"], now)
             session.commit()
+
+
+# Returned sends wait at most this long (or for this many more) before their results are
+# written: the longer, the more a crash can send twice; the shorter, the more transactions.
+RECORD_AFTER = 0.05
+RECORD_GROUP = 25
 
 
 class _ClaimKeeper:

@@ -321,15 +321,15 @@ def test_a_result_recorded_after_the_lease_ran_out_yields_to_the_newer_claim(app
                                                                              monkeypatch):
     row_id = notice(db_session, worker, NOW)
     slow, quick = make_dispatcher(app, name="slow"), make_dispatcher(app, name="quick")
-    send_all = slow._send_all
+    send = slow._send
 
-    def stalled(jobs):
-        outcomes = send_all(jobs)
+    def stalled(job):
+        outcome = send(job)
         # While "slow" hung after sending, its lease ran out and "quick" took the row over.
         assert quick.dispatch_batch(NOW + CLAIM_LEASE).sent == 1
-        return outcomes
+        return outcome
 
-    monkeypatch.setattr(slow, "_send_all", stalled)
+    monkeypatch.setattr(slow, "_send", stalled)
     stats = slow.dispatch_batch(NOW)
     assert (stats.sent, stats.lost_claims) == (1, 1)
     message = row(db_session, row_id)

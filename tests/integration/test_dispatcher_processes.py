@@ -21,7 +21,7 @@ from app.clock import utcnow
 from app.extensions import Database, redis_client
 from app.notifications.channels import SendQuota
 from app.notifications.dispatcher import Dispatcher, start_background_dispatcher
-from app.notifications.domain import OutboxStatus
+from app.notifications.domain import CLAIM_LEASE, OutboxStatus
 from app.notifications.models import OutboxMessage
 from app.notifications.service import enqueue
 from app.wechat.client import build_wechat_client
@@ -201,3 +201,51 @@ def test_the_dispatch_command_stops_gracefully_on_sigterm(app, redis, database_u
         assert "stopping after the current batch" in err
         assert json.loads(out.strip().splitlines()[-1])["sent"] == 3
         assert set(_statuses(own, ids).values()) == {OutboxStatus.SENT}
+
+
+@pytest.mark.slow
+def test_a_dispatcher_killed_mid_batch_loses_nothing_and_doubles_at_most_the_send_in_flight(
+    app, redis, database_url, settings_overrides
+):
+    store = sandbox_store(redis)
+    store.set_config(latency_ms=400)  # each send takes a while: the kill lands mid-batch
+    with committed(database_url) as (own, created):
+        users = _users(own, created, store, 1, "sigkill")
+        ids = _queue(own, users, 6, utcnow() - timedelta(seconds=1), "sigkill", level="major")
+        env = {
+            **os.environ,
+            **{k: str(v) for k, v in settings_overrides.items()},
+            "NOTIFY_CONCURRENCY": "1",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "notifications", "dispatch", "--interval", "0.1"],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(sent_to(store, users[0].openid)) < 2:
+                assert process.poll() is None
+                time.sleep(0.05)
+        finally:
+            process.kill()  # SIGKILL: no clean stop, no result recorded for the batch in hand
+            process.wait()
+        store.set_config(latency_ms=0)
+        killed_at = utcnow()
+        left = [i for i, status in _statuses(own, ids).items() if status is not OutboxStatus.SENT]
+        assert left, "the kill landed before the batch was recorded"
+
+        survivor = _dispatcher(app, own, "survivor")
+        try:
+            # The dead process's claims still protect its rows for the lease …
+            assert survivor.dispatch_batch(killed_at).claimed == 0
+            # … and no longer than that: a minute later everything goes out.
+            while survivor.dispatch_batch(killed_at + CLAIM_LEASE).claimed:
+                pass
+        finally:
+            survivor.close()
+        assert set(_statuses(own, ids).values()) == {OutboxStatus.SENT}
+        bodies = sent_to(store, users[0].openid)
+        assert {b["client_msg_id"] for b in bodies} == {f"ancha-outbox-{i}" for i in ids}, "nothing lost"
+        # One send at a time (NOTIFY_CONCURRENCY=1): at most the one in flight goes out twice
+        # (and WeChat drops it by client_msg_id).
+        assert len(bodies) <= len(ids) + 1
