@@ -29,6 +29,7 @@ from app.hazard_reporting.hazards.models import (
     HazardPhoto,
     MajorHazardPlan,
 )
+from app.hazard_reporting.risks.models import RiskControl, RiskPoint, RiskRegister, RiskRegisterEvent, RiskSource
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
@@ -78,6 +79,11 @@ __all__ = [
     "Department",
     "Enterprise",
     "Hazard",
+    "RiskControl",
+    "RiskPoint",
+    "RiskRegister",
+    "RiskRegisterEvent",
+    "RiskSource",
     "HazardEvent",
     "HazardMonthRollup",
     "HazardPhoto",

@@ -107,6 +107,8 @@ class CheckSubmission(Base):
     location_accuracy: Mapped[int | None]
     checklist_id: Mapped[int]
     checklist_version: Mapped[int]
+    # The risk register's version whose controls the form offered (None: no register).
+    risk_register_version: Mapped[int | None]
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[SubmissionStatus] = mapped_column(str_enum(SubmissionStatus, "check_submission_status"))
 
@@ -139,5 +141,9 @@ class CheckItemResult(Base):
     result: Mapped[ItemResult] = mapped_column(str_enum(ItemResult, "check_item_result"))
     note: Mapped[str] = mapped_column(String(200), default="")
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="RESTRICT"), index=True)
+    # Set when the item was a control of the risk register, not a line of the checklist.
+    risk_control_id: Mapped[int | None] = mapped_column(
+        ForeignKey("risk_controls.id", ondelete="SET NULL"), index=True
+    )
 
     submission: Mapped[CheckSubmission] = relationship(back_populates="results")

@@ -58,6 +58,10 @@ class Hazard(Base):
     source: Mapped[HazardSource] = mapped_column(str_enum(HazardSource, "hazard_source"))
     # The check task the hazard was found in; a plain integer until the checks tables exist.
     source_task_id: Mapped[int | None] = mapped_column(index=True)
+    # The register control whose check item found it (双重预防: the risk shows its open hazards).
+    risk_control_id: Mapped[int | None] = mapped_column(
+        ForeignKey("risk_controls.id", ondelete="SET NULL"), index=True
+    )
     item_code: Mapped[str | None] = mapped_column(String(32))
     level: Mapped[HazardLevel] = mapped_column(str_enum(HazardLevel, "hazard_level"))
     # From an on_fail=review item: handled as general until a safety officer has looked.
