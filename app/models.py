@@ -29,7 +29,13 @@ from app.hazard_reporting.hazards.models import (
     HazardPhoto,
     MajorHazardPlan,
 )
-from app.hazard_reporting.risks.models import RiskControl, RiskPoint, RiskRegister, RiskRegisterEvent, RiskSource
+from app.hazard_reporting.risks.models import (
+    RiskControl,
+    RiskPoint,
+    RiskRegister,
+    RiskRegisterEvent,
+    RiskSource,
+)
 from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
