@@ -147,4 +147,5 @@ def csrf_required(view: Callable[..., Any]) -> Callable[..., Any]:
         csrf.protect()
         return view(*args, **kwargs)
 
+    wrapped.csrf_protected = True  # type: ignore[attr-defined]  # read by the route sweep test
     return wrapped
