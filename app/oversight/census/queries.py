@@ -37,6 +37,11 @@ def towns(session: Session, actor: Actor) -> list[domain.Town]:
     ]
 
 
+def town_rows(session: Session) -> list[Town]:
+    """Every town of the district (the rows themselves)."""
+    return list(session.scalars(select(Town).order_by(Town.id)))
+
+
 def existing_by_uscc(session: Session, actor: Actor, codes: Iterable[str]) -> dict[str, domain.Existing]:
     """The enterprises on file with these credit codes (whoever's they are), with their census
     fields and whether the actor may edit them."""
