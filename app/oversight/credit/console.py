@@ -154,6 +154,7 @@ def new():
     actor = _manager()
     now = utcnow()
     error = None
+    status = 200
     fields: dict[str, str] = {}
     values: dict[str, Any] = {name: "" for name in _FORM_FIELDS}
     values["list_kind"] = CreditStatus.WATCHLIST.value
@@ -171,6 +172,7 @@ def new():
                 raise
             db.session.rollback()
             error = exc.message
+            status = exc.http_status
             fields = dict(getattr(exc, "fields", {}) or {})
         else:
             db.session.commit()
@@ -203,7 +205,7 @@ def new():
         error=error,
         fields=fields,
         today=local_today(now),
-    ), (422 if error and request.method == "POST" else 200)
+    ), status
 
 
 def _enterprise_of(actor: Actor, enterprise_id: int | None):
@@ -220,6 +222,7 @@ def delist(credit_record_id: int):
     actor = _bureau()
     record = queries.get_record(db.session, actor, credit_record_id)
     error = None
+    status = 200
     reason = ""
     if request.method == "POST":
         _manager()
@@ -231,6 +234,7 @@ def delist(credit_record_id: int):
                 raise
             db.session.rollback()
             error = exc.message
+            status = exc.http_status
         else:
             db.session.commit()
             row = queries.record_row(db.session, credit_record_id)
@@ -244,4 +248,4 @@ def delist(credit_record_id: int):
         error=error,
         can_manage=may_manage_any(actor),
         today=local_today(utcnow()),
-    ), (422 if error else 200)
+    ), status
