@@ -40,6 +40,7 @@ from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
+from app.oversight.credit.models import CreditRecord
 from app.oversight.stats.models import (
     CheckMonthRollup,
     HazardMonthRollup,
@@ -81,6 +82,7 @@ __all__ = [
     "ConfinedSpaceConfirmation",
     "ConfinedSpaceJob",
     "ConfinedSpaceJobEvent",
+    "CreditRecord",
     "DeadlineExtension",
     "Department",
     "Enterprise",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Action, Actor, require
-from app.enterprises.domain import SITE_NOT_FOUND, new_site_token, site_retired_message
+from app.enterprises.domain import SITE_NOT_FOUND, CreditStatus, new_site_token, site_retired_message
 from app.enterprises.models import Department, Enterprise, Post, Site, Team, Town
 from app.enterprises.queries import site_with_token
 from app.enterprises.schemas import (
@@ -49,10 +49,23 @@ def _check_uscc_free(session: Session, uscc: str, except_id: int | None = None) 
         raise ValidationFailed.for_field("uscc", f"统一社会信用代码已被“{existing.name}”使用")
 
 
+CREDIT_STATUS_REFUSED = (
+    "信用状态不能在企业档案中直接修改：请在“失信名单”中将企业列入重点关注名单或严重失信主体名单，"
+    "或填写理由将其移出（由安监局管理员办理）。"
+)
+
+
+def _refuse_credit_change(current: CreditStatus, changes: dict[str, Any]) -> None:
+    """The file's forms and API may echo the credit status back unchanged, never change it."""
+    if "credit_status" in changes and changes["credit_status"] != current:
+        raise ValidationFailed(CREDIT_STATUS_REFUSED, fields={"credit_status": CREDIT_STATUS_REFUSED})
+
+
 def create_enterprise(session: Session, actor: Actor, now: datetime, data: Any) -> Enterprise:
     """Register an enterprise file. Raises PermissionDenied, ValidationFailed."""
     require(actor, Action.CREATE_ENTERPRISE)
     payload = parse(EnterpriseIn, data)
+    _refuse_credit_change(CreditStatus.NORMAL, payload.model_dump(exclude_unset=True))
     _check_town(session, actor, payload.town_id)
     _check_uscc_free(session, payload.uscc)
     enterprise = Enterprise(**payload.model_dump())
@@ -65,13 +78,14 @@ def update_enterprise(
     session: Session, actor: Actor, now: datetime, enterprise_id: int, data: Any
 ) -> Enterprise:
     """Change the given fields of an enterprise file. Raises NotFound, PermissionDenied,
-    ValidationFailed. Credit status is the bureau admin's alone."""
+    ValidationFailed. Credit status is not a field of the file: the credit list
+    (oversight/credit) sets it; a value other than the current one is refused."""
     enterprise = get_enterprise(session, actor, enterprise_id)
     require(actor, Action.EDIT_ENTERPRISE, enterprise.ref)
     payload = parse(EnterpriseUpdate, data)
     changes = payload.model_dump(exclude_unset=True)
-    if "credit_status" in changes:
-        require(actor, Action.SET_CREDIT_STATUS, enterprise.ref)
+    _refuse_credit_change(enterprise.credit_status, changes)
+    changes.pop("credit_status", None)
     if "uscc" in changes:
         _check_uscc_free(session, changes["uscc"], except_id=enterprise.id)
     if "town_id" in changes:

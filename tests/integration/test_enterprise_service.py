@@ -101,10 +101,12 @@ def test_update_changes_only_given_fields_and_guards_credit(db_session, build, b
     admin = build.actor(build.member(enterprise, "enterprise_admin"))
     service.update_enterprise(db_session, admin, NOW, enterprise.id, {"employee_count": 12})
     assert enterprise.employee_count == 12 and enterprise.industry == "machinery"
-    with pytest.raises(PermissionDenied):
-        service.update_enterprise(db_session, admin, NOW, enterprise.id, {"credit_status": "normal"})
-    service.update_enterprise(db_session, bureau_admin, NOW, enterprise.id, {"credit_status": "watchlist"})
-    assert enterprise.credit_status == "watchlist"
+    # Credit status belongs to the credit list (oversight/credit): the file refuses a change
+    # from anyone, the bureau admin included, and tolerates the current value echoed back.
+    service.update_enterprise(db_session, admin, NOW, enterprise.id, {"credit_status": "normal"})
+    with pytest.raises(ValidationFailed, match="失信名单"):
+        service.update_enterprise(db_session, bureau_admin, NOW, enterprise.id, {"credit_status": "watchlist"})
+    assert enterprise.credit_status == "normal"
 
 
 def test_failed_update_leaves_the_stored_file_untouched(db_session, build, bureau_admin):

@@ -19,6 +19,7 @@ from app.accounts.service import issue_api_token
 from app.clock import utcnow
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.schedules import service as schedule_service
+from app.oversight.credit.models import CreditRecord
 
 # Parameters that are not rows of an enterprise: the sweep leaves these routes alone.
 NOT_ENTERPRISE_ROWS = {"year", "filename", "media_id", "token", "slug", "kind", "name", "path", "figure"}
@@ -42,6 +43,11 @@ def rows(db_session, build):
         expires_at=now + timedelta(days=7),
     )
     db_session.add(invite)
+    credit_record = CreditRecord(
+        enterprise_id=a.id, list_kind="watchlist", reason="扫描", basis="扫描", listed_on=now.date(),
+        review_on=now.date() + timedelta(days=365), created_at=now,
+    )
+    db_session.add(credit_record)
     b = build.enterprise(name="乙企业")
     outsider = build.member(b, Role.ENTERPRISE_ADMIN)
     db_session.flush()
@@ -56,6 +62,7 @@ def rows(db_session, build):
         "user_id": member.id,
         "schedule_id": schedule.id,
         "invite_id": invite.id,
+        "credit_record_id": credit_record.id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }

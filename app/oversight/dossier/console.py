@@ -11,13 +11,14 @@ from flask import Blueprint, render_template, request
 
 from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Action
-from app.clock import utcnow
+from app.clock import local_today, utcnow
 from app.enterprises import service as enterprise_service
 from app.enterprises.models import Enterprise
 from app.errors import PermissionDenied
 from app.extensions import db
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, SOURCE_LABELS, STATUS_LABELS
+from app.oversight.credit import queries as credit_queries
 from app.oversight.dossier import queries
 from app.oversight.dossier.domain import (
     CERTIFICATE_STATE_LABELS,
@@ -47,6 +48,7 @@ SECTIONS = (
     ("checks", "排查计划与按时率"),
     ("hazards", "隐患治理"),
     ("enforcement", "执法与信用"),
+    ("credit", "信用记录"),
     ("tips", "安全提示"),
     ("timeline", "时间线"),
 )
@@ -76,6 +78,7 @@ def dossier(enterprise_id: int):
         e=enterprise,
         d=page,
         sections=SECTIONS,
+        credit=credit_queries.dossier_credit(db.session, actor, enterprise, local_today(utcnow())),
         can_manage_members=actor.can(Action.MANAGE_MEMBERS, enterprise.ref),
         can_see_broadcasts=actor.can(Action.BROADCAST_TIP),
         CERTIFICATE_STATE_LABELS=CERTIFICATE_STATE_LABELS,

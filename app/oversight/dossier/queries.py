@@ -37,6 +37,7 @@ from app.hazard_reporting.hazards.queries import overdue_clause
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.hazard_reporting.schedules.queries import SchedulesPage, schedules_page
 from app.hazard_reporting.sites.queries import SiteRow, site_rows
+from app.oversight.credit import queries as credit_queries
 from app.oversight.dossier.domain import (
     HAZARD_WINDOW,
     NOT_FOUND_STATUSES,
@@ -543,6 +544,7 @@ def timeline(
         _hazard_entries(session, enterprise.id, n),
         _missed_check_entries(session, enterprise.id, n),
         _tip_entries(session, user_ids, n),
+        credit_queries.timeline_entries(session, enterprise.id, n),
     ]
     return merge_timeline(sources, limit)
 
