@@ -1,5 +1,5 @@
 """The demo's credit list (失信名单), written through the credit service as the bureau admin
-would: 郑州绿源纺织 on the 重点关注 list with two of the 四个一律 flags, 郑州华新建材 listed last
+would: 郑州绿源纺织 on the 重点关注 list with two of the 四个一律 measures (限制, 公示), 郑州华新建材 listed last
 year and delisted after its review (the history), and every enterprise of the generated
 district whose plan marks it (district.py) listed with a reason fitting its list, so that the
 marks and the list agree. Their notices are marked delivered: the listings are past events.
@@ -31,8 +31,8 @@ WATCHED = {
     "reason": "定型机热媒炉重大事故隐患逾期未整改，三同时手续未办理",
     "basis": "《安全生产法》第一百零二条；惠应急责改〔2026〕31号责令限期整改指令书",
     "decision_no": "惠应急罚〔2026〕18号",
-    "max_penalty": True,
-    "suspend_production": True,
+    "restrict_market": True,
+    "publicize": True,
     "days_ago": 40,
 }
 HISTORY = {
@@ -41,7 +41,7 @@ HISTORY = {
     "reason": "煤磨系统粉尘爆炸危险场所未按规定设置防爆设施，经责令整改逾期未改正",
     "basis": "《工贸企业粉尘防爆安全规定》第二十二条；惠应急罚〔2025〕7号行政处罚决定书",
     "decision_no": "惠应急罚〔2025〕7号",
-    "max_penalty": True,
+    "publicize": True,
     "days_ago": 420,
     "delisted_days_ago": 50,
     "delist_reason": "管理期满复核：防爆设施已整改并经复查验收，一年内未再发生失信行为",
@@ -50,12 +50,12 @@ DISTRICT_REASONS = {
     CreditStatus.WATCHLIST: (
         "隐患排查治理台账长期缺失，当月漏检率超过 20%",
         "《安全生产法》第四十一条；属地镇（街道）督导通报",
-        {"max_penalty": False},
+        {"publicize": False},
     ),
     CreditStatus.SERIOUS_DISCREDIT: (
         "重大事故隐患拒不整改，被责令停产整顿后仍不具备安全生产条件",
         "《安全生产严重失信主体名单管理办法》第六条",
-        {"max_penalty": True, "suspend_production": True},
+        {"restrict_market": True, "publicize": True},
     ),
 }
 

@@ -1,7 +1,7 @@
 """credit records (失信名单): the 重点关注 and 严重失信主体 lists with their history
 
 Revision ID: a14c0e5e0002
-Revises: c4e1a7d9b305
+Revises: 0c77ccd84e22
 Create Date: 2026-12-05 17:30:00+00:00
 
 Written by hand against the models (the drift test checks them). One table,
@@ -28,7 +28,7 @@ from alembic import op
 import app.database
 
 revision = "a14c0e5e0002"
-down_revision = "c4e1a7d9b305"
+down_revision = "0c77ccd84e22"
 branch_labels = None
 depends_on = None
 
@@ -61,10 +61,10 @@ def upgrade() -> None:
         sa.Column("decision_no", sa.String(length=64), nullable=True),
         sa.Column("listed_on", sa.Date(), nullable=False),
         sa.Column("review_on", sa.Date(), nullable=False),
-        sa.Column("close_down", sa.Boolean(), nullable=False),
-        sa.Column("max_penalty", sa.Boolean(), nullable=False),
-        sa.Column("suspend_production", sa.Boolean(), nullable=False),
-        sa.Column("prosecute", sa.Boolean(), nullable=False),
+        sa.Column("restrict_market", sa.Boolean(), nullable=False),
+        sa.Column("publicize", sa.Boolean(), nullable=False),
+        sa.Column("occupational_ban", sa.Boolean(), nullable=False),
+        sa.Column("industry_ban", sa.Boolean(), nullable=False),
         sa.Column("listed_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", app.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("delisted_on", sa.Date(), nullable=True),
@@ -116,10 +116,10 @@ def _backfill() -> None:
         sa.column("basis", sa.String()),
         sa.column("listed_on", sa.Date()),
         sa.column("review_on", sa.Date()),
-        sa.column("close_down", sa.Boolean()),
-        sa.column("max_penalty", sa.Boolean()),
-        sa.column("suspend_production", sa.Boolean()),
-        sa.column("prosecute", sa.Boolean()),
+        sa.column("restrict_market", sa.Boolean()),
+        sa.column("publicize", sa.Boolean()),
+        sa.column("occupational_ban", sa.Boolean()),
+        sa.column("industry_ban", sa.Boolean()),
         sa.column("created_at", app.database.UTCDateTime(timezone=True)),
     )
     marked = bind.execute(
@@ -141,10 +141,10 @@ def _backfill() -> None:
                 "basis": BACKFILL_BASIS,
                 "listed_on": today,
                 "review_on": _add_years(today, TERM_YEARS[status]),
-                "close_down": False,
-                "max_penalty": False,
-                "suspend_production": False,
-                "prosecute": False,
+                "restrict_market": False,
+                "publicize": False,
+                "occupational_ban": False,
+                "industry_ban": False,
                 "created_at": now,
             }
             for enterprise_id, status in marked

@@ -47,8 +47,8 @@ class World:
             "reason": "重大事故隐患逾期未整改",
             "basis": "《安全生产严重失信主体名单管理办法》第六条",
             "decision_no": "惠应急罚〔2026〕12号",
-            "max_penalty": "1",
-            "suspend_production": True,
+            "publicize": "1",
+            "occupational_ban": True,
             **overrides,
         }
 
@@ -72,7 +72,7 @@ def test_listing_records_the_facts_sets_credit_status_and_tells_managers_and_adm
     record = world.list()
     assert record.list_kind is CreditStatus.WATCHLIST and record.active
     assert (record.listed_on, record.review_on) == (TODAY, date(2027, 12, 5))
-    assert record.flags == {"close_down": False, "max_penalty": True, "suspend_production": True, "prosecute": False}
+    assert record.flags == {"restrict_market": False, "publicize": True, "occupational_ban": True, "industry_ban": False}
     assert record.listed_by_id == world.admin_user.id and record.decision_no == "惠应急罚〔2026〕12号"
     assert world.enterprise.credit_status is CreditStatus.WATCHLIST
     notices = _outbox(db_session, CREDIT_LISTED)
@@ -193,7 +193,7 @@ def test_the_dossier_history_and_timeline(world, db_session):
     second = world.list()
     rows = queries.history(db_session, world.enterprise.id)
     assert [r.id for r in rows] == [second.id, first.id] and rows[0].active and not rows[1].active
-    assert rows[0].flag_labels == ["一律按上限处罚", "一律责令停产整顿"]
+    assert rows[0].flag_labels == ["一律上网公示", "一律职业禁入"]
     entries = queries.timeline_entries(db_session, world.enterprise.id, 10)
     assert {e.kind for e in entries} == {TimelineKind.CREDIT}
     assert sorted(e.title for e in entries) == sorted(["列入严重失信主体名单", "移出严重失信主体名单", "列入重点关注名单"])

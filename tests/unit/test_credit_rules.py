@@ -120,10 +120,10 @@ def test_reason_and_basis_are_required_and_bounded_the_decision_number_is_option
 
 def test_the_four_flags_in_the_policy_s_order():
     assert [label for _, label in domain.FLAGS] == [
-        "一律关闭取缔", "一律按上限处罚", "一律责令停产整顿", "一律依法追究法律责任",
+        "一律给予限制", "一律上网公示", "一律职业禁入", "一律行业禁入",
     ]
-    assert flag_labels({"prosecute": True, "close_down": True, "max_penalty": False}) == [
-        "一律关闭取缔", "一律依法追究法律责任",
+    assert flag_labels({"industry_ban": True, "restrict_market": True, "publicize": False}) == [
+        "一律给予限制", "一律行业禁入",
     ]
     assert flag_labels({}) == []
     assert [checked(v) for v in (True, "1", "on", "true", "yes")] == [True] * 5

@@ -60,7 +60,7 @@ class Scene:
             "list_kind": "serious_discredit",
             "reason": "拒不执行停产整顿指令",
             "basis": "《安全生产严重失信主体名单管理办法》第六条",
-            "close_down": True,
+            "restrict_market": True,
             **overrides,
         }
         return service.list_enterprise(self.session, self.actor(self.admin), utcnow(), data)
@@ -97,7 +97,7 @@ def test_the_admin_finds_an_enterprise_and_lists_it_with_flags(app, client, scen
     by_code = text(client.get(f"/console/credit/new?q={scene.far.uscc[-8:]}"))
     assert "郑州鑫林木业有限公司" in by_code
     form = client.get(f"/console/credit/new?enterprise_id={scene.listed.id}")
-    assert form.status_code == 200 and 'name="csrf_token"' in text(form) and "一律责令停产整顿" in text(form)
+    assert form.status_code == 200 and 'name="csrf_token"' in text(form) and "一律职业禁入" in text(form)
     response = client.post(
         "/console/credit/new",
         data={
@@ -109,18 +109,18 @@ def test_the_admin_finds_an_enterprise_and_lists_it_with_flags(app, client, scen
             "decision_no": "惠应急罚〔2026〕12号",
             "listed_on": local_today(utcnow()).isoformat(),
             "review_on": "",
-            "max_penalty": "1",
-            "prosecute": "1",
+            "publicize": "1",
+            "industry_ban": "1",
         },
     )
     assert response.status_code == 302
     record = db_session.scalar(select(CreditRecord))
-    assert record.list_kind is CreditStatus.WATCHLIST and (record.max_penalty, record.prosecute) == (True, True)
+    assert record.list_kind is CreditStatus.WATCHLIST and (record.publicize, record.industry_ban) == (True, True)
     db_session.refresh(scene.listed)
-    assert not record.close_down and scene.listed.credit_status is CreditStatus.WATCHLIST
+    assert not record.restrict_market and scene.listed.credit_status is CreditStatus.WATCHLIST
     page = text(client.get("/console/credit"))
     assert "已将郑州绿源纺织有限公司列入重点关注名单" in page
-    assert "在册企业（1 家）" in page and "一律按上限处罚" in page and "一律依法追究法律责任" in page
+    assert "在册企业（1 家）" in page and "一律上网公示" in page and "一律行业禁入" in page
     assert WATCH_TAG in page and "惠应急罚〔2026〕12号" in page
     assert db_session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "credit_listed")) == 1
 
@@ -131,11 +131,11 @@ def test_a_refused_listing_keeps_what_was_typed(app, client, scene, db_session):
     response = client.post(
         "/console/credit/new",
         data={"csrf_token": token, "enterprise_id": str(scene.listed.id), "list_kind": "watchlist",
-              "reason": "", "basis": "第七条依据文字", "decision_no": "文号XYZ", "suspend_production": "1"},
+              "reason": "", "basis": "第七条依据文字", "decision_no": "文号XYZ", "occupational_ban": "1"},
     )
     page = text(response)
     assert response.status_code == 422 and "请填写列入事由" in page
-    assert "第七条依据文字" in page and "文号XYZ" in page and 'name="suspend_production" value="1" checked' in page
+    assert "第七条依据文字" in page and "文号XYZ" in page and 'name="occupational_ban" value="1" checked' in page
     scene.list()
     again = client.post(
         "/console/credit/new",
@@ -151,7 +151,7 @@ def test_delisting_needs_a_reason_and_goes_to_the_history(app, client, scene, db
     console_login(client, scene.admin)
     token = session_token(app, client)
     form = text(client.get(f"/console/credit/{record.id}/delist"))
-    assert "确认移出" in form and "拒不执行停产整顿指令" in form and "一律关闭取缔" in form
+    assert "确认移出" in form and "拒不执行停产整顿指令" in form and "一律给予限制" in form
     empty = client.post(f"/console/credit/{record.id}/delist", data={"csrf_token": token, "delist_reason": " "})
     assert empty.status_code == 422 and "请填写移出理由" in text(empty)
     done = client.post(
@@ -275,12 +275,12 @@ def test_api_lists_and_delists(client, scene, db_session):
     headers = _headers(db_session, scene.admin)
     body = {
         "enterprise_id": scene.listed.id, "list_kind": "watchlist", "reason": "逾期未整改",
-        "basis": "第六条", "max_penalty": True,
+        "basis": "第六条", "publicize": True,
     }
     created = client.post("/api/v1/credit-records", json=body, headers=headers)
     assert created.status_code == 201, created.get_json()
     record = created.get_json()
-    assert record["active"] and record["list_name"] == "重点关注名单" and record["flags"]["max_penalty"]
+    assert record["active"] and record["list_name"] == "重点关注名单" and record["flags"]["publicize"]
     assert record["listed_on"] == local_today(utcnow()).isoformat() and record["review_on"] > record["listed_on"]
     twice = client.post("/api/v1/credit-records", json=body, headers=headers)
     assert twice.status_code == 409 and twice.mimetype == "application/problem+json"

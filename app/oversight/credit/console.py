@@ -35,6 +35,7 @@ from app.ids import parse_id
 from app.oversight.credit import queries, service
 from app.oversight.credit.domain import (
     DEFAULT_TERM_YEARS,
+    FLAG_HINTS,
     FLAGS,
     LIST_KIND_LABELS,
     LIST_KINDS,
@@ -74,6 +75,7 @@ def _labels() -> dict[str, Any]:
         "LIST_KIND_LABELS": LIST_KIND_LABELS,
         "TAG_LABELS": TAG_LABELS,
         "FLAGS": FLAGS,
+        "FLAG_HINTS": FLAG_HINTS,
         "CREDIT_LABELS": CREDIT_LABELS,
         "DEFAULT_TERM_YEARS": DEFAULT_TERM_YEARS,
         "MAX_REASON": MAX_REASON,

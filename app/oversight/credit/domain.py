@@ -18,8 +18,12 @@ Readings the issue leaves open, decided here:
 - At most one active (not delisted) record per enterprise (a partial unique index backs this
   up). To move an enterprise from one list to the other, delist it with the reason and list
   it again: both steps stay in the history.
-- The four flags (四个一律, docs: domain.md §1.7) are recorded as the bureau decides them;
-  none implies another and none is required.
+- The four flags are the 四个一律 of the bureau's own notice for the 黑名单 (notice-2017 §七,
+  the joint punishment measures: 一律给予限制 in finance, tax, procurement, tenders and land;
+  一律上网公示并通报上级公司; 一律职业禁入 for operators held criminally liable; 一律行业禁入 for
+  intermediaries responsible for an accident), not the 打非治违 four of domain.md §1.7
+  (关闭取缔/上限处罚/停产整顿/追究责任), which are enforcement measures, not list measures.
+  They are recorded as the bureau decides them; none implies another and none is required.
 """
 
 from __future__ import annotations
@@ -50,13 +54,21 @@ MAX_REASON = 500
 MAX_BASIS = 300
 MAX_DECISION_NO = 64
 
-# 四个一律: (attribute of CreditRecord, label), in the order the policy states them.
+# 四个一律: (attribute of CreditRecord, label), in the order the bureau's notice states them
+# for the 黑名单 (notice-2017 §七, after 发改财金〔2016〕1001号's joint punishment memorandum).
 FLAGS: tuple[tuple[str, str], ...] = (
-    ("close_down", "一律关闭取缔"),
-    ("max_penalty", "一律按上限处罚"),
-    ("suspend_production", "一律责令停产整顿"),
-    ("prosecute", "一律依法追究法律责任"),
+    ("restrict_market", "一律给予限制"),
+    ("publicize", "一律上网公示"),
+    ("occupational_ban", "一律职业禁入"),
+    ("industry_ban", "一律行业禁入"),
 )
+# What each measure covers, in the notice's words (shown beside the form's checkboxes).
+FLAG_HINTS = {
+    "restrict_market": "在投融资、保险税收、政府采购、招标投标、土地出让等方面",
+    "publicize": "发生事故、受到行政处罚或存在重大隐患的，上网公示并通报上级公司",
+    "occupational_ban": "对被追究刑事责任的生产经营者",
+    "industry_ban": "对事故发生负有重大责任的中介机构",
+}
 FLAG_NAMES = tuple(name for name, _ in FLAGS)
 FLAG_LABELS = dict(FLAGS)
 

@@ -52,10 +52,10 @@ class CreditRecord(Base):
     listed_on: Mapped[date] = mapped_column(Date)
     review_on: Mapped[date] = mapped_column(Date)  # 复核（到期）日期
     # 四个一律 (domain.FLAGS)
-    close_down: Mapped[bool] = mapped_column(default=False)
-    max_penalty: Mapped[bool] = mapped_column(default=False)
-    suspend_production: Mapped[bool] = mapped_column(default=False)
-    prosecute: Mapped[bool] = mapped_column(default=False)
+    restrict_market: Mapped[bool] = mapped_column(default=False)
+    publicize: Mapped[bool] = mapped_column(default=False)
+    occupational_ban: Mapped[bool] = mapped_column(default=False)
+    industry_ban: Mapped[bool] = mapped_column(default=False)
     listed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime]
     delisted_on: Mapped[date | None] = mapped_column(Date)

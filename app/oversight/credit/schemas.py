@@ -31,10 +31,10 @@ class CreditRecordIn(BaseModel):
     review_on: date | None = Field(
         None, title="复核（到期）日期", description="default: listed_on + 1 year (watchlist) or + 3 years (serious_discredit)"
     )
-    close_down: bool = Field(False, title="一律关闭取缔")
-    max_penalty: bool = Field(False, title="一律按上限处罚")
-    suspend_production: bool = Field(False, title="一律责令停产整顿")
-    prosecute: bool = Field(False, title="一律依法追究法律责任")
+    restrict_market: bool = Field(False, title="一律给予限制")
+    publicize: bool = Field(False, title="一律上网公示")
+    occupational_ban: bool = Field(False, title="一律职业禁入")
+    industry_ban: bool = Field(False, title="一律行业禁入")
 
 
 class DelistIn(BaseModel):
@@ -42,10 +42,10 @@ class DelistIn(BaseModel):
 
 
 class CreditFlagsOut(BaseModel):
-    close_down: bool
-    max_penalty: bool
-    suspend_production: bool
-    prosecute: bool
+    restrict_market: bool
+    publicize: bool
+    occupational_ban: bool
+    industry_ban: bool
 
 
 class CreditRecordOut(BaseModel):

@@ -81,8 +81,8 @@ def _notify(session: Session, kind: str, record: CreditRecord, enterprise: Enter
 def list_enterprise(session: Session, actor: Actor, now: datetime, data: dict[str, Any]) -> CreditRecord:
     """Put an enterprise on a list: `enterprise_id`, `list_kind` (watchlist |
     serious_discredit), `reason`, `basis`, optional `decision_no`, `listed_on` (default
-    today), `review_on` (default by the list's term) and the flags (close_down, max_penalty,
-    suspend_production, prosecute). Sets its credit_status and queues a notice to its
+    today), `review_on` (default by the list's term) and the flags (restrict_market, publicize,
+    occupational_ban, industry_ban). Sets its credit_status and queues a notice to its
     managers and admins. Raises NotFound, PermissionDenied (not the bureau admin),
     ValidationFailed, Conflict (already on a list)."""
     enterprise = _enterprise(session, actor, data.get("enterprise_id"))
