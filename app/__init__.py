@@ -97,6 +97,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.notifications.h5 import bp as notifications_h5_bp
     from app.oversight.bulletins.console import bp as bulletins_console_bp
     from app.oversight.bulletins.h5 import h5_bp as bulletins_h5_bp
+    from app.oversight.campaigns.console import bp as campaigns_console_bp
     from app.oversight.census.console import bp as census_console_bp
     from app.oversight.credit.console import bp as credit_console_bp
     from app.oversight.dossier.console import bp as dossier_console_bp
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(bulletins_h5_bp)
     app.register_blueprint(census_console_bp)
     app.register_blueprint(credit_console_bp)
+    app.register_blueprint(campaigns_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.sandbox.api import register_fake_wechat

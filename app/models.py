@@ -40,6 +40,16 @@ from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
+from app.oversight.campaigns.models import (  # noqa: F401  (special campaigns, issue 14)
+    Campaign,
+    CampaignCheck,
+    CampaignCheckItem,
+    CampaignChecklist,
+    CampaignEvent,
+    CampaignHazard,
+    CampaignTarget,
+    CampaignTown,
+)
 from app.oversight.credit.models import CreditRecord
 from app.oversight.stats.models import (
     CheckMonthRollup,

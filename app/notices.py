@@ -7,6 +7,7 @@ from app.hazard_reporting.hazards import notices as hazard_notices
 from app.hazard_reporting.work_calendar import notices as calendar_notices
 from app.notifications.kinds import KINDS, register
 from app.oversight.bulletins import notices as bulletin_notices
+from app.oversight.campaigns import notices as campaign_notices
 from app.oversight.credit import notices as credit_notices
 from app.tips import notices as tip_notices
 from app.wechat_inbound import notices as callback_notices
@@ -14,6 +15,7 @@ from app.wechat_inbound import notices as callback_notices
 register(*hazard_notices.KINDS, *escalation_notices.KINDS, *tip_notices.KINDS, *calendar_notices.KINDS)
 register(*bulletin_notices.KINDS)
 register(*credit_notices.KINDS)
+register(*campaign_notices.KINDS)
 register(*callback_notices.KINDS)
 
 __all__ = ["KINDS"]

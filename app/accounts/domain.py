@@ -73,6 +73,10 @@ class Action(StrEnum):
     MANAGE_TOWNS = "manage_towns"
     MANAGE_CALENDAR = "manage_calendar"  # the district's working calendar (工作日历)
     MANAGE_BUREAU_USERS = "manage_bureau_users"
+    # Special campaigns (专项整治): the bureau creates, launches and closes them; an
+    # enterprise's principal, safety officer and admin submit its campaign self-check.
+    MANAGE_CAMPAIGNS = "manage_campaigns"  # district
+    DO_CAMPAIGN_CHECK = "do_campaign_check"  # enterprise-scoped
 
 
 DISTRICT_ACTIONS = frozenset(
@@ -84,6 +88,7 @@ DISTRICT_ACTIONS = frozenset(
         Action.MANAGE_TOWNS,
         Action.MANAGE_CALENDAR,
         Action.MANAGE_BUREAU_USERS,
+        Action.MANAGE_CAMPAIGNS,
     }
 )
 
@@ -142,6 +147,14 @@ BUREAU_PERMISSIONS: Mapping[BureauRole, tuple[frozenset[Action], frozenset[Actio
         _BUREAU_ON_ENTERPRISES,
         frozenset({Action.CREATE_ENTERPRISE, Action.VIEW_DISTRICT_STATS}),
     ),
+}
+
+# Special campaigns: the campaign self-check is the principal's, the safety officer's and the
+# enterprise admin's (MANAGE_CAMPAIGNS is a district action: the bureau admin's, not staff's).
+_CAMPAIGN_CHECKERS = frozenset({Role.MANAGER, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN})
+ENTERPRISE_PERMISSIONS = {
+    role: actions | {Action.DO_CAMPAIGN_CHECK} if role in _CAMPAIGN_CHECKERS else actions
+    for role, actions in ENTERPRISE_PERMISSIONS.items()
 }
 
 

@@ -153,6 +153,7 @@ def register_api(app: Flask) -> None:
 # Routes of other resources on the same blueprint (imported last: they use bp and spec).
 import app.api.sites  # noqa: E402,F401  (routes of sites on `bp`)
 from app.api import bulletins as _bulletins  # noqa: E402, F401
+from app.api import campaigns as _campaigns  # noqa: E402, F401
 from app.api import census as _census  # noqa: E402, F401
 from app.api import credit as _credit  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401

@@ -16,9 +16,10 @@ import pytest
 from app.accounts.domain import Role
 from app.accounts.models import Invite, Membership
 from app.accounts.service import issue_api_token
-from app.clock import utcnow
+from app.clock import local_today, utcnow
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.schedules import service as schedule_service
+from app.oversight.campaigns import service as campaign_service
 from app.oversight.credit.models import CreditRecord
 
 # Parameters that are not rows of an enterprise: the sweep leaves these routes alone.
@@ -50,6 +51,12 @@ def rows(db_session, build):
     db_session.add(credit_record)
     b = build.enterprise(name="乙企业")
     outsider = build.member(b, Role.ENTERPRISE_ADMIN)
+    # A special campaign (专项整治) whose only target is A.
+    a.dust_explosion = True
+    bureau_admin = build.actor(build.bureau_user("bureau_admin"))
+    deadline = (local_today(now) + timedelta(days=7)).isoformat()
+    campaign = campaign_service.create(db_session, bureau_admin, now, {"topic": "dust_explosion", "title": "粉尘防爆", "starts_on": deadline, "deadline": deadline})
+    campaign_service.launch(db_session, bureau_admin, now, campaign.id)
     db_session.flush()
     ids = {
         "enterprise_id": a.id,
@@ -63,6 +70,8 @@ def rows(db_session, build):
         "schedule_id": schedule.id,
         "invite_id": invite.id,
         "credit_record_id": credit_record.id,
+        "campaign_id": campaign.id,
+        "target_id": campaign_service.queries.target_of(db_session, campaign.id, a.id).id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }
