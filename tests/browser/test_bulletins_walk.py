@@ -92,7 +92,8 @@ def test_the_bureau_publishes_a_bulletin_and_a_warned_manager_reads_it(browser, 
         # The walk follows a warned enterprise of the demo's eight, whose people are on WeChat
         # (the district's other enterprises are on file without WeChat users).
         staffed = {spec["name"] for spec in demo_data.ENTERPRISES}
-        names = [n.strip() for n in warned_table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
+        # The cell may carry the credit list's tag after the name (「失信」/「重点关注」).
+        names = [(n.split() or [""])[0] for n in warned_table.locator("tbody tr td:nth-child(3)").all_inner_texts()]
         warned = next((n for n in names if n in staffed), "")
         assert warned, "the demo has a staffed enterprise the rules warn"
         page.screenshot(path=str(screenshots / "bulletin-draft.png"), full_page=True)

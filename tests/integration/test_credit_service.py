@@ -211,3 +211,26 @@ def test_the_enterprise_file_no_longer_changes_credit_status(world, db_session):
         db_session, world.admin, NOW, world.enterprise.id, {"credit_status": "normal", "employee_count": 99}
     )
     assert world.enterprise.employee_count == 99
+
+
+def test_the_demo_credit_seed_goes_through_the_service_once(build, db_session):
+    from app.demo import data
+    from app.demo.credit import seed_credit
+    from app.enterprises.schemas import uscc_check_digit
+
+    def demo(key: str):
+        spec = next(s for s in data.ENTERPRISES if s["key"] == key)
+        return build.enterprise(uscc=spec["uscc17"] + uscc_check_digit(spec["uscc17"]), name=spec["name"])
+
+    watched, history = demo("lvyuan"), demo("huaxin")
+    marked = build.enterprise(credit_status=CreditStatus.SERIOUS_DISCREDIT)
+    build.bureau_user("bureau_admin", user=build.user(username="admin"))
+    assert seed_credit(db_session, NOW) == 3
+    assert seed_credit(db_session, NOW) == 0
+    assert watched.credit_status is CreditStatus.WATCHLIST and history.credit_status is CreditStatus.NORMAL
+    assert marked.credit_status is CreditStatus.SERIOUS_DISCREDIT
+    active = queries.active_record(db_session, watched.id)
+    assert active is not None and active.max_penalty and active.suspend_production
+    (past,) = queries.history(db_session, history.id)
+    assert not past.active and past.delisted_on < TODAY and "复核" in past.delist_reason
+    assert queries.active_record(db_session, marked.id).list_kind is CreditStatus.SERIOUS_DISCREDIT
