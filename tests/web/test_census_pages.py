@@ -299,3 +299,29 @@ def test_the_census_routes_are_in_the_openapi_document(client):
     assert {"200", "413", "422"} <= set(post["responses"])
     assert "multipart/form-data" in post["requestBody"]["content"]
     assert any(p["name"] == "dry_run" for p in post["parameters"])
+
+
+def test_a_row_refused_while_confirming_is_shown_on_the_page_and_nothing_is_written(app, client, db_session, scene,
+                                                                                   monkeypatch):
+    from app.enterprises import service as enterprise_service
+    from app.errors import ValidationFailed
+
+    login(client, scene.admin)
+    token = session_token(app, client)
+    before = count(db_session)
+    kept = upload_token(text(upload(client, census_xlsx([new_row(20), new_row(21)]), token)))
+    real = enterprise_service.create_enterprise
+
+    def refuse_the_second(session, actor, now, data):
+        if data["uscc"] == valid_uscc(9_400_121):
+            raise ValidationFailed.for_field("uscc", "统一社会信用代码已被“别的企业”使用")
+        return real(session, actor, now, data)
+
+    monkeypatch.setattr(enterprise_service, "create_enterprise", refuse_the_second)
+    response = client.post("/console/census/confirm", data={"csrf_token": token, "upload": kept})
+    page = text(response)
+    assert response.status_code == 409
+    assert f"第 3 行（统一社会信用代码 {valid_uscc(9_400_121)}）无法写入：统一社会信用代码已被“别的企业”使用" in page
+    assert "导入已全部取消，没有写入任何企业" in page
+    assert "确认导入</button>" in page  # the kept file may be confirmed again once resolved
+    assert count(db_session) == before
