@@ -16,6 +16,7 @@ from app.accounts.models import ApiToken, BureauMembership, Membership, User
 from app.accounts.service import derived_token, hash_password, issue_api_token, token_digest
 from app.clock import local_today
 from app.demo import data
+from app.demo.campaigns import seed_campaigns
 from app.demo.district_seed import seed_district
 from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
@@ -136,6 +137,8 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     # The bureau's figures read monthly rollups the scheduler keeps; build them now so that
     # 辖区概况 shows the district's year at once, not after the first job run.
     refresh_recent_year(session, now)
+    # The bureau's special campaign (专项整治), through its services.
+    seeder.created += seed_campaigns(session, now)
     return seeder.created + ran
 
 
