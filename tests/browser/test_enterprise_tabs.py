@@ -27,6 +27,7 @@ TABS = [
     ("风险点巡查", "ent-09-risk-rounds", "风险点"),
     ("有限空间作业", "ent-10-confined-space", "有限空间作业"),
     ("隐患", "ent-11-hazards", "隐患"),
+    ("专项整治", "ent-12-campaigns", "专项整治"),
 ]
 
 

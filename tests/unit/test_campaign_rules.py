@@ -164,3 +164,18 @@ def test_managing_is_the_bureau_admins_and_staff_watch_their_towns():
     assert may_watch(staff, True, []) and may_watch(staff, False, [10, 20])
     assert not may_watch(staff, False, [20])
     assert not may_watch(member, True, [])
+
+
+def test_the_launch_notice_gives_the_deadline_and_links_to_the_self_check():
+    import app.notices  # noqa: F401  (registers the kinds)
+    from app.notifications.kinds import get_kind, render
+
+    rendered = render(
+        get_kind("campaign_launched"),
+        {"campaign_id": 4, "campaign_title": "2026年粉尘防爆专项整治", "enterprise_id": 9,
+         "enterprise_name": "郑州鑫林木业有限公司", "deadline": "2026-12-10", "at": "2026-11-28T02:00:00+00:00"},
+        "http://ancha.test",
+    )
+    assert rendered.url == "http://ancha.test/console/enterprises/9/campaigns/4"
+    assert rendered.data["thing3"]["value"] == "2026年粉尘防爆专项整治"
+    assert rendered.data["thing4"]["value"] == "12月10日"
