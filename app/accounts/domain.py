@@ -73,6 +73,7 @@ class Action(StrEnum):
     MANAGE_TOWNS = "manage_towns"
     MANAGE_CALENDAR = "manage_calendar"  # the district's working calendar (工作日历)
     MANAGE_BUREAU_USERS = "manage_bureau_users"
+    MANAGE_TRAINING = "manage_training"  # 安全培训: record and correct the enterprise's sessions
 
 
 DISTRICT_ACTIONS = frozenset(
@@ -142,6 +143,14 @@ BUREAU_PERMISSIONS: Mapping[BureauRole, tuple[frozenset[Action], frozenset[Actio
         _BUREAU_ON_ENTERPRISES,
         frozenset({Action.CREATE_ENTERPRISE, Action.VIEW_DISTRICT_STATS}),
     ),
+}
+
+# Safety training (安全培训): the principal, the safety officer and the admin record the
+# enterprise's sessions; every member may read them, the bureau reads them and the coverage.
+ENTERPRISE_PERMISSIONS = {
+    role: actions | {Action.MANAGE_TRAINING}
+    if role in (Role.MANAGER, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN) else actions
+    for role, actions in ENTERPRISE_PERMISSIONS.items()
 }
 
 
