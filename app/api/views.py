@@ -156,3 +156,4 @@ from app.api import bulletins as _bulletins  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401
 from app.api import schedules  # noqa: E402, F401
 from app.api import stats as _stats  # noqa: E402, F401
+from app.api import training as _training  # noqa: E402, F401

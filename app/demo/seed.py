@@ -20,6 +20,7 @@ from app.demo.district_seed import seed_district
 from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
 from app.demo.history_district import seed_district_history
+from app.demo.training import seed_training
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
@@ -136,6 +137,8 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     # The bureau's figures read monthly rollups the scheduler keeps; build them now so that
     # 辖区概况 shows the district's year at once, not after the first job run.
     refresh_recent_year(session, now)
+    # Safety training sessions through the service, coverage partial (app/demo/training.py).
+    seeder.created += seed_training(session, now)
     return seeder.created + ran
 
 

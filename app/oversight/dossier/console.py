@@ -11,7 +11,7 @@ from flask import Blueprint, render_template, request
 
 from app.accounts.console import current_actor, login_required
 from app.accounts.domain import Action
-from app.clock import utcnow
+from app.clock import local_today, utcnow
 from app.enterprises import service as enterprise_service
 from app.enterprises.models import Enterprise
 from app.errors import PermissionDenied
@@ -29,6 +29,8 @@ from app.oversight.dossier.domain import (
     may_view_dossier,
     timeline_limit,
 )
+from app.oversight.training.domain import KIND_LABELS as TRAINING_KIND_LABELS
+from app.oversight.training.queries import dossier_training
 
 bp = Blueprint(
     "dossier_console",
@@ -47,6 +49,7 @@ SECTIONS = (
     ("checks", "排查计划与按时率"),
     ("hazards", "隐患治理"),
     ("enforcement", "执法与信用"),
+    ("training", "安全培训"),
     ("tips", "安全提示"),
     ("timeline", "时间线"),
 )
@@ -70,7 +73,8 @@ def dossier(enterprise_id: int):
     enterprise = enterprise_service.get_enterprise(db.session, actor, enterprise_id)
     if not may_view_dossier(actor, enterprise.ref):
         raise PermissionDenied(REFUSED)
-    page = queries.dossier(db.session, enterprise, utcnow(), timeline_limit(request.args.get("timeline")))
+    now = utcnow()
+    page = queries.dossier(db.session, enterprise, now, timeline_limit(request.args.get("timeline")))
     return render_template(
         "oversight/dossier/page.html",
         e=enterprise,
@@ -87,4 +91,6 @@ def dossier(enterprise_id: int):
         HAZARD_LEVEL_LABELS=LEVEL_LABELS,
         HAZARD_STATUS_LABELS=STATUS_LABELS,
         HAZARD_SOURCE_LABELS=SOURCE_LABELS,
+        training=dossier_training(db.session, enterprise.id, local_today(now)),
+        TRAINING_KIND_LABELS=TRAINING_KIND_LABELS,
     )

@@ -347,3 +347,26 @@ def enterprise_coverage(session: Session, enterprise_id: int, as_of: date) -> li
 def recent_sessions(session: Session, enterprise_id: int, limit: int) -> list[SessionRow]:
     rows, _total = sessions_page(session, enterprise_id, 1, limit)
     return rows
+
+
+DOSSIER_SESSIONS = 5
+
+
+@dataclass(frozen=True)
+class DossierTraining:
+    """The 培训 section of the 一企一档: the last sessions and the coverage of the
+    enterprise's principals and safety officers today."""
+
+    as_of: date
+    sessions: list[SessionRow]
+    total_sessions: int
+    people: list[Person]
+
+    @property
+    def coverage(self) -> Coverage:
+        return Coverage(people=len(self.people), covered=sum(1 for p in self.people if p.covered))
+
+
+def dossier_training(session: Session, enterprise_id: int, as_of: date) -> DossierTraining:
+    rows, total_rows = sessions_page(session, enterprise_id, 1, DOSSIER_SESSIONS)
+    return DossierTraining(as_of, rows, total_rows, enterprise_coverage(session, enterprise_id, as_of))
