@@ -19,6 +19,7 @@ from app.accounts.service import issue_api_token
 from app.clock import utcnow
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.schedules import service as schedule_service
+from app.oversight.training import service as training_service
 
 # Parameters that are not rows of an enterprise: the sweep leaves these routes alone.
 NOT_ENTERPRISE_ROWS = {"year", "filename", "media_id", "token", "slug", "kind", "name", "path", "figure"}
@@ -42,6 +43,11 @@ def rows(db_session, build):
         expires_at=now + timedelta(days=7),
     )
     db_session.add(invite)
+    training = training_service.record_session(
+        db_session, build.actor(build.member(a, Role.SAFETY_OFFICER)), now, a.id,
+        {"topic": "三级安全教育", "kind": "three_level", "held_on": now.date().isoformat(), "trainer": "王老师",
+         "hours": "2", "attendees": [{"membership_id": membership.id}]},
+    )
     b = build.enterprise(name="乙企业")
     outsider = build.member(b, Role.ENTERPRISE_ADMIN)
     db_session.flush()
@@ -56,6 +62,7 @@ def rows(db_session, build):
         "user_id": member.id,
         "schedule_id": schedule.id,
         "invite_id": invite.id,
+        "training_session_id": training.id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }
