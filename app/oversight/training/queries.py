@@ -113,7 +113,7 @@ def session_events(session: Session, training_session_id: int) -> list[tuple[Tra
             .outerjoin(User, User.id == TrainingEvent.actor_id)
             .where(TrainingEvent.session_id == training_session_id)
             .order_by(TrainingEvent.id)
-        ).tuples()
+        ).all()
     )
 
 
