@@ -17,10 +17,12 @@ from sqlalchemy import select
 
 from app.accounts.domain import Role
 from app.accounts.models import Membership, User
+from app.accounts.queries import load_actor
 from app.accounts.service import hash_password
-from app.clock import utcnow
+from app.clock import local_today, utcnow
 from app.demo import data as demo_data
 from app.enterprises.models import Enterprise
+from app.oversight.training.queries import coverage_report
 from tests.browser.conftest import SECRET, live_server, needs_chromium
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -43,6 +45,11 @@ def _seed(session, base_url: str) -> Live:
     from app.demo.seed import seed_demo
 
     seed_demo(session, utcnow(), SECRET)
+    # The demo's own sessions leave coverage partial: some principals covered, some not.
+    bureau = session.scalar(select(User).where(User.username == "admin"))
+    report = coverage_report(session, load_actor(session, bureau), local_today(utcnow()))
+    covered = {p.name for e in report.enterprises for p in e.people if p.covered}
+    assert 0 < len(covered) < report.district.people
     enterprise = session.scalar(select(Enterprise).where(Enterprise.name == ENTERPRISE))
 
     def person(role: Role) -> User:
