@@ -241,3 +241,16 @@ def test_api_coverage_for_the_bureau_only(client, scene, db_session):
     spec = client.get("/api/v1/openapi.json").json
     assert "/api/v1/training/coverage" in spec["paths"]
     assert "post" in spec["paths"]["/api/v1/enterprises/{enterprise_id}/training-sessions"]
+
+
+def test_an_old_session_has_no_correction_form_and_a_wrong_enterprise_is_404(client, scene, db_session):
+    row = scene.recorded()
+    row.held_on = local_today(utcnow()) - timedelta(days=31)
+    db_session.flush()
+    console_login(client, scene.officer)
+    page = text(client.get(f"/console/enterprises/{scene.e.id}/training/{row.id}"))
+    assert "年度再培训" in page and "更正培训记录" not in page
+    console_login(client, scene.bureau)
+    assert client.get(f"/console/enterprises/{scene.other.id}/training/{row.id}").status_code == 404
+    page = text(client.get(f"/console/enterprises/{scene.e.id}/training/{row.id}"))
+    assert "王经理" in page and "更正培训记录" not in page
