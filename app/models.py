@@ -58,6 +58,7 @@ from app.oversight.stats.models import (
     TownCheckMonthRollup,
     TownHazardMonthRollup,
 )
+from app.oversight.training.models import TrainingAttendance, TrainingEvent, TrainingSession  # noqa: F401
 from app.tips.models import (
     Tip,
     TipBroadcast,

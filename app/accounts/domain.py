@@ -77,6 +77,7 @@ class Action(StrEnum):
     # enterprise's principal, safety officer and admin submit its campaign self-check.
     MANAGE_CAMPAIGNS = "manage_campaigns"  # district
     DO_CAMPAIGN_CHECK = "do_campaign_check"  # enterprise-scoped
+    MANAGE_TRAINING = "manage_training"  # 安全培训: record and correct the enterprise's sessions
 
 
 DISTRICT_ACTIONS = frozenset(
@@ -149,11 +150,13 @@ BUREAU_PERMISSIONS: Mapping[BureauRole, tuple[frozenset[Action], frozenset[Actio
     ),
 }
 
-# Special campaigns: the campaign self-check is the principal's, the safety officer's and the
-# enterprise admin's (MANAGE_CAMPAIGNS is a district action: the bureau admin's, not staff's).
-_CAMPAIGN_CHECKERS = frozenset({Role.MANAGER, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN})
+# Special campaigns and safety training are the principal's, the safety officer's and the
+# enterprise admin's: they submit the campaign self-check (专项整治; MANAGE_CAMPAIGNS is a
+# district action, the bureau admin's, not staff's) and record the enterprise's training
+# sessions (安全培训; every member may read them, the bureau reads them and the coverage).
+_PRINCIPAL_ROLES = frozenset({Role.MANAGER, Role.SAFETY_OFFICER, Role.ENTERPRISE_ADMIN})
 ENTERPRISE_PERMISSIONS = {
-    role: actions | {Action.DO_CAMPAIGN_CHECK} if role in _CAMPAIGN_CHECKERS else actions
+    role: actions | {Action.DO_CAMPAIGN_CHECK, Action.MANAGE_TRAINING} if role in _PRINCIPAL_ROLES else actions
     for role, actions in ENTERPRISE_PERMISSIONS.items()
 }
 

@@ -159,3 +159,4 @@ from app.api import credit as _credit  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401
 from app.api import schedules  # noqa: E402, F401
 from app.api import stats as _stats  # noqa: E402, F401
+from app.api import training as _training  # noqa: E402, F401

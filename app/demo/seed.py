@@ -22,6 +22,7 @@ from app.demo.district_seed import seed_district
 from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
 from app.demo.history_district import seed_district_history
+from app.demo.training import seed_training
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
@@ -140,6 +141,8 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     refresh_recent_year(session, now)
     ran += seed_credit(session, now)
     ran += seed_campaigns(session, now, root)
+    # Safety training sessions through the service, coverage partial (app/demo/training.py).
+    seeder.created += seed_training(session, now)
     return seeder.created + ran
 
 

@@ -21,6 +21,7 @@ from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.schedules import service as schedule_service
 from app.oversight.campaigns import service as campaign_service
 from app.oversight.credit.models import CreditRecord
+from app.oversight.training import service as training_service
 
 # Parameters that are not rows of an enterprise: the sweep leaves these routes alone.
 NOT_ENTERPRISE_ROWS = {"year", "filename", "media_id", "token", "slug", "kind", "name", "path", "figure"}
@@ -49,6 +50,11 @@ def rows(db_session, build):
         review_on=now.date() + timedelta(days=365), created_at=now,
     )
     db_session.add(credit_record)
+    training = training_service.record_session(
+        db_session, build.actor(build.member(a, Role.SAFETY_OFFICER)), now, a.id,
+        {"topic": "三级安全教育", "kind": "three_level", "held_on": now.date().isoformat(), "trainer": "王老师",
+         "hours": "2", "attendees": [{"membership_id": membership.id}]},
+    )
     b = build.enterprise(name="乙企业")
     outsider = build.member(b, Role.ENTERPRISE_ADMIN)
     # A special campaign (专项整治) whose only target is A.
@@ -72,6 +78,7 @@ def rows(db_session, build):
         "credit_record_id": credit_record.id,
         "campaign_id": campaign.id,
         "target_id": campaign_service.queries.target_of(db_session, campaign.id, a.id).id,
+        "training_session_id": training.id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }

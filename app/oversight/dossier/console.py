@@ -30,6 +30,8 @@ from app.oversight.dossier.domain import (
     may_view_dossier,
     timeline_limit,
 )
+from app.oversight.training.domain import KIND_LABELS as TRAINING_KIND_LABELS
+from app.oversight.training.queries import dossier_training
 
 bp = Blueprint(
     "dossier_console",
@@ -49,6 +51,7 @@ SECTIONS = (
     ("hazards", "隐患治理"),
     ("enforcement", "执法与信用"),
     ("credit", "信用记录"),
+    ("training", "安全培训"),
     ("tips", "安全提示"),
     ("timeline", "时间线"),
 )
@@ -72,7 +75,8 @@ def dossier(enterprise_id: int):
     enterprise = enterprise_service.get_enterprise(db.session, actor, enterprise_id)
     if not may_view_dossier(actor, enterprise.ref):
         raise PermissionDenied(REFUSED)
-    page = queries.dossier(db.session, enterprise, utcnow(), timeline_limit(request.args.get("timeline")))
+    now = utcnow()
+    page = queries.dossier(db.session, enterprise, now, timeline_limit(request.args.get("timeline")))
     return render_template(
         "oversight/dossier/page.html",
         e=enterprise,
@@ -90,4 +94,6 @@ def dossier(enterprise_id: int):
         HAZARD_LEVEL_LABELS=LEVEL_LABELS,
         HAZARD_STATUS_LABELS=STATUS_LABELS,
         HAZARD_SOURCE_LABELS=SOURCE_LABELS,
+        training=dossier_training(db.session, enterprise.id, local_today(now)),
+        TRAINING_KIND_LABELS=TRAINING_KIND_LABELS,
     )
