@@ -50,6 +50,7 @@ from app.tips.models import (
     TipTagMember,
     TipTownTag,
 )
+from app.oversight.enforcement.models import Inspection, InspectionEvent, InspectionProblem  # noqa: F401
 
 __all__ = [
     "ApiToken",

@@ -73,6 +73,7 @@ class Action(StrEnum):
     MANAGE_TOWNS = "manage_towns"
     MANAGE_CALENDAR = "manage_calendar"  # the district's working calendar (工作日历)
     MANAGE_BUREAU_USERS = "manage_bureau_users"
+    INSPECT = "inspect"  # 执法检查: record an inspection of an enterprise in scope
 
 
 DISTRICT_ACTIONS = frozenset(
@@ -142,6 +143,11 @@ BUREAU_PERMISSIONS: Mapping[BureauRole, tuple[frozenset[Action], frozenset[Actio
         _BUREAU_ON_ENTERPRISES,
         frozenset({Action.CREATE_ENTERPRISE, Action.VIEW_DISTRICT_STATS}),
     ),
+}
+# 执法检查 is the bureau's, admin and staff alike, on the enterprises in their scope.
+BUREAU_PERMISSIONS = {
+    role: (on_enterprises | {Action.INSPECT}, district)
+    for role, (on_enterprises, district) in BUREAU_PERMISSIONS.items()
 }
 
 
