@@ -89,6 +89,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.oversight.bulletins.console import bp as bulletins_console_bp
     from app.oversight.bulletins.h5 import h5_bp as bulletins_h5_bp
     from app.oversight.dossier.console import bp as dossier_console_bp
+    from app.oversight.enforcement.console import bp as enforcement_console_bp
     from app.oversight.stats.console import bp as oversight_stats_bp
     from app.tips.console import console_bp as tips_console_bp
     from app.tips.h5 import h5_bp as tips_h5_bp
@@ -117,6 +118,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(oversight_stats_bp)
     app.register_blueprint(bulletins_console_bp)
     app.register_blueprint(bulletins_h5_bp)
+    app.register_blueprint(enforcement_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.sandbox.api import register_fake_wechat

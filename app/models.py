@@ -33,6 +33,7 @@ from app.hazard_reporting.schedules.models import CheckSchedule, SiteRiskProfile
 from app.hazard_reporting.work_calendar.models import CalendarEvent, CalendarOverride, CalendarYear
 from app.notifications.models import NotificationPreference, OutboxMessage
 from app.oversight.bulletins.models import Bulletin, BulletinEntry, BulletinEvent
+from app.oversight.enforcement.models import Inspection, InspectionEvent, InspectionProblem  # noqa: F401
 from app.oversight.stats.models import (
     CheckMonthRollup,
     HazardMonthRollup,
@@ -50,7 +51,6 @@ from app.tips.models import (
     TipTagMember,
     TipTownTag,
 )
-from app.oversight.enforcement.models import Inspection, InspectionEvent, InspectionProblem  # noqa: F401
 
 __all__ = [
     "ApiToken",

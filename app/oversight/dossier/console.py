@@ -29,6 +29,7 @@ from app.oversight.dossier.domain import (
     may_view_dossier,
     timeline_limit,
 )
+from app.oversight.enforcement import queries as enforcement_queries
 
 bp = Blueprint(
     "dossier_console",
@@ -76,6 +77,7 @@ def dossier(enterprise_id: int):
         e=enterprise,
         d=page,
         sections=SECTIONS,
+        inspections=enforcement_queries.of_enterprise(db.session, actor, enterprise.id),
         can_manage_members=actor.can(Action.MANAGE_MEMBERS, enterprise.ref),
         can_see_broadcasts=actor.can(Action.BROADCAST_TIP),
         CERTIFICATE_STATE_LABELS=CERTIFICATE_STATE_LABELS,

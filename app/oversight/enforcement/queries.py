@@ -19,6 +19,7 @@ from app.hazard_reporting.hazards.domain import HazardLevel, HazardStatus
 from app.hazard_reporting.hazards.models import Hazard
 from app.oversight.enforcement.domain import (
     ENTERPRISE_READERS,
+    STATUS_LABELS,
     InspectionStatus,
     RecordFacts,
     Seen,
@@ -99,6 +100,10 @@ class ListRow:
     @property
     def seen_done(self) -> int:
         return sum(1 for s in self.seen if s.done)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.inspection.status]
 
 
 def _statuses_by_inspection(session: Session, inspection_ids: list[int]) -> dict[int, list[HazardStatus]]:
@@ -267,3 +272,14 @@ def of_enterprise(session: Session, actor: Actor, enterprise_id: int, limit: int
     """The records of one enterprise `actor` may see (the 一企一档 section), newest first."""
     rows, _total = list_inspections(session, actor, InspectionFilter(enterprise_id=enterprise_id), 1, limit)
     return rows
+
+
+def units_of(session: Session, enterprise_id: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(sites, departments) of an enterprise as (id, name), for the problem form."""
+    sites = session.execute(
+        select(Site.id, Site.name).where(Site.enterprise_id == enterprise_id, Site.active.is_(True)).order_by(Site.name)
+    ).all()
+    departments = session.execute(
+        select(Department.id, Department.name).where(Department.enterprise_id == enterprise_id).order_by(Department.name)
+    ).all()
+    return [(r.id, r.name) for r in sites], [(r.id, r.name) for r in departments]
