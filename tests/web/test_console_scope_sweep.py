@@ -25,7 +25,7 @@ NOT_ENTERPRISE_ROWS = {"year", "filename", "media_id", "token", "slug", "kind", 
 
 
 @pytest.fixture
-def rows(db_session, build):
+def rows(db_session, build, tmp_path):
     """Enterprise A with one of each row a console route can name; B's admin."""
     now = utcnow()
     a = build.enterprise(name="甲企业")
@@ -45,6 +45,7 @@ def rows(db_session, build):
     b = build.enterprise(name="乙企业")
     outsider = build.member(b, Role.ENTERPRISE_ADMIN)
     db_session.flush()
+    inspection = _signed_inspection(db_session, build, a, tmp_path)
     ids = {
         "enterprise_id": a.id,
         "department_id": department.id,
@@ -56,11 +57,32 @@ def rows(db_session, build):
         "user_id": member.id,
         "schedule_id": schedule.id,
         "invite_id": invite.id,
+        "inspection_id": inspection.id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }
     _, token = issue_api_token(db_session, outsider, now, "scope sweep")
     return ids, outsider, token
+
+
+def _signed_inspection(db_session, build, enterprise, media_root):
+    """An enforcement inspection of A, signed (its signature image on disk), by the bureau."""
+    from app.oversight.enforcement import service as enforcement_service
+    from tests.fixtures.enforcement import signature_png
+
+    now = utcnow()
+    inspector = build.actor(build.bureau_user("bureau_admin"))
+    inspection = enforcement_service.create(
+        db_session, inspector, now,
+        {"enterprise_id": str(enterprise.id), "inspected_on": "2026-01-05", "inspectors": "执法人员", "responsible_name": "甲",
+         "no_problems": "1"},
+    )
+    enforcement_service.edit(
+        db_session, inspector, now, inspection.id,
+        {"inspected_on": "2026-01-05", "inspectors": "执法人员", "responsible_name": "甲", "no_problems": "1"},
+    )
+    enforcement_service.set_directive(db_session, inspector, now, inspection.id, {"penalty_kind": "none"})
+    return enforcement_service.sign(db_session, inspector, now, inspection.id, signature_png(), "甲", media_root)
 
 
 def _routes(app, prefix: str):

@@ -270,6 +270,7 @@ def sign(inspection_id: int):
     if not may_take(actor, InspectionAction.SIGN, view.enterprise.ref):
         abort(403)
     error = None
+    error_status = 422
     signer = view.inspection.signer_name or view.inspection.responsible_name
     if request.method == "POST":
         signer = request.form.get("signer_name", "")
@@ -283,7 +284,7 @@ def sign(inspection_id: int):
             if exc.http_status in (403, 404):
                 raise
             db.session.rollback()
-            error = exc.message
+            error, error_status = exc.message, exc.http_status
             view = queries.record_view(db.session, actor, inspection_id)
         else:
             db.session.commit()
@@ -291,7 +292,7 @@ def sign(inspection_id: int):
             return redirect(url_for("enforcement_console.detail", inspection_id=inspection_id))
     return render_template(
         "oversight/enforcement/sign.html", v=view, i=view.inspection, signer=signer, error=error
-    ), (422 if error else 200)
+    ), (error_status if error else 200)
 
 
 @bp.get("/<id:inspection_id>/print")
