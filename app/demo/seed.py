@@ -17,8 +17,9 @@ from app.accounts.service import derived_token, hash_password, issue_api_token, 
 from app.clock import local_today
 from app.demo import data
 from app.demo.district_seed import seed_district
+from app.demo.enforcement import seed_enforcement
 from app.demo.headline import ensure_night_schedule, headline
-from app.demo.history import seed_history
+from app.demo.history import demo_enterprises, seed_history
 from app.demo.history_district import seed_district_history
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
@@ -136,6 +137,8 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     # The bureau's figures read monthly rollups the scheduler keeps; build them now so that
     # 辖区概况 shows the district's year at once, not after the first job run.
     refresh_recent_year(session, now)
+    if root is not None:  # the signatures and the rectification photos need a media root
+        ran += seed_enforcement(session, now, root, demo_enterprises(session))
     return seeder.created + ran
 
 
