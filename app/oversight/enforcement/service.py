@@ -32,6 +32,7 @@ from app.oversight.enforcement.domain import (
     MAX_PROBLEM,
     MAX_RESULT,
     MAX_SUMMARY,
+    PENALTY_LABELS,
     InspectionAction,
     InspectionStatus,
     PenaltyKind,
@@ -235,7 +236,7 @@ def set_directive(
     inspection.penalty_number = number
     inspection.penalty_deadline = deadline
     inspection.updated_at = now
-    _event(session, inspection, actor, now, InspectionAction.SET_DIRECTIVE, before, kind.value)
+    _event(session, inspection, actor, now, InspectionAction.SET_DIRECTIVE, before, PENALTY_LABELS[kind])
     session.flush()
     return inspection
 

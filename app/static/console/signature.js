@@ -48,6 +48,7 @@
     ctx.fillStyle = "#111";
     ctx.fill();
     if (hint) hint.style.display = "none";
+    if (status) status.textContent = "";
   });
   canvas.addEventListener("pointermove", function (event) {
     if (!drawing) return;
