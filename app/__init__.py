@@ -101,6 +101,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.oversight.census.console import bp as census_console_bp
     from app.oversight.credit.console import bp as credit_console_bp
     from app.oversight.dossier.console import bp as dossier_console_bp
+    from app.oversight.enforcement.console import bp as enforcement_console_bp
     from app.oversight.stats.console import bp as oversight_stats_bp
     from app.oversight.training.console import bp as training_console_bp
     from app.tips.console import console_bp as tips_console_bp
@@ -135,6 +136,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(credit_console_bp)
     app.register_blueprint(campaigns_console_bp)
     app.register_blueprint(training_console_bp)
+    app.register_blueprint(enforcement_console_bp)
     if settings.sandbox:
         # The fake WeChat API, OAuth page and simulator; never registered otherwise.
         from app.sandbox.api import register_fake_wechat

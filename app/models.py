@@ -51,6 +51,7 @@ from app.oversight.campaigns.models import (  # noqa: F401  (special campaigns, 
     CampaignTown,
 )
 from app.oversight.credit.models import CreditRecord
+from app.oversight.enforcement.models import Inspection, InspectionEvent, InspectionProblem  # noqa: F401
 from app.oversight.stats.models import (
     CheckMonthRollup,
     HazardMonthRollup,

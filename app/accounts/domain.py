@@ -78,6 +78,7 @@ class Action(StrEnum):
     MANAGE_CAMPAIGNS = "manage_campaigns"  # district
     DO_CAMPAIGN_CHECK = "do_campaign_check"  # enterprise-scoped
     MANAGE_TRAINING = "manage_training"  # 安全培训: record and correct the enterprise's sessions
+    INSPECT = "inspect"  # 执法检查: record an inspection of an enterprise in scope
 
 
 DISTRICT_ACTIONS = frozenset(
@@ -148,6 +149,11 @@ BUREAU_PERMISSIONS: Mapping[BureauRole, tuple[frozenset[Action], frozenset[Actio
         _BUREAU_ON_ENTERPRISES,
         frozenset({Action.CREATE_ENTERPRISE, Action.VIEW_DISTRICT_STATS}),
     ),
+}
+# 执法检查 is the bureau's, admin and staff alike, on the enterprises in their scope.
+BUREAU_PERMISSIONS = {
+    role: (on_enterprises | {Action.INSPECT}, district)
+    for role, (on_enterprises, district) in BUREAU_PERMISSIONS.items()
 }
 
 # Special campaigns and safety training are the principal's, the safety officer's and the

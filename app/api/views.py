@@ -156,6 +156,7 @@ from app.api import bulletins as _bulletins  # noqa: E402, F401
 from app.api import campaigns as _campaigns  # noqa: E402, F401
 from app.api import census as _census  # noqa: E402, F401
 from app.api import credit as _credit  # noqa: E402, F401
+from app.api import inspections as _inspections  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401
 from app.api import schedules  # noqa: E402, F401
 from app.api import stats as _stats  # noqa: E402, F401

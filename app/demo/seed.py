@@ -19,8 +19,9 @@ from app.demo import data
 from app.demo.campaigns import seed_campaigns
 from app.demo.credit import seed_credit
 from app.demo.district_seed import seed_district
+from app.demo.enforcement import seed_enforcement
 from app.demo.headline import ensure_night_schedule, headline
-from app.demo.history import seed_history
+from app.demo.history import demo_enterprises, seed_history
 from app.demo.history_district import seed_district_history
 from app.demo.training import seed_training
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
@@ -143,6 +144,8 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
     ran += seed_campaigns(session, now, root)
     # Safety training sessions through the service, coverage partial (app/demo/training.py).
     seeder.created += seed_training(session, now)
+    if root is not None:  # the signatures and the rectification photos need a media root
+        ran += seed_enforcement(session, now, root, demo_enterprises(session))
     return seeder.created + ran
 
 

@@ -51,6 +51,9 @@ BUREAU_ON_ENTERPRISE = {
     },
     BureauRole.STAFF: {A.VIEW_ENTERPRISE, A.EDIT_ENTERPRISE, A.EXPORT_LEDGER, A.SUPERVISE_MAJOR_HAZARD},
 }
+# 执法检查 (issue 14): the bureau's, admin and staff, on enterprises in scope.
+for _actions in BUREAU_ON_ENTERPRISE.values():
+    _actions.add(A.INSPECT)
 BUREAU_DISTRICT = {
     BureauRole.ADMIN: set(DISTRICT_ACTIONS),
     BureauRole.STAFF: {A.CREATE_ENTERPRISE, A.VIEW_DISTRICT_STATS},

@@ -28,7 +28,7 @@ NOT_ENTERPRISE_ROWS = {"year", "filename", "media_id", "token", "slug", "kind", 
 
 
 @pytest.fixture
-def rows(db_session, build):
+def rows(db_session, build, tmp_path):
     """Enterprise A with one of each row a console route can name; B's admin."""
     now = utcnow()
     a = build.enterprise(name="甲企业")
@@ -64,6 +64,7 @@ def rows(db_session, build):
     campaign = campaign_service.create(db_session, bureau_admin, now, {"topic": "dust_explosion", "title": "粉尘防爆", "starts_on": deadline, "deadline": deadline})
     campaign_service.launch(db_session, bureau_admin, now, campaign.id)
     db_session.flush()
+    inspection = _signed_inspection(db_session, build, a, tmp_path)
     ids = {
         "enterprise_id": a.id,
         "department_id": department.id,
@@ -79,11 +80,32 @@ def rows(db_session, build):
         "campaign_id": campaign.id,
         "target_id": campaign_service.queries.target_of(db_session, campaign.id, a.id).id,
         "training_session_id": training.id,
+        "inspection_id": inspection.id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }
     _, token = issue_api_token(db_session, outsider, now, "scope sweep")
     return ids, outsider, token
+
+
+def _signed_inspection(db_session, build, enterprise, media_root):
+    """An enforcement inspection of A, signed (its signature image on disk), by the bureau."""
+    from app.oversight.enforcement import service as enforcement_service
+    from tests.fixtures.enforcement import signature_png
+
+    now = utcnow()
+    inspector = build.actor(build.bureau_user("bureau_admin"))
+    inspection = enforcement_service.create(
+        db_session, inspector, now,
+        {"enterprise_id": str(enterprise.id), "inspected_on": "2026-01-05", "inspectors": "执法人员", "responsible_name": "甲",
+         "no_problems": "1"},
+    )
+    enforcement_service.edit(
+        db_session, inspector, now, inspection.id,
+        {"inspected_on": "2026-01-05", "inspectors": "执法人员", "responsible_name": "甲", "no_problems": "1"},
+    )
+    enforcement_service.set_directive(db_session, inspector, now, inspection.id, {"penalty_kind": "none"})
+    return enforcement_service.sign(db_session, inspector, now, inspection.id, signature_png(), "甲", media_root)
 
 
 def _routes(app, prefix: str):

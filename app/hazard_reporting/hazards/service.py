@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from app.hazard_reporting.hazards.domain import (
     PHOTO_ACTIONS,
     ExtensionStatus,
     HazardAction,
+    HazardCategory,
     HazardLevel,
     HazardSource,
     HazardStatus,
@@ -38,6 +39,7 @@ from app.hazard_reporting.hazards.domain import (
     check_extension,
     general_deadline,
     level_for_failed_item,
+    local_end_of_day,
     pick_criteria,
     require_ready_for_rectification,
     rule_for,
@@ -173,6 +175,66 @@ def report_hazard(
         HazardAction.REPORT,
         from_status=None,
         data={"source": hazard.source.value, "item_code": hazard.item_code, "criteria_code": criteria_code},
+    )
+    return hazard
+
+
+def record_enforcement_hazard(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    enterprise_id: int,
+    inspection_id: int,
+    description: str,
+    level: HazardLevel,
+    category: HazardCategory,
+    due_on: date,
+    site_id: int | None = None,
+    department_id: int | None = None,
+) -> Hazard:
+    """Enter a problem of a signed enforcement inspection (执法检查) in the enterprise's ledger:
+    source enforcement, reported by the inspector, due by the end of `due_on` (local; the
+    inspection's order sets the deadline whatever the level — a major hazard's approved plan
+    replaces it later, as for any major hazard). The event and the enterprise's notices are
+    those of any reported hazard (record). The bureau reports no 随手拍: this needs
+    Action.INSPECT, not REPORT_HAZARD. Raises NotFound, PermissionDenied, ValidationFailed."""
+    enterprise = session.get(Enterprise, enterprise_id)
+    if enterprise is None or not actor.can(Action.VIEW_ENTERPRISE, enterprise.ref):
+        raise NotFound("企业不存在或您无权查看。")
+    require(actor, Action.INSPECT, enterprise.ref)
+    _check_site(session, enterprise, site_id)
+    _check_department(session, enterprise, department_id)
+    text = (description or "").strip()
+    if not text:
+        raise ValidationFailed.for_field("description", "请填写隐患描述")
+    hazard = Hazard(
+        enterprise_id=enterprise.id,
+        site_id=site_id,
+        department_id=department_id,
+        source=HazardSource.ENFORCEMENT,
+        level=level,
+        review_required=False,
+        category=category,
+        description=text,
+        location="",
+        reporter_id=actor.user_id,
+        deadline=local_end_of_day(due_on),
+        status=HazardStatus.REPORTED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(hazard)
+    session.flush()
+    record(
+        session,
+        actor,
+        now,
+        hazard,
+        enterprise,
+        HazardAction.REPORT,
+        from_status=None,
+        data={"source": hazard.source.value, "inspection_id": inspection_id},
     )
     return hazard
 

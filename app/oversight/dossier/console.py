@@ -30,6 +30,7 @@ from app.oversight.dossier.domain import (
     may_view_dossier,
     timeline_limit,
 )
+from app.oversight.enforcement import queries as enforcement_queries
 from app.oversight.training.domain import KIND_LABELS as TRAINING_KIND_LABELS
 from app.oversight.training.queries import dossier_training
 
@@ -83,6 +84,7 @@ def dossier(enterprise_id: int):
         d=page,
         sections=SECTIONS,
         credit=credit_queries.dossier_credit(db.session, actor, enterprise, local_today(utcnow())),
+        inspections=enforcement_queries.of_enterprise(db.session, actor, enterprise.id),
         can_manage_members=actor.can(Action.MANAGE_MEMBERS, enterprise.ref),
         can_see_broadcasts=actor.can(Action.BROADCAST_TIP),
         CERTIFICATE_STATE_LABELS=CERTIFICATE_STATE_LABELS,
