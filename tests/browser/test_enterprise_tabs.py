@@ -28,6 +28,7 @@ TABS = [
     ("有限空间作业", "ent-10-confined-space", "有限空间作业"),
     ("隐患", "ent-11-hazards", "隐患"),
     ("专项整治", "ent-12-campaigns", "专项整治"),
+    ("安全培训", "ent-13-training", "安全培训"),
 ]
 
 
