@@ -153,6 +153,7 @@ def register_api(app: Flask) -> None:
 # Routes of other resources on the same blueprint (imported last: they use bp and spec).
 import app.api.sites  # noqa: E402,F401  (routes of sites on `bp`)
 from app.api import bulletins as _bulletins  # noqa: E402, F401
+from app.api import check_tasks as _check_tasks  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401
 from app.api import schedules  # noqa: E402, F401
 from app.api import stats as _stats  # noqa: E402, F401

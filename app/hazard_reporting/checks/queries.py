@@ -180,7 +180,7 @@ def control_items(
         query = query.where(RiskControl.team_id == facts.team_id)
     elif facts.level == CheckLevel.WEEKLY:
         query = query.where(RiskControl.department_id == facts.department_id)
-    rows = [(row, _control_facts(*row)) for row in session.execute(query).tuples()]
+    rows = [(row, _control_facts(*row)) for row in session.execute(query)]
     if retired_too:
         return [_control_item(*row, fact.active) for row, fact in rows if control_offered(facts, site_id, fact)]
     offered = {fact.id for fact in controls_for(facts, site_id, [fact for _, fact in rows])}
@@ -207,7 +207,7 @@ def post_control_items(session: Session, user_id: int, site: Site) -> list[Contr
         RiskControl.post_id.in_(sorted(post_ids)),
         RiskPoint.site_id == site.id,
     )
-    rows = [(row, _control_facts(*row)) for row in session.execute(query).tuples()]
+    rows = [(row, _control_facts(*row)) for row in session.execute(query)]
     offered = {fact.id for fact in post_controls_for(post_ids, site.id, [fact for _, fact in rows])}
     return [_control_item(*row, True) for row, fact in rows if fact.id in offered]
 
@@ -285,6 +285,32 @@ def tasks_owed(session: Session, actor_user: User, site: Site, now: datetime) ->
         if checkable_at(facts, site.id, site.department_id) and any(owes(facts, m) for m in members):
             owed.append(task)
     return owed
+
+
+def current_tasks(
+    session: Session,
+    enterprise_id: int,
+    today: date,
+    *,
+    team_id: int | None = None,
+    level: CheckLevel | None = None,
+) -> list[CheckTask]:
+    """The enterprise's tasks whose period contains `today` (local date), optionally of one
+    team and level, by level (daily, weekly, monthly) then unit."""
+    schedule = _schedule_class()
+    query = (
+        select(CheckTask)
+        .join(schedule, schedule.id == CheckTask.schedule_id)
+        .options(contains_eager(CheckTask.schedule))
+        .where(CheckTask.enterprise_id == enterprise_id, CheckTask.period_start <= today, CheckTask.period_end >= today)
+    )
+    if team_id is not None:
+        query = query.where(schedule.team_id == team_id)
+    if level is not None:
+        query = query.where(schedule.level == level)
+    tasks = list(session.scalars(query))
+    order = {lv: n for n, lv in enumerate(CheckLevel)}
+    return sorted(tasks, key=lambda t: (order[CheckLevel(t.schedule.level)], t.schedule.label, t.id))
 
 
 def recent_tasks(session: Session, enterprise_id: int, now: datetime, limit: int) -> list[CheckTask]:
