@@ -375,7 +375,7 @@ def scan(token: str):
         owed=[
             {
                 "task": t,
-                "items": len(queries.task_items(session_, t)),
+                "items": len(queries.task_items(session_, t)) + len(queries.control_items(session_, t, site.id)),
                 "due": _when(t.due_at, now),
                 "overdue": is_task_overdue(t.status, t.due_at, now),
                 "grace": _when(t.grace_until, now),
