@@ -11,7 +11,7 @@ from flask import g, jsonify, request
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from app.api.schedules import _ERRORS, _int_arg, problems
+from app.api.sites import ProblemOut, problem_json
 from app.api.views import bp, spec, token_required
 from app.clock import local_today, utcnow
 from app.enterprises.service import get_enterprise
@@ -20,9 +20,10 @@ from app.extensions import db
 from app.hazard_reporting.checks import queries
 from app.hazard_reporting.checks.domain import CheckLevel, ItemOriginKind, in_form_order
 from app.hazard_reporting.checks.models import CheckTask
-from app.ids import MAX_ID
+from app.ids import MAX_ID, parse_id
 
 _DOC = {"skip_validation": True, "tags": ["checks"]}
+_PROBLEMS = {"HTTP_401": ProblemOut, "HTTP_403": ProblemOut, "HTTP_404": ProblemOut, "HTTP_422": ProblemOut}
 
 
 class CheckTaskItemOut(BaseModel):
@@ -88,17 +89,21 @@ def _out(task: CheckTask) -> dict:
 
 
 @bp.get("/check-tasks")
-@spec.validate(query=CheckTaskQuery, resp=Response(HTTP_200=CheckTaskList, **_ERRORS), **_DOC)
-@problems
+@spec.validate(query=CheckTaskQuery, resp=Response(HTTP_200=CheckTaskList, **_PROBLEMS), **_DOC)
+@problem_json
 @token_required
 def list_check_tasks():
     """The checks of the current periods (today, this week, this month in Asia/Shanghai) of
     `?enterprise_id=` (required), optionally `&team_id=` and `&level=daily|weekly|monthly`,
     each with its items: checklist lines first, then the risk register's controls."""
-    if not request.args.get("enterprise_id", "").strip():
-        raise ValidationFailed.for_field("enterprise_id", "请指定企业（enterprise_id）")
-    enterprise = get_enterprise(db.session, g.actor, _int_arg("enterprise_id", 0, 1, MAX_ID))
-    team_id = _int_arg("team_id", 0, 1, MAX_ID) or None
+    enterprise_id = parse_id(request.args.get("enterprise_id", ""))
+    if enterprise_id is None:
+        raise ValidationFailed.for_field("enterprise_id", "请指定企业（enterprise_id，正整数）")
+    enterprise = get_enterprise(db.session, g.actor, enterprise_id)
+    raw_team = request.args.get("team_id", "").strip()
+    team_id = parse_id(raw_team) if raw_team else None
+    if raw_team and team_id is None:
+        raise ValidationFailed.for_field("team_id", "班组 id 应为正整数")
     level = request.args.get("level", "").strip() or None
     if level is not None and level not in {lv.value for lv in CheckLevel}:
         raise ValidationFailed.for_field("level", "取值无效，可选：daily、weekly、monthly")
