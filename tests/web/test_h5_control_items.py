@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from app.accounts.domain import Role
 from app.accounts.h5_login import SESSION_USER_ID
 from app.accounts.service import issue_api_token
-from app.api import check_tasks as api_check_tasks
 from app.hazard_reporting.checklists import service as checklist_service
 from app.hazard_reporting.checks import h5 as check_h5
 from app.hazard_reporting.checks.models import CheckItemResult, PostSelfCheck
@@ -36,7 +35,7 @@ def client(client):
 @pytest.fixture
 def org(build, db_session, monkeypatch) -> CheckOrg:
     monkeypatch.setattr(check_h5, "utcnow", lambda: MONDAY)
-    monkeypatch.setattr(api_check_tasks, "utcnow", lambda: MONDAY)
+    monkeypatch.setattr("app.api.check_tasks.utcnow", lambda: MONDAY)  # imported with the app
     checklist_service.load_standard_checklists(db_session, MONDAY)
     org = CheckOrg(build)
     org.generate()
@@ -100,6 +99,7 @@ def test_a_plain_form_marks_the_control_as_a_hazard_and_the_pages_name_it(client
 
     page = text(client.get(f"/h5/checks/{task.id}/result"))
     assert "风险管控措施" in page and "出铁前确认炉前地坑干燥无积水" in page
+    assert "来源：熔炼炉 › 高温熔融金属喷溅" in page
     detail = text(client.get(f"/h5/hazards/{hazard.id}"))
     assert "来源：风险管控措施「出铁前确认炉前地坑干燥无积水」· 风险点「熔炼炉」" in detail
     console_login(client, org.officer)

@@ -548,6 +548,11 @@ def result(task_id: int):
         if members:
             groups.append((ITEM_CATEGORY_LABELS[category], members))
     controls = [row for row in rows if row["result"].risk_control_id is not None]
+    origins = queries.control_origins(
+        session_, submission.enterprise_id, [row["result"].risk_control_id for row in controls]
+    )
+    for row in controls:
+        row["origin"] = origins.get(row["result"].risk_control_id)
     if controls:
         groups.append((CONTROL_GROUP, controls))
     now = utcnow()

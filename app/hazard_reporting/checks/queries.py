@@ -212,6 +212,21 @@ def post_control_items(session: Session, user_id: int, site: Site) -> list[Contr
     return [_control_item(*row, True) for row, fact in rows if fact.id in offered]
 
 
+def control_origins(session: Session, enterprise_id: int, control_ids: Iterable[int]) -> dict[int, str]:
+    """'risk point › source' of these controls of the enterprise (retired ones too), by id:
+    where a check's control items came from."""
+    ids = sorted(set(control_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(RiskControl.id, RiskPoint.name, RiskSource.name)
+        .join(RiskSource, RiskSource.id == RiskControl.source_id)
+        .join(RiskPoint, RiskPoint.id == RiskSource.risk_point_id)
+        .where(RiskControl.id.in_(ids), RiskPoint.enterprise_id == enterprise_id)
+    )
+    return {control_id: f"{point} › {source}" for control_id, point, source in rows}
+
+
 def self_checks_on(session: Session, user_id: int, control_ids: Iterable[int], day: date) -> dict[int, PostSelfCheck]:
     """The user's self-checks of `day` (local date) of these controls, by control id."""
     ids = sorted(set(control_ids))
