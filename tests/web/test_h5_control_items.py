@@ -183,3 +183,12 @@ def test_api_check_tasks_of_another_enterprise_are_404(client, db_session, build
     assert response.status_code == 404
     assert not re.search(r"班组日排查", text(response))
     assert client.get(f"/api/v1/check-tasks?enterprise_id={org.enterprise.id}").status_code == 401
+
+
+def test_the_openapi_document_describes_check_tasks(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/check-tasks"]["get"]
+    assert {p["name"] for p in operation["parameters"]} >= {"enterprise_id", "team_id", "level"}
+    schemas = spec["components"]["schemas"]
+    item = next(v for k, v in schemas.items() if k.endswith(".CheckTaskItemOut"))
+    assert {"text", "origin", "control_id"} <= set(item["properties"])
