@@ -24,7 +24,7 @@ from app.hazard_reporting.risks.domain import ControlLevel
 from tests.fixtures.checks import KEY, MONDAY, CheckOrg, jpeg
 from tests.fixtures.csrf import FormClient
 from tests.fixtures.hazard_pages import console_login
-from tests.fixtures.risks import add_control
+from tests.fixtures.risks import add_control, bump
 
 
 @pytest.fixture
@@ -73,8 +73,7 @@ def test_the_form_lists_the_control_after_the_checklist_with_its_origin(client, 
     assert 'class="ck-chip ck-chip--orange">较大风险' in section
     assert f'<span class="ck-item__no">{total}</span>' in section
     assert page.index("风险管控措施") > page.rindex('data-origin="checklist"')
-    assert f'name="control_ids" value="{control.id}"' in page
-    assert 'name="risk_register_version" value="1"' in page
+    assert 'name="controls_token"' in page
     # At another point of the team's reach the control is not offered.
     client.get(f"/h5/scan/{org.gate.token}")
     assert code not in text(client.get(f"/h5/checks/{org.daily().id}?site={org.gate.token}"))
@@ -85,8 +84,7 @@ def test_a_plain_form_marks_the_control_as_a_hazard_and_the_pages_name_it(client
     h5_login(client, org.leader)
     client.get(f"/h5/scan/{org.s1.token}")
     code = f"RC-{control.id}"
-    data = {"site_token": org.s1.token, "idempotency_key": KEY, "control_ids": str(control.id),
-            "risk_register_version": "1"}
+    data = {"site_token": org.s1.token, "idempotency_key": KEY}  # no token: the register as it is
     for resolved in task_items(db_session, task):
         data[f"result-{resolved.item.code}"] = "ok"
     data |= {f"result-{code}": "hazard", f"note-{code}": "炉前地坑有积水", f"file-{code}": (io.BytesIO(jpeg()), "a.jpg")}
@@ -192,3 +190,44 @@ def test_the_openapi_document_describes_check_tasks(client):
     schemas = spec["components"]["schemas"]
     item = next(v for k, v in schemas.items() if k.endswith(".CheckTaskItemOut"))
     assert {"text", "origin", "control_id"} <= set(item["properties"])
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="controls_token" value="([^"]+)"', page).group(1)
+
+
+def test_a_form_opened_before_a_control_was_retired_still_submits_and_a_forged_token_is_ignored(
+    client, db_session, org, control
+):
+    kept = add_control(
+        db_session, org.enterprise, org.s1, MONDAY, level=ControlLevel.TEAM, team_id=org.t1.id,
+        text="浇注区设置警戒线", point_name="浇注区",
+    )
+    task = org.daily()
+    h5_login(client, org.leader)
+    client.get(f"/h5/scan/{org.s1.token}")
+    token = _token(text(client.get(f"/h5/checks/{task.id}?site={org.s1.token}")))
+    control.active = False  # retired by the register's editor meanwhile
+    bump(db_session, org.enterprise.id, MONDAY)
+    retired_code, kept_code = f"RC-{control.id}", f"RC-{kept.id}"
+    data = {"site_token": org.s1.token, "idempotency_key": KEY, f"result-{retired_code}": "ok"}
+    for resolved in task_items(db_session, task):
+        data[f"result-{resolved.item.code}"] = "ok"
+
+    # A token that does not verify counts for nothing: the register as it is now asks for
+    # the control still in force.
+    forged = client.post(f"/h5/checks/{task.id}", data={**data, "controls_token": token[:-2] + "xx"}, headers=JSON)
+    assert forged.status_code == 422
+    assert f"answers.{kept_code}" in forged.get_json()["fields"]
+
+    data[f"result-{kept_code}"] = "ok"
+    response = client.post(f"/h5/checks/{task.id}", data={**data, "controls_token": token}, headers=JSON)
+    assert response.status_code == 200, text(response)
+    results = db_session.scalars(
+        select(CheckItemResult).where(CheckItemResult.risk_control_id.is_not(None)).order_by(CheckItemResult.position)
+    ).all()
+    assert {r.risk_control_id for r in results} == {control.id, kept.id}
+    assert results[0].submission.risk_register_version == 2
+
+
+JSON = {"Accept": "application/json"}

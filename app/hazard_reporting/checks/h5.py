@@ -35,6 +35,7 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -81,7 +82,6 @@ from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, Haz
 from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.schedules import queries as schedule_queries
 from app.hazard_reporting.uploads import StagedPhotos
-from app.ids import MAX_ID
 from app.web import csrf_required
 
 bp = Blueprint("checks_h5", __name__, url_prefix="/h5")
@@ -208,26 +208,35 @@ def _groups(items: list[ResolvedItem], controls: list[queries.ControlItem]) -> l
     return groups
 
 
-def _posted_control_ids(form: MultiDict) -> list[int]:
-    """The controls the posted form offered (hidden `control_ids`), unreadable ones left out
-    (the service refuses answers that belong to no item)."""
-    ids = []
-    for raw in form.getlist("control_ids")[:MAX_ANSWERS]:
-        try:
-            value = int(raw)
-        except ValueError:
-            continue
-        if 1 <= value <= MAX_ID and value not in ids:
-            ids.append(value)
-    return ids
+_CONTROLS_SALT = "ancha.check-form.controls"
 
 
-def _posted_version(form: MultiDict) -> int | None:
+def _controls_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_CONTROLS_SALT)
+
+
+def _controls_token(task_id: int, start: service.CheckStart) -> str:
+    """The register version and the controls a form offered, signed: what the submission
+    answers if the register changes before it is sent (and nothing a page could widen or
+    narrow)."""
+    return _controls_signer().dumps(
+        {"t": task_id, "v": start.register_version, "c": [c.control_id for c in start.controls]}
+    )
+
+
+def _form_controls(form: MultiDict, task_id: int) -> tuple[int | None, list[int]]:
+    """(register version, control ids) of the posted form, from its signed token; (None, [])
+    when there is none or it does not verify (the service then takes the register as it is)."""
     try:
-        value = int(form.get("risk_register_version", ""))
-    except ValueError:
-        return None
-    return value if 0 <= value <= MAX_ID else None
+        data = _controls_signer().loads(form.get("controls_token", ""))
+    except BadData:
+        return None, []
+    if not isinstance(data, dict) or data.get("t") != task_id:
+        return None, []
+    version, ids = data.get("v"), data.get("c")
+    if not isinstance(version, int) or not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        return None, []
+    return version, ids[:MAX_ANSWERS]
 
 
 def _form_values(form: MultiDict, codes: list[str], stage: StagedPhotos) -> dict[str, dict[str, Any]]:
@@ -262,8 +271,7 @@ def _form_page(
             enterprise=site.enterprise,
             groups=_groups(start.items, start.controls),
             total=len(start.items) + len(start.controls),
-            controls=start.controls,
-            register_version=start.register_version,
+            controls_token=_controls_token(task.id, start),
             values=values or {},
             problems=problems or {},
             error=error,
@@ -470,7 +478,9 @@ def submit(task_id: int):
         if at is None:
             problem = SCAN_EXPIRED if scanned_at(start.site.token) is not None else SCAN_FIRST
             raise ValidationFailed.for_field("scanned_at", problem)
-        control_ids = _posted_control_ids(form)
+        version, control_ids = _form_controls(form, task_id)
+        if version is None:
+            control_ids = [c.control_id for c in start.controls]
         codes = [r.item.code for r in start.items] + [control_item_code(i) for i in control_ids]
         answers, used = _answers(form, files, codes, stage)
         data = {
@@ -478,7 +488,7 @@ def submit(task_id: int):
             "scanned_at": at,
             "idempotency_key": key,
             "answers": answers,
-            "risk_register_version": _posted_version(form),
+            "risk_register_version": version,
             "control_ids": control_ids,
             **_location(form),
         }

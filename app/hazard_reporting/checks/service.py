@@ -272,7 +272,7 @@ def _form_controls(
     unit, level and site — retired ones included (with their wording as stored) — and
     records the form's version; controls added since wait for the next check."""
     current = register_version(session, task.enterprise_id)
-    if form_version is None or form_version == current:
+    if form_version is None or current is None or form_version >= current:
         return control_items(session, task, site.id), current
     wanted = set(offered)
     shown = [c for c in control_items(session, task, site.id, retired_too=True) if c.control_id in wanted]
