@@ -299,3 +299,26 @@ def test_a_problem_needs_a_note(db_session, org, post_setup):
     with pytest.raises(ValidationFailed):
         service.confirm_post_control(db_session, org.actor(worker), MONDAY, org.s1.token, control.id, "maybe")
     assert db_session.scalar(select(func.count()).select_from(PostSelfCheck)) == 0
+
+
+def test_a_control_added_today_is_in_the_teams_next_daily_check_too(db_session, org):
+    control = team_control(db_session, org)
+    tuesday = MONDAY + timedelta(days=1)
+    org.generate(tuesday)
+    task = org.task(CheckLevel.DAILY, day=date(2026, 11, 24), unit_id=org.t1.id)
+    start = service.start_check(db_session, org.actor(org.leader), tuesday, task.id, org.s1.token)
+    assert codes(start) == [f"RC-{control.id}"]
+
+
+def test_a_form_version_from_the_future_counts_as_the_current_register(db_session, org, media_root):
+    control = team_control(db_session, org)
+    daily = org.daily()
+    start = service.start_check(db_session, org.actor(org.leader), MONDAY, daily.id, org.s1.token)
+    data = submission_data(db_session, daily, org.s1, MONDAY - timedelta(minutes=5))
+    data |= {"risk_register_version": 99, "control_ids": []}
+    with pytest.raises(ValidationFailed) as refused:
+        submit(db_session, org, org.leader, daily, org.s1, data, media_root)
+    assert f"answers.RC-{control.id}" in refused.value.fields
+    data = with_controls(submission_data(db_session, daily, org.s1, MONDAY - timedelta(minutes=5)), start)
+    data["risk_register_version"] = 99
+    assert submit(db_session, org, org.leader, daily, org.s1, data, media_root).risk_register_version == 1
