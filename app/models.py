@@ -16,7 +16,7 @@ from app.hazard_reporting.checklists.models import (
     ChecklistVersion,
     ChecklistVersionBase,
 )
-from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask, PostSelfCheck
 from app.hazard_reporting.confined_space.models import (
     ConfinedSpaceConfirmation,
     ConfinedSpaceJob,
@@ -87,6 +87,7 @@ __all__ = [
     "CheckSchedule",
     "CheckSubmission",
     "CheckTask",
+    "PostSelfCheck",
     "Checklist",
     "ChecklistItem",
     "ChecklistVersion",

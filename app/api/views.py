@@ -155,6 +155,7 @@ import app.api.sites  # noqa: E402,F401  (routes of sites on `bp`)
 from app.api import bulletins as _bulletins  # noqa: E402, F401
 from app.api import campaigns as _campaigns  # noqa: E402, F401
 from app.api import census as _census  # noqa: E402, F401
+from app.api import check_tasks as _check_tasks  # noqa: E402, F401
 from app.api import credit as _credit  # noqa: E402, F401
 from app.api import inspections as _inspections  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401

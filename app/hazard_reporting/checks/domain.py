@@ -12,7 +12,7 @@ other domain modules only.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -20,7 +20,7 @@ from enum import StrEnum
 from app.accounts.domain import ENTERPRISE_PERMISSIONS, ROLE_LABELS, Action, Role
 from app.clock import LOCAL_TZ, local_today
 from app.errors import InvalidTransition, ValidationFailed
-from app.hazard_reporting.checklists.domain import ItemCategory, ResolvedItem
+from app.hazard_reporting.checklists.domain import ItemCategory, OnFail, ResolvedItem
 
 # --- Periods -----------------------------------------------------------------------------
 
@@ -427,3 +427,108 @@ def in_form_order(items: Sequence[ResolvedItem]) -> list[ResolvedItem]:
     基础管理, 应急管理), in checklist order within each. Messages say "第 N 项" by this order."""
     rank = {category: n for n, category in enumerate(ItemCategory)}
     return sorted(items, key=lambda resolved: rank[resolved.item.category])
+
+
+# --- Control items (双重预防: the risk register's controls in the routine checks) --------------
+# A control of the risk register (risks/) is verified by the routine check of the unit that
+# answers for it: a team-level control by that team's 班组日排查 when its leader scans the
+# control's site, a department-level one by that department's 部门周排查 at the site, a
+# company-level one by the 经理月排查 (which covers the whole enterprise, wherever the manager
+# scans). Post-level controls are confirmed by each worker of the post at the site (岗位自查).
+# Risk-point rounds (ScheduleKind.RISK_POINT) carry no control items: they have their own list.
+
+
+class ItemOriginKind(StrEnum):
+    """Where an item of a check form comes from (the CONTRACT's `origin`)."""
+
+    CHECKLIST = "checklist"  # a line of the law's checklist (the enterprise's copy)
+    CONTROL = "control"  # a control of the enterprise's risk register
+
+
+CONTROL_ITEM_PREFIX = "RC-"
+# How a control's kind (risks.domain.ControlKind values) files its item and its hazard.
+CONTROL_KIND_CATEGORY = {
+    "engineering": ItemCategory.EQUIP,
+    "management": ItemCategory.MGMT,
+    "training": ItemCategory.MGMT,
+    "ppe": ItemCategory.BEHAV,
+    "emergency": ItemCategory.EMERG,
+}
+# A failed control of a 重大/较大 risk (risks.domain.RiskGrade values) is reviewed by the safety
+# officer (who may upgrade it to a major hazard); of a 一般/低 risk it is a general hazard.
+_REVIEWED_GRADES = frozenset({"major", "large"})
+
+
+def control_item_code(control_id: int) -> str:
+    """The item code of a control in a check: RC-<id> (at most 16 characters)."""
+    return f"{CONTROL_ITEM_PREFIX}{control_id}"
+
+
+def control_on_fail(grade: str) -> OnFail:
+    """What a failed control item means, by the grade of the risk it controls."""
+    return OnFail.REVIEW if grade in _REVIEWED_GRADES else OnFail.GENERAL
+
+
+@dataclass(frozen=True)
+class ControlFacts:
+    """What the composition rules need to know about one control of the register.
+
+    `check_level` is the routine check that verifies it (None: a post-level control, the
+    worker's 岗位自查); `site_id` the site of its risk point; `active` false when the control,
+    its source or its risk point is retired."""
+
+    id: int
+    check_level: CheckLevel | None
+    team_id: int | None
+    department_id: int | None
+    post_id: int | None
+    site_id: int | None
+    active: bool = True
+
+
+def control_offered(schedule: ScheduleFacts, site_id: int | None, control: ControlFacts) -> bool:
+    """Is `control` an item of a check of `schedule` done at `site_id` (None: wherever the
+    check is done — the API's list of what a task may carry)? Ignores `active`."""
+    if schedule.kind != ScheduleKind.ROUTINE or control.check_level is None or control.check_level != schedule.level:
+        return False
+    at_site = site_id is None or control.site_id == site_id
+    if schedule.level == CheckLevel.DAILY:
+        return control.team_id is not None and control.team_id == schedule.team_id and at_site
+    if schedule.level == CheckLevel.WEEKLY:
+        return control.department_id is not None and control.department_id == schedule.department_id and at_site
+    return True
+
+
+def controls_for(schedule: ScheduleFacts, site_id: int | None, controls: Iterable[ControlFacts]) -> list[ControlFacts]:
+    """The active controls a check of `schedule` at `site_id` goes through, in the given order."""
+    return [c for c in controls if c.active and control_offered(schedule, site_id, c)]
+
+
+def post_controls_for(post_ids: Container[int], site_id: int, controls: Iterable[ControlFacts]) -> list[ControlFacts]:
+    """The active post-level controls of the worker's posts at the scanned site (岗位自查)."""
+    return [
+        c
+        for c in controls
+        if c.active and c.check_level is None and c.post_id is not None and c.post_id in post_ids
+        and c.site_id == site_id
+    ]
+
+
+class SelfCheckResult(StrEnum):
+    """A worker's answer to one control of their post (岗位自查)."""
+
+    CONFIRMED = "confirmed"  # 已确认: the control is in place
+    PROBLEM = "problem"  # 有问题: reported as a hazard, with a note
+
+
+SELF_CHECK_RESULT_LABELS = {SelfCheckResult.CONFIRMED: "已确认", SelfCheckResult.PROBLEM: "有问题"}
+
+
+def check_self_check_note(result: SelfCheckResult, note: str) -> str:
+    """A 有问题 answer says what is wrong (1–200 characters). Raises ValidationFailed."""
+    cleaned = (note or "").strip()
+    if len(cleaned) > MAX_RESULT_NOTE:
+        raise ValidationFailed.for_field("note", f"不能超过 {MAX_RESULT_NOTE} 个字符")
+    if result is SelfCheckResult.PROBLEM and not cleaned:
+        raise ValidationFailed.for_field("note", "请简要写明发现的问题")
+    return cleaned

@@ -35,6 +35,7 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -65,14 +66,18 @@ from app.hazard_reporting.checks.domain import (
     MAX_RESULT_NOTE,
     SCAN_EXPIRED,
     SCAN_VALID_FOR,
+    SELF_CHECK_RESULT_LABELS,
     SUBMISSION_STATUS_LABELS,
     CheckTaskStatus,
     ItemResult,
+    SelfCheckResult,
     SubmissionStatus,
+    control_item_code,
     is_task_overdue,
     missed_explanation,
 )
 from app.hazard_reporting.checks.models import CheckSubmission
+from app.hazard_reporting.checks.schemas import MAX_ANSWERS
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, STATUS_LABELS, HazardLevel
 from app.hazard_reporting.hazards.photos import MAX_BYTES
 from app.hazard_reporting.schedules import queries as schedule_queries
@@ -167,33 +172,77 @@ def _when(moment: datetime, now: datetime) -> str:
 @dataclass(frozen=True)
 class ItemRow:
     number: int
-    item: ResolvedItem
+    code: str
+    text: str
     major: bool  # a failure here matches a major-hazard criterion
     review: bool  # a failure here is reviewed by the safety officer
+    control: queries.ControlItem | None = None  # a control of the risk register
 
 
-def _groups(items: list[ResolvedItem]) -> list[tuple[str, list[ItemRow]]]:
+CONTROL_GROUP = "风险管控措施"
+
+
+def _groups(items: list[ResolvedItem], controls: list[queries.ControlItem]) -> list[tuple[str, list[ItemRow]]]:
     """Items (already in form order) numbered 1…N and grouped by category (场所环境, 设备设施,
-    …): the numbers are the ones the service's messages use ("第 N 项")."""
+    …), then the register's controls numbered on: the numbers are the ones the service's
+    messages use ("第 N 项")."""
     rows = [
-        ItemRow(n, r, r.item.on_fail is OnFail.MAJOR, r.item.on_fail is OnFail.REVIEW)
+        ItemRow(n, r.item.code, r.item.text, r.item.on_fail is OnFail.MAJOR, r.item.on_fail is OnFail.REVIEW)
         for n, r in enumerate(items, start=1)
     ]
     groups = []
     for category in ItemCategory:
-        members = [row for row in rows if row.item.item.category is category]
+        members = [row for row, r in zip(rows, items, strict=True) if r.item.category is category]
         if members:
             groups.append((ITEM_CATEGORY_LABELS[category], members))
+    if controls:
+        groups.append(
+            (
+                CONTROL_GROUP,
+                [
+                    ItemRow(n, c.code, c.text, False, c.on_fail is OnFail.REVIEW, c)
+                    for n, c in enumerate(controls, start=len(items) + 1)
+                ],
+            )
+        )
     return groups
 
 
-def _form_values(
-    form: MultiDict, items: list[ResolvedItem], stage: StagedPhotos
-) -> dict[str, dict[str, Any]]:
+_CONTROLS_SALT = "ancha.check-form.controls"
+
+
+def _controls_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_CONTROLS_SALT)
+
+
+def _controls_token(task_id: int, start: service.CheckStart) -> str:
+    """The register version and the controls a form offered, signed: what the submission
+    answers if the register changes before it is sent (and nothing a page could widen or
+    narrow)."""
+    return _controls_signer().dumps(
+        {"t": task_id, "v": start.register_version, "c": [c.control_id for c in start.controls]}
+    )
+
+
+def _form_controls(form: MultiDict, task_id: int) -> tuple[int | None, list[int]]:
+    """(register version, control ids) of the posted form, from its signed token; (None, [])
+    when there is none or it does not verify (the service then takes the register as it is)."""
+    try:
+        data = _controls_signer().loads(form.get("controls_token", ""))
+    except BadData:
+        return None, []
+    if not isinstance(data, dict) or data.get("t") != task_id:
+        return None, []
+    version, ids = data.get("v"), data.get("c")
+    if not isinstance(version, int) or not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        return None, []
+    return version, ids[:MAX_ANSWERS]
+
+
+def _form_values(form: MultiDict, codes: list[str], stage: StagedPhotos) -> dict[str, dict[str, Any]]:
     """The answers of a posted form, to show it again as it was filled in."""
     values = {}
-    for resolved in items:
-        code = resolved.item.code
+    for code in codes:
         values[code] = {
             "result": form.get(f"result-{code}", ""),
             "note": form.get(f"note-{code}", ""),
@@ -220,8 +269,9 @@ def _form_page(
             task=task,
             site=site,
             enterprise=site.enterprise,
-            groups=_groups(start.items),
-            total=len(start.items),
+            groups=_groups(start.items, start.controls),
+            total=len(start.items) + len(start.controls),
+            controls_token=_controls_token(task.id, start),
             values=values or {},
             problems=problems or {},
             error=error,
@@ -258,7 +308,7 @@ def _location(form: MultiDict) -> dict[str, float | None]:
 
 
 def _answers(
-    form: MultiDict, files: MultiDict, items: list[ResolvedItem], stage: StagedPhotos
+    form: MultiDict, files: MultiDict, codes: list[str], stage: StagedPhotos
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The answers of a posted form for `submit_check`, and the staged photos they use.
 
@@ -267,8 +317,7 @@ def _answers(
     staging expired."""
     answers: list[dict[str, Any]] = []
     used: list[str] = []
-    for resolved in items:
-        code = resolved.item.code
+    for code in codes:
         result = form.get(f"result-{code}", "")
         if not result:
             continue  # the service names every unanswered item
@@ -325,6 +374,8 @@ def scan(token: str):
         if s.task.period_end >= today
     ]
     next_due = [] if owed else schedule_queries.next_checks_due(session_, user.id, site, now)[:3]
+    actor = current_h5_actor()
+    self_check = service.start_self_check(session_, actor, now, site) if actor is not None else None
     return render_template(
         "checks/h5_scan.html",
         site=site,
@@ -332,7 +383,7 @@ def scan(token: str):
         owed=[
             {
                 "task": t,
-                "items": len(queries.task_items(session_, t)),
+                "items": len(queries.task_items(session_, t)) + len(queries.control_items(session_, t, site.id)),
                 "due": _when(t.due_at, now),
                 "overdue": is_task_overdue(t.status, t.due_at, now),
                 "grace": _when(t.grace_until, now),
@@ -347,7 +398,46 @@ def scan(token: str):
         STATUS_LABELS=SUBMISSION_STATUS_LABELS,
         LATE=SubmissionStatus.LATE,
         post_cards=my_post_cards(session_, user.id, enterprise.id),
+        self_check=self_check,
+        SELF_CHECK_LABELS=SELF_CHECK_RESULT_LABELS,
+        PROBLEM=SelfCheckResult.PROBLEM,
+        MAX_NOTE=MAX_RESULT_NOTE,
+        done_message=request.args.get("self_checked") == "1",
     )
+
+
+@bp.post("/self-checks")
+@h5_login_required
+@csrf_required
+def self_check():
+    """岗位自查: the worker's answer to one control of their post at the scanned point
+    (已确认, or 有问题 with a note → a hazard). Back to the scan page; a refusal shows its
+    message (4xx)."""
+    actor = _actor()
+    session_ = db.session
+    form = request.form
+    token = form.get("site_token", "")
+    now = utcnow()
+    site = site_by_token(session_, token)
+    if _fresh_scan(site.token, now) is None:
+        lines = [SCAN_EXPIRED] if scanned_at(site.token) is not None else [SCAN_FIRST]
+        return h5_notice(403, "请先扫码", [*lines, f"点位：{site.name}"])
+    try:
+        control_id = int(form.get("control_id", ""))
+    except ValueError:
+        control_id = 0
+    try:
+        service.confirm_post_control(
+            session_, actor, now, site.token, control_id, form.get("result", ""), form.get("note", "")
+        )
+        session_.commit()
+    except IntegrityError:
+        # The same answer raced in from a second tap: the first one stands.
+        session_.rollback()
+    except DomainError:
+        session_.rollback()
+        raise
+    return redirect(url_for("checks_h5.scan", token=site.token, self_checked=1) + "#self-check", code=303)
 
 
 @bp.get("/checks/<id:task_id>")
@@ -388,12 +478,18 @@ def submit(task_id: int):
         if at is None:
             problem = SCAN_EXPIRED if scanned_at(start.site.token) is not None else SCAN_FIRST
             raise ValidationFailed.for_field("scanned_at", problem)
-        answers, used = _answers(form, files, start.items, stage)
+        version, control_ids = _form_controls(form, task_id)
+        if version is None:
+            control_ids = [c.control_id for c in start.controls]
+        codes = [r.item.code for r in start.items] + [control_item_code(i) for i in control_ids]
+        answers, used = _answers(form, files, codes, stage)
         data = {
             "site_token": start.site.token,
             "scanned_at": at,
             "idempotency_key": key,
             "answers": answers,
+            "risk_register_version": version,
+            "control_ids": control_ids,
             **_location(form),
         }
         media_root = current_app.config["SETTINGS"].MEDIA_ROOT
@@ -406,7 +502,7 @@ def submit(task_id: int):
         return _form_page(
             start,
             key=key,
-            values=_form_values(form, start.items, stage),
+            values=_form_values(form, start.codes, stage),
             error=readable_message(exc),
             problems=_item_problems(exc),
             status=exc.http_status,
@@ -456,9 +552,19 @@ def result(task_id: int):
     counts = {result: sum(1 for r in submission.results if r.result is result) for result in ItemResult}
     groups = []
     for category in ItemCategory:
-        members = [row for row in rows if row["result"].category is category]
+        members = [
+            row for row in rows if row["result"].category is category and row["result"].risk_control_id is None
+        ]
         if members:
             groups.append((ITEM_CATEGORY_LABELS[category], members))
+    controls = [row for row in rows if row["result"].risk_control_id is not None]
+    origins = queries.control_origins(
+        session_, submission.enterprise_id, [row["result"].risk_control_id for row in controls]
+    )
+    for row in controls:
+        row["origin"] = origins.get(row["result"].risk_control_id)
+    if controls:
+        groups.append((CONTROL_GROUP, controls))
     now = utcnow()
     return render_template(
         "checks/h5_result.html",

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import Base, str_enum
 from app.hazard_reporting.checklists.domain import ItemCategory
-from app.hazard_reporting.checks.domain import CheckTaskStatus, ItemResult, SubmissionStatus
+from app.hazard_reporting.checks.domain import CheckTaskStatus, ItemResult, SelfCheckResult, SubmissionStatus
 
 if TYPE_CHECKING:  # the schedules package builds on this one
     from app.hazard_reporting.schedules.models import CheckSchedule
@@ -147,3 +147,31 @@ class CheckItemResult(Base):
     )
 
     submission: Mapped[CheckSubmission] = relationship(back_populates="results")
+
+
+class PostSelfCheck(Base):
+    """A worker's confirmation of one post-level control at a scanned site (岗位自查): 已确认,
+    or 有问题 with a note and the hazard it reported. One per user, control and local day
+    (`day`, Asia/Shanghai): the first answer of the day stands."""
+
+    __tablename__ = "post_self_checks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "risk_control_id", "day"),
+        CheckConstraint(
+            "(result = 'problem' AND hazard_id IS NOT NULL) OR (result <> 'problem' AND hazard_id IS NULL)",
+            name="hazard_iff_problem",
+        ),
+        Index("ix_post_self_checks_enterprise_id_at", "enterprise_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="SET NULL"))
+    risk_control_id: Mapped[int] = mapped_column(ForeignKey("risk_controls.id", ondelete="CASCADE"), index=True)
+    result: Mapped[SelfCheckResult] = mapped_column(str_enum(SelfCheckResult, "post_self_check_result"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="RESTRICT"))
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime]

@@ -19,22 +19,39 @@ from app.accounts.models import Membership, User
 from app.clock import local_today
 from app.enterprises.models import Department, Enterprise, Site, Team
 from app.errors import NotFound
-from app.hazard_reporting.checklists.domain import ResolvedItem
+from app.hazard_reporting.checklists.domain import ItemCategory, OnFail, ResolvedItem
 from app.hazard_reporting.checklists.queries import version_items
 from app.hazard_reporting.checks.domain import (
+    CONTROL_KIND_CATEGORY,
     ITEM_LEVEL_OF,
     ITEM_RESULT_LABELS,
     OWING_STATUSES,
     CheckLevel,
     CheckTaskStatus,
+    ControlFacts,
     ItemResult,
     MemberFacts,
     ScheduleFacts,
+    ScheduleKind,
     checkable_at,
+    control_item_code,
+    control_offered,
+    control_on_fail,
+    controls_for,
     owes,
+    post_controls_for,
 )
-from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask, PostSelfCheck
 from app.hazard_reporting.hazards.models import Hazard
+from app.hazard_reporting.risks.domain import (
+    CHECK_LEVEL_OF_CONTROL,
+    CONTROL_LEVEL_LABELS,
+    GRADE_COLOUR,
+    RISK_GRADE_LABELS,
+    ControlLevel,
+    RiskGrade,
+)
+from app.hazard_reporting.risks.models import RiskControl, RiskPoint, RiskRegister, RiskSource
 
 if TYPE_CHECKING:  # the schedules package builds on this one
     from app.hazard_reporting.schedules.models import CheckSchedule
@@ -54,6 +71,173 @@ def task_items(session: Session, task: CheckTask) -> list[ResolvedItem]:
         for r in version_items(session, task.checklist_id, task.checklist_version)
         if r.enabled and r.item.at_level(level)
     ]
+
+
+# --- control items: the risk register's controls in the checks ------------------------------
+
+
+@dataclass(frozen=True)
+class ControlItem:
+    """A control of the risk register as an item of a check form, with where it comes from
+    (risk point › source, control level, the source's grade and colour)."""
+
+    control_id: int
+    text: str
+    category: ItemCategory
+    on_fail: OnFail
+    point_name: str
+    source_name: str
+    control_level: ControlLevel
+    grade: RiskGrade
+    post_id: int | None = None
+    active: bool = True
+
+    @property
+    def code(self) -> str:
+        return control_item_code(self.control_id)
+
+    @property
+    def colour(self) -> str:
+        """red / orange / yellow / blue (the four-colour chip)."""
+        return GRADE_COLOUR[self.grade].value
+
+    @property
+    def level_label(self) -> str:
+        return CONTROL_LEVEL_LABELS[self.control_level]
+
+    @property
+    def grade_label(self) -> str:
+        return RISK_GRADE_LABELS[self.grade]
+
+    @property
+    def origin_label(self) -> str:
+        return f"{self.point_name} › {self.source_name}"
+
+
+# The control level whose controls a routine check of each level goes through.
+_CONTROL_LEVEL_OF_CHECK = {check: level for level, check in CHECK_LEVEL_OF_CONTROL.items() if check is not None}
+
+
+def register_version(session: Session, enterprise_id: int) -> int | None:
+    """The enterprise's risk register version (None: it has no register)."""
+    return session.scalar(select(RiskRegister.version).where(RiskRegister.enterprise_id == enterprise_id))
+
+
+def _control_select(enterprise_id: int, *, retired_too: bool) -> Select:
+    query = (
+        select(RiskControl, RiskSource, RiskPoint)
+        .join(RiskSource, RiskSource.id == RiskControl.source_id)
+        .join(RiskPoint, RiskPoint.id == RiskSource.risk_point_id)
+        .where(RiskPoint.enterprise_id == enterprise_id)
+        .order_by(RiskPoint.name, RiskPoint.id, RiskSource.position, RiskSource.id, RiskControl.position, RiskControl.id)
+    )
+    if not retired_too:
+        query = query.where(RiskControl.active.is_(True), RiskSource.active.is_(True), RiskPoint.active.is_(True))
+    return query
+
+
+def _control_facts(control: RiskControl, source: RiskSource, point: RiskPoint) -> ControlFacts:
+    return ControlFacts(
+        id=control.id,
+        check_level=CHECK_LEVEL_OF_CONTROL[ControlLevel(control.control_level)],
+        team_id=control.team_id,
+        department_id=control.department_id,
+        post_id=control.post_id,
+        site_id=point.site_id,
+        active=control.active and source.active and point.active,
+    )
+
+
+def _control_item(control: RiskControl, source: RiskSource, point: RiskPoint, active: bool) -> ControlItem:
+    grade = RiskGrade(source.grade)
+    return ControlItem(
+        control_id=control.id,
+        text=control.text,
+        category=CONTROL_KIND_CATEGORY[control.kind],
+        on_fail=control_on_fail(grade.value),
+        point_name=point.name,
+        source_name=source.name,
+        control_level=ControlLevel(control.control_level),
+        grade=grade,
+        post_id=control.post_id,
+        active=active,
+    )
+
+
+def control_items(
+    session: Session, task: CheckTask, site_id: int | None, *, retired_too: bool = False
+) -> list[ControlItem]:
+    """The controls a check of `task` done at `site_id` goes through, after the checklist
+    items (domain.controls_for; `site_id` None: at any site, as the API lists a task).
+    `retired_too`: also the controls retired since (a form opened before keeps them)."""
+    facts = schedule_facts(task.schedule)
+    if facts.kind != ScheduleKind.ROUTINE:
+        return []
+    query = _control_select(task.enterprise_id, retired_too=retired_too).where(
+        RiskControl.control_level == _CONTROL_LEVEL_OF_CHECK[CheckLevel(facts.level)]
+    )
+    if facts.level == CheckLevel.DAILY:
+        query = query.where(RiskControl.team_id == facts.team_id)
+    elif facts.level == CheckLevel.WEEKLY:
+        query = query.where(RiskControl.department_id == facts.department_id)
+    rows = [(row, _control_facts(*row)) for row in session.execute(query)]
+    if retired_too:
+        return [_control_item(*row, fact.active) for row, fact in rows if control_offered(facts, site_id, fact)]
+    offered = {fact.id for fact in controls_for(facts, site_id, [fact for _, fact in rows])}
+    return [_control_item(*row, True) for row, fact in rows if fact.id in offered]
+
+
+def post_control_items(session: Session, user_id: int, site: Site) -> list[ControlItem]:
+    """The post-level controls of the user's posts (active memberships in the site's
+    enterprise) at the risk points of `site` (domain.post_controls_for)."""
+    post_ids = set(
+        session.scalars(
+            select(Membership.post_id).where(
+                Membership.user_id == user_id,
+                Membership.enterprise_id == site.enterprise_id,
+                Membership.active.is_(True),
+                Membership.post_id.is_not(None),
+            )
+        )
+    )
+    if not post_ids:
+        return []
+    query = _control_select(site.enterprise_id, retired_too=False).where(
+        RiskControl.control_level == ControlLevel.POST,
+        RiskControl.post_id.in_(sorted(post_ids)),
+        RiskPoint.site_id == site.id,
+    )
+    rows = [(row, _control_facts(*row)) for row in session.execute(query)]
+    offered = {fact.id for fact in post_controls_for(post_ids, site.id, [fact for _, fact in rows])}
+    return [_control_item(*row, True) for row, fact in rows if fact.id in offered]
+
+
+def control_origins(session: Session, enterprise_id: int, control_ids: Iterable[int]) -> dict[int, str]:
+    """'risk point › source' of these controls of the enterprise (retired ones too), by id:
+    where a check's control items came from."""
+    ids = sorted(set(control_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(RiskControl.id, RiskPoint.name, RiskSource.name)
+        .join(RiskSource, RiskSource.id == RiskControl.source_id)
+        .join(RiskPoint, RiskPoint.id == RiskSource.risk_point_id)
+        .where(RiskControl.id.in_(ids), RiskPoint.enterprise_id == enterprise_id)
+    )
+    return {control_id: f"{point} › {source}" for control_id, point, source in rows}
+
+
+def self_checks_on(session: Session, user_id: int, control_ids: Iterable[int], day: date) -> dict[int, PostSelfCheck]:
+    """The user's self-checks of `day` (local date) of these controls, by control id."""
+    ids = sorted(set(control_ids))
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(PostSelfCheck).where(
+            PostSelfCheck.user_id == user_id, PostSelfCheck.day == day, PostSelfCheck.risk_control_id.in_(ids)
+        )
+    )
+    return {row.risk_control_id: row for row in rows}
 
 
 def schedule_facts(schedule: CheckSchedule) -> ScheduleFacts:
@@ -116,6 +300,32 @@ def tasks_owed(session: Session, actor_user: User, site: Site, now: datetime) ->
         if checkable_at(facts, site.id, site.department_id) and any(owes(facts, m) for m in members):
             owed.append(task)
     return owed
+
+
+def current_tasks(
+    session: Session,
+    enterprise_id: int,
+    today: date,
+    *,
+    team_id: int | None = None,
+    level: CheckLevel | None = None,
+) -> list[CheckTask]:
+    """The enterprise's tasks whose period contains `today` (local date), optionally of one
+    team and level, by level (daily, weekly, monthly) then unit."""
+    schedule = _schedule_class()
+    query = (
+        select(CheckTask)
+        .join(schedule, schedule.id == CheckTask.schedule_id)
+        .options(contains_eager(CheckTask.schedule))
+        .where(CheckTask.enterprise_id == enterprise_id, CheckTask.period_start <= today, CheckTask.period_end >= today)
+    )
+    if team_id is not None:
+        query = query.where(schedule.team_id == team_id)
+    if level is not None:
+        query = query.where(schedule.level == level)
+    tasks = list(session.scalars(query))
+    order = {lv: n for n, lv in enumerate(CheckLevel)}
+    return sorted(tasks, key=lambda t: (order[CheckLevel(t.schedule.level)], t.schedule.label, t.id))
 
 
 def recent_tasks(session: Session, enterprise_id: int, now: datetime, limit: int) -> list[CheckTask]:

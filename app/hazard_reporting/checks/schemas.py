@@ -48,6 +48,10 @@ class CheckSubmissionIn(_Input):
     longitude: float | None = Field(None, title="经度", ge=-180, le=180)
     location_accuracy: float | None = Field(None, title="定位精度（米）", ge=0, le=1_000_000)
     answers: list[ItemAnswerIn] = Field(title="检查结果", max_length=MAX_ANSWERS)
+    # The risk register version the form was built from and the controls it offered; when
+    # the register changed since, the submission goes through the controls the form showed.
+    risk_register_version: int | None = Field(None, title="风险清单版本", ge=0, le=MAX_ID)
+    control_ids: list[int] = Field(default_factory=list, title="管控措施", max_length=MAX_ANSWERS)
 
     @field_validator("idempotency_key")
     @classmethod

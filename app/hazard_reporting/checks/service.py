@@ -9,7 +9,7 @@ per 隐患 item with its photos, the task closed) once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.accounts.domain import Actor, require
+from app.accounts.domain import Action, Actor, require
 from app.accounts.models import User
 from app.accounts.queries import is_active_member
 from app.clock import local_today, to_local
@@ -33,9 +33,11 @@ from app.hazard_reporting.checks.domain import (
     CheckTaskStatus,
     ItemResult,
     ScheduleKind,
+    SelfCheckResult,
     answer_problems,
     check_excuse_reason,
     check_scan_fresh,
+    check_self_check_note,
     check_task_transition,
     checkable_at,
     in_form_order,
@@ -44,8 +46,18 @@ from app.hazard_reporting.checks.domain import (
     submission_status,
     timeliness,
 )
-from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask
-from app.hazard_reporting.checks.queries import member_facts, schedule_facts, submission_for_task, task_items
+from app.hazard_reporting.checks.models import CheckItemResult, CheckSubmission, CheckTask, PostSelfCheck
+from app.hazard_reporting.checks.queries import (
+    ControlItem,
+    control_items,
+    member_facts,
+    post_control_items,
+    register_version,
+    schedule_facts,
+    self_checks_on,
+    submission_for_task,
+    task_items,
+)
 from app.hazard_reporting.checks.schemas import CheckSubmissionIn
 from app.hazard_reporting.hazards import service as hazard_service
 from app.hazard_reporting.hazards.domain import HazardSource, PhotoKind
@@ -159,12 +171,21 @@ _COORDINATES = Decimal("0.000001")  # Numeric(9, 6)
 @dataclass(frozen=True)
 class CheckStart:
     """What the check form needs: the task, the scanned point and the items to go through
-    (in form order), or the actor's own earlier submission when the check is done already."""
+    (checklist items in form order, then the register's controls, numbered on), the risk
+    register version the controls come from, or the actor's own earlier submission when
+    the check is done already."""
 
     task: CheckTask
     site: Site
     items: list[ResolvedItem]
     submission: CheckSubmission | None = None
+    controls: list[ControlItem] = field(default_factory=list)
+    register_version: int | None = None
+
+    @property
+    def codes(self) -> list[str]:
+        """Every item's code in form order (the numbers messages use)."""
+        return [r.item.code for r in self.items] + [c.code for c in self.controls]
 
 
 def _local_minute(moment: datetime) -> str:
@@ -231,13 +252,37 @@ def start_check(session: Session, actor: Actor, now: datetime, task_id: int, sit
             raise _refuse_other_submission(session, earlier)
         return CheckStart(task, site, [], earlier)
     _require_owed(session, actor, now, task, site)
-    return CheckStart(task, site, in_form_order(task_items(session, task)))
+    return CheckStart(
+        task,
+        site,
+        in_form_order(task_items(session, task)),
+        controls=control_items(session, task, site.id),
+        register_version=register_version(session, task.enterprise_id),
+    )
 
 
-def _incomplete(items: list[ResolvedItem], problems: dict[str, str]) -> ValidationFailed:
+def _form_controls(
+    session: Session, task: CheckTask, site: Site, form_version: int | None, offered: Sequence[int]
+) -> tuple[list[ControlItem], int | None]:
+    """The controls a submission answers, and the register version it records.
+
+    A form built from the register as it is now (or sent without a version) answers the
+    controls the register offers now. When the register changed after the form was opened,
+    the submission answers the controls the form offered that are still this check's by
+    unit, level and site — retired ones included (with their wording as stored) — and
+    records the form's version; controls added since wait for the next check."""
+    current = register_version(session, task.enterprise_id)
+    if form_version is None or current is None or form_version >= current:
+        return control_items(session, task, site.id), current
+    wanted = set(offered)
+    shown = [c for c in control_items(session, task, site.id, retired_too=True) if c.control_id in wanted]
+    return shown, form_version
+
+
+def _incomplete(codes: list[str], problems: dict[str, str]) -> ValidationFailed:
     """One message naming the first few items at fault (by their number on the form), and
     every item's problem under `answers.<code>`."""
-    numbered = {r.item.code: n for n, r in enumerate(items, start=1)}
+    numbered = {code: n for n, code in enumerate(codes, start=1)}
     at_fault = sorted(problems, key=lambda code: numbered.get(code, len(numbered) + 1))
     parts = [
         f"第 {numbered[c]} 项：{problems[c]}" if c in numbered else f"{c}：{problems[c]}" for c in at_fault
@@ -286,13 +331,14 @@ def submit_check(
         raise ValidationFailed.for_field("latitude", "位置信息不完整，请重新获取位置或不提供位置")
 
     items = in_form_order(task_items(session, task))
+    controls, version = _form_controls(session, task, site, payload.risk_register_version, payload.control_ids)
+    codes = [r.item.code for r in items] + [c.code for c in controls]
     answers = {a.item_code: a for a in payload.answers}
     problems = answer_problems(
-        [r.item.code for r in items],
-        {code: AnswerFacts(a.result, a.note, len(a.photos)) for code, a in answers.items()},
+        codes, {code: AnswerFacts(a.result, a.note, len(a.photos)) for code, a in answers.items()}
     )
     if problems:
-        raise _incomplete(items, problems)
+        raise _incomplete(codes, problems)
 
     status = submission_status(timeliness(now, task.due_at, task.grace_until))
     located = payload.latitude is not None
@@ -310,6 +356,7 @@ def submit_check(
         location_accuracy=accuracy,
         checklist_id=task.checklist_id,
         checklist_version=task.checklist_version,
+        risk_register_version=version,
         idempotency_key=payload.idempotency_key,
         status=status,
     )
@@ -335,9 +382,47 @@ def submit_check(
                 hazard_id=hazard_id,
             )
         )
+    for position, control in enumerate(controls, start=len(items) + 1):
+        spec = _control_spec(control)
+        answer = answers[spec.code]
+        hazard_id = None
+        if answer.result is ItemResult.HAZARD:
+            hazard_id = _report_item_hazard(
+                session, actor, now, task, site, spec, answer.note, answer.photos, position, media_root, control
+            )
+        session.add(
+            CheckItemResult(
+                submission_id=submission.id,
+                position=position,
+                item_code=spec.code,
+                item_text=control.text,
+                category=control.category,
+                result=answer.result,
+                note=answer.note,
+                hazard_id=hazard_id,
+                risk_control_id=control.control_id,
+            )
+        )
     session.flush()
     close_task(session, task, now)  # by the same rule and `now`: done ↔ on time, done_late ↔ late
     return submission
+
+
+def _control_spec(control: ControlItem) -> ItemSpec:
+    """A control as a line of the check (its code, wording, category and on_fail)."""
+    return ItemSpec(control.code, control.text, control.category, "", control.on_fail)
+
+
+MAX_CONTROL_IN_DESCRIPTION = 300
+
+
+def control_hazard_context(control: ControlItem) -> str:
+    """What a hazard found at a control says of its origin: the risk point, the source and
+    the control (shortened)."""
+    text = control.text
+    if len(text) > MAX_CONTROL_IN_DESCRIPTION:
+        text = text[: MAX_CONTROL_IN_DESCRIPTION - 1] + "…"
+    return f"风险管控措施：{control.point_name} › {control.source_name} › {text}"
 
 
 def _report_item_hazard(
@@ -351,8 +436,12 @@ def _report_item_hazard(
     photos: Sequence[bytes],
     position: int,
     media_root: str | Path,
+    control: ControlItem | None = None,
 ) -> int:
-    """Report the hazard a 隐患 answer found, with its photos as before-photos; its id."""
+    """Report the hazard a 隐患 answer found, with its photos as before-photos; its id.
+    A control item's hazard names the risk point, the source and the control, and keeps
+    the control's id."""
+    context = control_hazard_context(control) if control is not None else f"检查项 {item.code}：{item.text}"
     hazard = hazard_service.report_hazard(
         session,
         actor,
@@ -368,10 +457,13 @@ def _report_item_hazard(
             "item_category": item.category.value,
             "criteria_refs": list(item.refs),
             # The checker's words first (lists show two lines); the item gives the context.
-            "description": f"{note}（检查项 {item.code}：{item.text}）",
+            "description": f"{note}（{context}）",
             "location": site.area or "",
         },
     )
+    if control is not None:
+        hazard.risk_control_id = control.control_id
+        session.flush()
     for photo in photos:
         try:
             hazard_service.add_photo(session, actor, now, hazard.id, PhotoKind.BEFORE, photo, media_root)
@@ -381,3 +473,92 @@ def _report_item_hazard(
                 f"第 {position} 项的照片：{problem}", fields={f"answers.{item.code}": f"照片：{problem}"}
             ) from None
     return hazard.id
+
+
+# --- 岗位自查: a worker confirms the controls of their post at a scanned site -------------
+
+CONTROL_NOT_YOURS = "该管控措施不属于您在此点位的岗位，或已停用。请刷新页面后重试。"
+
+
+@dataclass(frozen=True)
+class SelfCheckStart:
+    """What the scan page shows of the 岗位自查: the actor's post-level controls at the site
+    and today's answers to them (by control id)."""
+
+    site: Site
+    controls: list[ControlItem]
+    answered: dict[int, PostSelfCheck]
+
+
+def start_self_check(session: Session, actor: Actor, now: datetime, site: Site) -> SelfCheckStart:
+    """The post-level controls the actor confirms at `site` today (none when their posts
+    have none there), with what they answered today already."""
+    enterprise = site.enterprise
+    if not actor.can(Action.REPORT_HAZARD, enterprise.ref):
+        return SelfCheckStart(site, [], {})
+    controls = post_control_items(session, actor.user_id, site)
+    answered = self_checks_on(session, actor.user_id, [c.control_id for c in controls], local_today(now))
+    return SelfCheckStart(site, controls, answered)
+
+
+def confirm_post_control(
+    session: Session, actor: Actor, now: datetime, site_token: str, control_id: int, result: str, note: str = ""
+) -> PostSelfCheck:
+    """Record the actor's 岗位自查 answer to one control of their post at a scanned site:
+    已确认, or 有问题 with a note, which reports a hazard (like 随手拍) linked to the control.
+
+    One answer per user, control and local day: a second one that day returns the first
+    and writes nothing (the first answer stands; anything found later goes by 随手拍).
+    Raises NotFound (bad token, a control not the actor's there), PermissionDenied,
+    ValidationFailed."""
+    site = site_by_token(session, site_token)
+    enterprise = site.enterprise
+    if not is_active_member(session, actor.user_id, site.enterprise_id):
+        raise PermissionDenied(NOT_A_MEMBER.format(enterprise=enterprise.name))
+    require(actor, Action.REPORT_HAZARD, enterprise.ref)
+    try:
+        answer = SelfCheckResult(result)
+    except ValueError:
+        raise ValidationFailed.for_field("result", "请选择“已确认”或“有问题”") from None
+    cleaned = check_self_check_note(answer, note)
+    control = next((c for c in post_control_items(session, actor.user_id, site) if c.control_id == control_id), None)
+    if control is None:
+        raise NotFound(CONTROL_NOT_YOURS)
+    day = local_today(now)
+    earlier = self_checks_on(session, actor.user_id, [control.control_id], day).get(control.control_id)
+    if earlier is not None:
+        return earlier
+    hazard_id = None
+    if answer is SelfCheckResult.PROBLEM:
+        hazard = hazard_service.report_hazard(
+            session,
+            actor,
+            now,
+            {
+                "enterprise_id": enterprise.id,
+                "source": HazardSource.ADHOC.value,
+                "site_id": site.id,
+                "department_id": site.department_id,
+                "item_code": control.code,
+                "item_category": control.category.value,
+                "description": f"{cleaned}（岗位自查 · {control_hazard_context(control)}）",
+                "location": site.area or "",
+            },
+        )
+        hazard.risk_control_id = control.control_id
+        hazard_id = hazard.id
+    row = PostSelfCheck(
+        enterprise_id=enterprise.id,
+        user_id=actor.user_id,
+        post_id=control.post_id,
+        site_id=site.id,
+        risk_control_id=control.control_id,
+        result=answer,
+        note=cleaned,
+        hazard_id=hazard_id,
+        day=day,
+        at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -39,6 +39,7 @@ from app.hazard_reporting.hazards.domain import (
 )
 from app.hazard_reporting.hazards.models import DeadlineExtension, Hazard, HazardEvent, HazardPhoto
 from app.hazard_reporting.hazards.schemas import FIELD_LABELS, PLAN_FIELDS
+from app.hazard_reporting.risks.models import RiskControl, RiskPoint, RiskSource
 from app.ids import parse_id
 
 DEFAULT_LIMIT = 50
@@ -354,6 +355,31 @@ def _plan_values(hazard: Hazard) -> dict[str, str]:
     return values
 
 
+@dataclass(frozen=True)
+class ControlOrigin:
+    """The risk register control a hazard was found at (a failed control item of a check,
+    or a worker's 岗位自查): its risk point, source and wording."""
+
+    control_id: int
+    point_id: int
+    point_name: str
+    source_name: str
+    control_text: str
+
+
+def control_origin(session: Session, hazard: Hazard) -> ControlOrigin | None:
+    """Where a hazard found at a control comes from (None for other hazards)."""
+    if hazard.risk_control_id is None:
+        return None
+    row = session.execute(
+        select(RiskControl.id, RiskPoint.id, RiskPoint.name, RiskSource.name, RiskControl.text)
+        .join(RiskSource, RiskSource.id == RiskControl.source_id)
+        .join(RiskPoint, RiskPoint.id == RiskSource.risk_point_id)
+        .where(RiskControl.id == hazard.risk_control_id, RiskPoint.enterprise_id == hazard.enterprise_id)
+    ).first()
+    return ControlOrigin(*row) if row is not None else None
+
+
 def detail_context(session: Session, actor: Actor, hazard_id: int, now: datetime) -> dict[str, Any]:
     """Everything a hazard page shows. Raises NotFound when the actor may not see it."""
     hazard = get_hazard(session, actor, hazard_id)
@@ -387,6 +413,7 @@ def detail_context(session: Session, actor: Actor, hazard_id: int, now: datetime
         "hazard": hazard,
         "enterprise": enterprise,
         "site": site,
+        "control_origin": control_origin(session, hazard),
         "place": place_label(site.name if site else "", hazard.location),
         "names": names,
         "events": [_event_view(e, names) for e in reversed(events)],
