@@ -48,9 +48,9 @@ from app.enterprises.models import Department, Enterprise, Site, Team
 from app.hazard_reporting.checklists import service as checklists
 from app.hazard_reporting.checklists.domain import OnFail
 from app.hazard_reporting.checks import service as checks
-from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult
+from app.hazard_reporting.checks.domain import CheckLevel, CheckTaskStatus, ItemResult, control_item_code
 from app.hazard_reporting.checks.models import CheckItemResult, CheckTask
-from app.hazard_reporting.checks.queries import task_items
+from app.hazard_reporting.checks.queries import control_items, task_items
 from app.hazard_reporting.escalation.service import run_escalations
 from app.hazard_reporting.hazards import major_hazards
 from app.hazard_reporting.hazards import service as hazards
@@ -350,6 +350,10 @@ class History:
                 answers.append({"item_code": code, "result": ItemResult.NOT_APPLICABLE.value})
             else:
                 answers.append({"item_code": code, "result": ItemResult.OK.value})
+        # The controls of the risk register the check goes through at this site (none until the
+        # enterprise has a register): kept, as the checkers found them.
+        for control in control_items(self.session, task, site.id):
+            answers.append({"item_code": control_item_code(control.control_id), "result": ItemResult.OK.value})
         owner = self.owner_of(company, schedule)
         submission = checks.submit_check(
             self.session,
