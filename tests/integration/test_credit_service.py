@@ -230,7 +230,7 @@ def test_the_demo_credit_seed_goes_through_the_service_once(build, db_session):
     assert watched.credit_status is CreditStatus.WATCHLIST and history.credit_status is CreditStatus.NORMAL
     assert marked.credit_status is CreditStatus.SERIOUS_DISCREDIT
     active = queries.active_record(db_session, watched.id)
-    assert active is not None and active.max_penalty and active.suspend_production
+    assert active is not None and active.restrict_market and active.publicize and not active.occupational_ban
     (past,) = queries.history(db_session, history.id)
     assert not past.active and past.delisted_on < TODAY and "复核" in past.delist_reason
     assert queries.active_record(db_session, marked.id).list_kind is CreditStatus.SERIOUS_DISCREDIT
