@@ -11,7 +11,8 @@ Rows are retired, never deleted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,9 @@ from app.enterprises.models import Department, Enterprise, Post, Site, Team
 from app.enterprises.service import get_enterprise
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.hazard_reporting.risks.domain import (
+    CONTROL_KIND_LABELS,
+    CONTROL_LEVEL_LABELS,
+    RISK_POINT_KIND_LABELS,
     ControlLevel,
     check_responsible_unit,
     clean_accident_types,
@@ -403,3 +407,326 @@ def retire_control(session: Session, actor: Actor, now: datetime, control_id: in
         session, actor, now, point.enterprise_id, "retire_control", control.text[:40], {"control_id": control.id}, []
     )
     return control
+
+
+# --- import of the 风险辨识清单 ------------------------------------------------------------------
+# The file is the whole register: importing it makes the register in use what the file says.
+# Rows are matched by name — a risk point by its name, a source by (point, source), a control
+# by (point, source, control text) — and updated in place, so the ids hazards and check
+# results point at survive a re-import; what is in use but not in the file is retired.
+# Importing the same file twice changes nothing the second time (no new version). A file with
+# any bad row writes nothing: every row is checked before the first write, and the caller's
+# transaction holds the writes.
+
+CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
+ACTION_LABELS = {CREATE: "新增", UPDATE: "更新", UNCHANGED: "无变化", ERROR: "错误"}
+
+
+@dataclass
+class RowVerdict:
+    row: int
+    label: str
+    action: str
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowVerdict]
+    retired: list[str] = field(default_factory=list)
+    applied: bool = False
+    version: int | None = None
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.action == ERROR for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.count(CREATE),
+            "updated": self.count(UPDATE),
+            "unchanged": self.count(UNCHANGED),
+            "errors": self.count(ERROR),
+            "retired": list(self.retired),
+            "applied": self.applied,
+            "version": self.version,
+            "rows": [{"row": r.row, "label": r.label, "action": r.action, "errors": r.errors} for r in self.rows],
+        }
+
+
+class ImportRefused(ValidationFailed):
+    """A real import with a bad row: nothing written; the report says which rows and why."""
+
+    def __init__(self, report: ImportReport):
+        bad = report.count(ERROR)
+        super().__init__(f"清单有 {bad} 行有误，未导入任何内容。请按每行的原因修改后重新上传。", fields={"file": "有错误行"})
+        self.report = report
+
+
+def _by_label(enum_labels: dict, text: str) -> Any:
+    for value, label in enum_labels.items():
+        if text in (label, value.value, label.removesuffix("级")):
+            return value
+    return None
+
+
+@dataclass
+class _PlannedControl:
+    text: str
+    values: dict[str, Any]
+
+
+@dataclass
+class _PlannedSource:
+    name: str
+    values: dict[str, Any]
+    first_row: int
+    controls: dict[str, _PlannedControl] = field(default_factory=dict)
+
+
+@dataclass
+class _PlannedPoint:
+    name: str
+    values: dict[str, Any]
+    first_row: int
+    sources: dict[str, _PlannedSource] = field(default_factory=dict)
+
+
+def _lookup_units(session: Session, enterprise_id: int) -> dict[str, Any]:
+    departments = session.scalars(select(Department).where(Department.enterprise_id == enterprise_id)).all()
+    teams = session.scalars(select(Team).where(Team.department_id.in_([d.id for d in departments] or [0]))).all()
+    posts = session.scalars(select(Post).where(Post.enterprise_id == enterprise_id)).all()
+    sites = session.scalars(select(Site).where(Site.enterprise_id == enterprise_id, Site.active.is_(True))).all()
+    return {
+        "departments": {d.name: d.id for d in departments},
+        "teams": teams,
+        "posts": {p.name: p.id for p in posts},
+        "sites": {s.name: s.id for s in sites},
+    }
+
+
+def _row_errors(raw: Any, units: dict[str, Any]) -> tuple[list[str], dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+    """Check one row alone: (errors, point values, source values or None, control values or None)."""
+    errors: list[str] = []
+    point: dict[str, Any] = {"area": raw.area, "site_id": None}
+    if not raw.point:
+        errors.append("风险点不能为空")
+    elif len(raw.point) > 64:
+        errors.append("风险点名称不超过 64 字")
+    point["kind"] = _by_label(RISK_POINT_KIND_LABELS, raw.kind)
+    if point["kind"] is None:
+        errors.append(f"风险点类型应为：{'、'.join(RISK_POINT_KIND_LABELS.values())}")
+    if len(raw.area) > 128:
+        errors.append("区域不超过 128 字")
+    if raw.site:
+        point["site_id"] = units["sites"].get(raw.site)
+        if point["site_id"] is None:
+            errors.append(f"排查点位「{raw.site}」不存在或已停用（请先在「排查点位」中添加）")
+    source = None
+    if raw.source:
+        source = {"name": raw.source}
+        if len(raw.source) > 128:
+            errors.append("危险源不超过 128 字")
+        if raw.major not in ("", "是", "否"):
+            errors.append("较大危险因素应填“是”或“否”")
+        source["is_major_factor"] = raw.major == "是"
+        try:
+            source["accident_types"] = clean_accident_types(raw.accident_types.replace("，", "、").replace(",", "、").split("、"))
+        except ValidationFailed as exc:
+            errors.append(exc.message)
+        try:
+            score = lec_score(raw.likelihood, raw.exposure, raw.consequence)
+            source.update(
+                likelihood=_decimal(raw.likelihood), exposure=_decimal(raw.exposure),
+                consequence=_decimal(raw.consequence), score=score, grade=grade_of(score),
+            )
+        except ValidationFailed as exc:
+            errors.append(exc.message)
+    elif any((raw.major, raw.accident_types, raw.likelihood, raw.exposure, raw.consequence, raw.control)):
+        errors.append("填写了评估或管控措施，但没有填写危险源")
+    control = None
+    if raw.control and raw.source:
+        control = {"text": raw.control, "department_id": None, "team_id": None, "post_id": None, "responsible_user_id": None}
+        if len(raw.control) > 500:
+            errors.append("管控措施不超过 500 字")
+        control["kind"] = _by_label(CONTROL_KIND_LABELS, raw.control_kind)
+        if control["kind"] is None:
+            errors.append(f"措施类别应为：{'、'.join(CONTROL_KIND_LABELS.values())}")
+        control["control_level"] = _by_label(CONTROL_LEVEL_LABELS, raw.level)
+        if control["control_level"] is None:
+            errors.append(f"管控层级应为：{'、'.join(CONTROL_LEVEL_LABELS.values())}")
+        if raw.department:
+            control["department_id"] = units["departments"].get(raw.department)
+            if control["department_id"] is None:
+                errors.append(f"责任部门「{raw.department}」不是本企业的部门")
+        if raw.team:
+            candidates = [
+                t for t in units["teams"]
+                if t.name == raw.team and (control["department_id"] is None or t.department_id == control["department_id"])
+            ]
+            if len(candidates) == 1:
+                control["team_id"] = candidates[0].id
+            elif not candidates:
+                errors.append(f"责任班组「{raw.team}」不是{'所填部门' if raw.department else '本企业'}的班组")
+            else:
+                errors.append(f"有多个名为「{raw.team}」的班组，请同时填写责任部门")
+        if raw.post:
+            control["post_id"] = units["posts"].get(raw.post)
+            if control["post_id"] is None:
+                errors.append(f"岗位「{raw.post}」不是本企业的岗位")
+        level = control["control_level"]
+        if level is ControlLevel.TEAM and control["team_id"] is None and not raw.team:
+            errors.append("班组级管控措施须填写责任班组")
+        if level is ControlLevel.DEPARTMENT and control["department_id"] is None and not raw.department:
+            errors.append("部门级管控措施须填写责任部门")
+        if level is ControlLevel.POST and control["post_id"] is None and not raw.post:
+            errors.append("岗位级管控措施须填写岗位")
+    elif any((raw.control_kind, raw.level, raw.department, raw.team, raw.post)) and raw.source:
+        errors.append("填写了管控层级或责任单位，但没有填写管控措施")
+    return errors, point, source, control
+
+
+def _differs(row: Any, values: dict[str, Any]) -> bool:
+    return any(getattr(row, key) != value for key, value in values.items())
+
+
+def import_register(
+    session: Session, actor: Actor, now: datetime, enterprise_id: int, rows: Sequence[Any], *, dry_run: bool
+) -> ImportReport:
+    """Check (dry run) or import the register of `rows` (workbook.RegisterRow). A real import
+    with any bad row raises ImportRefused and writes nothing."""
+    enterprise = enterprise_to_edit(session, actor, enterprise_id)
+    units = _lookup_units(session, enterprise.id)
+    existing = {p.name: p for p in session.scalars(
+        select(RiskPoint).where(RiskPoint.enterprise_id == enterprise.id, RiskPoint.active.is_(True))
+    )}
+    plan: dict[str, _PlannedPoint] = {}
+    report = ImportReport([])
+    seen_controls: dict[tuple[str, str, str], int] = {}
+    for raw in rows:
+        label = " / ".join(part for part in (raw.point, raw.source, raw.control[:20]) if part)
+        errors, point_values, source_values, control_values = _row_errors(raw, units)
+        planned = plan.get(raw.point)
+        if not errors and planned is not None and planned.values != point_values:
+            errors.append(f"风险点「{raw.point}」的类型、区域或排查点位与第 {planned.first_row} 行不一致")
+        planned_source = planned.sources.get(raw.source) if planned and raw.source else None
+        if not errors and planned_source is not None and planned_source.values != source_values:
+            errors.append(f"危险源「{raw.source}」的评估（较大危险因素、事故类型、L/E/C）与第 {planned_source.first_row} 行不一致")
+        if not errors and control_values is not None:
+            key = (raw.point, raw.source, raw.control)
+            if key in seen_controls:
+                errors.append(f"与第 {seen_controls[key]} 行重复（同一风险点、危险源下的同一管控措施）")
+        if errors:
+            report.rows.append(RowVerdict(raw.row, label, ERROR, errors))
+            continue
+        if planned is None:
+            planned = plan[raw.point] = _PlannedPoint(raw.point, point_values, raw.row)
+        if source_values is not None:
+            if planned_source is None:
+                planned_source = planned.sources[raw.source] = _PlannedSource(raw.source, source_values, raw.row)
+            if control_values is not None:
+                seen_controls[(raw.point, raw.source, raw.control)] = raw.row
+                planned_source.controls[raw.control] = _PlannedControl(raw.control, control_values)
+        report.rows.append(RowVerdict(raw.row, label, _row_action(existing.get(raw.point), point_values, source_values, control_values)))
+    kept_sources = {(p, s) for p, planned in plan.items() for s in planned.sources}
+    kept_controls = {(p, s, c) for p, planned in plan.items() for s, ps in planned.sources.items() for c in ps.controls}
+    for name, point in existing.items():
+        if name not in plan:
+            report.retired.append(f"风险点「{name}」")
+            continue
+        for source in point.sources:
+            if not source.active:
+                continue
+            if (name, source.name) not in kept_sources:
+                report.retired.append(f"危险源「{name} / {source.name}」")
+                continue
+            for control in source.controls:
+                if control.active and (name, source.name, control.text) not in kept_controls:
+                    report.retired.append(f"管控措施「{source.name} / {control.text[:20]}」")
+    if report.has_errors:
+        if dry_run:
+            return report
+        raise ImportRefused(report)
+    if dry_run:
+        return report
+    changed = report.count(CREATE) + report.count(UPDATE) + len(report.retired)
+    if not changed:
+        return report
+    sites = _apply(session, enterprise.id, plan, existing)
+    event = _record(
+        session, actor, now, enterprise.id, "import",
+        f"导入风险辨识清单：新增 {report.count(CREATE)} 行、更新 {report.count(UPDATE)} 行、停用 {len(report.retired)} 项",
+        {"created": report.count(CREATE), "updated": report.count(UPDATE), "retired": len(report.retired)},
+        sites,
+    )
+    report.applied, report.version = True, event.version
+    return report
+
+
+def _row_action(point: RiskPoint | None, point_values, source_values, control_values) -> str:
+    if point is None:
+        return CREATE
+    if source_values is None:
+        return UPDATE if _differs(point, point_values) else UNCHANGED
+    source = next((s for s in point.sources if s.active and s.name == source_values["name"]), None)
+    if source is None:
+        return CREATE
+    if control_values is None:
+        return UPDATE if _differs(point, point_values) or _differs(source, source_values) else UNCHANGED
+    control = next((c for c in source.controls if c.active and c.text == control_values["text"]), None)
+    if control is None:
+        return CREATE
+    if _differs(point, point_values) or _differs(source, source_values) or _differs(control, control_values):
+        return UPDATE
+    return UNCHANGED
+
+
+def _apply(session: Session, enterprise_id: int, plan: dict[str, _PlannedPoint], existing: dict[str, RiskPoint]) -> set[int | None]:
+    """Write the checked plan; return the sites whose colour may change."""
+    sites: set[int | None] = set()
+    for name, point in existing.items():
+        if name not in plan:
+            point.active = False
+            sites.add(point.site_id)
+    for name, planned in plan.items():
+        point = existing.get(name)
+        if point is None:
+            point = RiskPoint(enterprise_id=enterprise_id, name=name, **planned.values)
+            session.add(point)
+            session.flush()
+        else:
+            sites.add(point.site_id)
+            for key, value in planned.values.items():
+                setattr(point, key, value)
+        sites.add(point.site_id)
+        current = {s.name: s for s in point.sources if s.active}
+        for source in current.values():
+            if source.name not in planned.sources:
+                source.active = False
+        for position, (source_name, planned_source) in enumerate(planned.sources.items()):
+            source = current.get(source_name)
+            if source is None:
+                source = RiskSource(risk_point=point, position=position, **planned_source.values)
+                session.add(source)
+                session.flush()
+            else:
+                source.position = position
+                for key, value in planned_source.values.items():
+                    setattr(source, key, value)
+            controls = {c.text: c for c in source.controls if c.active}
+            for control in controls.values():
+                if control.text not in planned_source.controls:
+                    control.active = False
+            for control_position, (text, planned_control) in enumerate(planned_source.controls.items()):
+                control = controls.get(text)
+                if control is None:
+                    session.add(RiskControl(source=source, position=control_position, **planned_control.values))
+                else:
+                    control.position = control_position
+                    for key, value in planned_control.values.items():
+                        setattr(control, key, value)
+    session.flush()
+    return sites
