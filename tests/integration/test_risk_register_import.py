@@ -81,7 +81,7 @@ def test_same_file_twice_changes_nothing_and_a_smaller_file_retires(db_session, 
     changed = [GOOD[0][:9] + (3,) + GOOD[0][10:], GOOD[1][:9] + (3,) + GOOD[1][10:]]
     report = _run(db_session, enterprise, admin, changed)
     assert [r.action for r in report.rows] == ["update", "update"]  # both rows' source is re-assessed
-    assert report.retired == ["风险点「仓库」", "危险源「熔炼炉 / 冷却水泄漏」"]
+    assert sorted(report.retired) == ["危险源「熔炼炉 / 冷却水泄漏」", "风险点「仓库」"]
     assert db_session.get(RiskRegister, enterprise.id).version == 2
     active = sorted(db_session.scalars(select(RiskControl.id).where(RiskControl.active.is_(True))).all())
     assert active == ids[:2]  # kept ids: hazards pointing at them still do
