@@ -248,6 +248,20 @@ def refresh_sites(session: Session, actor: Actor, now: datetime, site_ids: Itera
         )
 
 
+def _retire_source_rows(source: RiskSource) -> None:
+    """Retire a source with its controls (a control in use never hangs off a retired source:
+    whoever reads controls in use needs no join to know)."""
+    source.active = False
+    for control in source.controls:
+        control.active = False
+
+
+def _retire_point_rows(point: RiskPoint) -> None:
+    point.active = False
+    for source in point.sources:
+        _retire_source_rows(source)
+
+
 # --- risk points -------------------------------------------------------------------------------
 
 
@@ -299,7 +313,7 @@ def retire_point(session: Session, actor: Actor, now: datetime, point_id: int) -
     point = _point_to_edit(session, actor, point_id)
     if not point.active:
         raise Conflict(f"风险点「{point.name}」已停用。")
-    point.active = False
+    _retire_point_rows(point)
     session.flush()
     _record(session, actor, now, point.enterprise_id, "retire_point", point.name, {"point_id": point.id}, [point.site_id])
     return point
@@ -348,7 +362,7 @@ def retire_source(session: Session, actor: Actor, now: datetime, source_id: int)
     source = _source_to_edit(session, actor, source_id)
     if not source.active:
         raise Conflict(f"危险源「{source.name}」已停用。")
-    source.active = False
+    _retire_source_rows(source)
     session.flush()
     point = source.risk_point
     _record(
@@ -689,7 +703,7 @@ def _apply(session: Session, enterprise_id: int, plan: dict[str, _PlannedPoint],
     sites: set[int | None] = set()
     for name, point in existing.items():
         if name not in plan:
-            point.active = False
+            _retire_point_rows(point)
             sites.add(point.site_id)
     for name, planned in plan.items():
         point = existing.get(name)
@@ -705,7 +719,7 @@ def _apply(session: Session, enterprise_id: int, plan: dict[str, _PlannedPoint],
         current = {s.name: s for s in point.sources if s.active}
         for source in current.values():
             if source.name not in planned.sources:
-                source.active = False
+                _retire_source_rows(source)
         for position, (source_name, planned_source) in enumerate(planned.sources.items()):
             source = current.get(source_name)
             if source is None:
