@@ -154,5 +154,6 @@ def register_api(app: Flask) -> None:
 import app.api.sites  # noqa: E402,F401  (routes of sites on `bp`)
 from app.api import bulletins as _bulletins  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401
+from app.api import risks as _risks  # noqa: E402, F401
 from app.api import schedules  # noqa: E402, F401
 from app.api import stats as _stats  # noqa: E402, F401
