@@ -8,6 +8,7 @@ Everyone who may see the enterprise reads; changes need MANAGE_STRUCTURE (risks.
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -103,7 +104,13 @@ def _common(enterprise) -> dict[str, Any]:
         "RISK_TAGS": RISK_TAGS,
         "RISK_LEVEL_LABELS": RISK_LEVEL_LABELS,
         "ACTION_NAMES": ACTION_NAMES,
+        "num": _num,
     }
+
+
+def _num(value: Decimal) -> str:
+    """A factor or score as people write it: 10, 0.5, 540 (never 1E+1)."""
+    return f"{value.normalize():f}"
 
 
 def _enterprise(enterprise_id: int):
@@ -290,8 +297,8 @@ def edit_source_form(enterprise_id: int, source_id: int):
     source = _source(enterprise_id, source_id)
     values = {
         "name": source.name, "is_major_factor": source.is_major_factor, "accident_types": source.accident_types,
-        "likelihood": f"{source.likelihood.normalize():f}", "exposure": f"{source.exposure.normalize():f}",
-        "consequence": f"{source.consequence.normalize():f}",
+        "likelihood": _num(source.likelihood), "exposure": _num(source.exposure),
+        "consequence": _num(source.consequence),
     }
     return _point_page(enterprise_id, source.risk_point_id, values=values, edit=source, form="source")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.hazard_reporting.risks.domain import ControlKind, ControlLevel, RiskPointKind
 from app.ids import MAX_ID
@@ -25,7 +25,13 @@ def _split_types(value: Any) -> Any:
     return value
 
 
-OptionalId = Annotated[int | None, BeforeValidator(_blank_is_none), Field(None, ge=1, le=MAX_ID)]
+def _in_range(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= MAX_ID:
+        raise ValueError("编号无效")
+    return value
+
+
+OptionalId = Annotated[int | None, BeforeValidator(_blank_is_none), AfterValidator(_in_range)]
 
 
 class _Input(BaseModel):
