@@ -180,3 +180,22 @@ def test_api_risk_points_shape_and_scope(client, db_session, build, plant):
     assert refused.status_code == 404 and refused.mimetype == "application/problem+json"
     paged = client.get(f"/api/v1/enterprises/{enterprise.id}/risk-points?per_page=0", headers={"Authorization": f"Bearer {token}"})
     assert paged.status_code == 422
+
+
+def test_post_level_controls_feed_the_post_risk_card(client, db_session, build, plant):
+    enterprise, _, _, admin = plant
+    from app.enterprises.models import Post
+
+    post = db_session.scalar(select(Post).where(Post.name == "炉前工"))
+    actor = _actor(db_session, admin)
+    point = service.add_point(db_session, actor, NOW, enterprise.id, {"name": "熔炼炉", "kind": "equipment"})
+    source = service.add_source(db_session, actor, NOW, point.id, {
+        "name": "钢水喷溅", "likelihood": "6", "exposure": "6", "consequence": "15", "is_major_factor": True, "accident_types": "灼烫",
+    })
+    service.add_control(db_session, actor, NOW, source.id, {"text": "穿戴隔热服和面罩", "kind": "ppe", "control_level": "post", "post_id": post.id})
+    retired = service.add_control(db_session, actor, NOW, source.id, {"text": "旧措施", "kind": "ppe", "control_level": "post", "post_id": post.id})
+    service.retire_control(db_session, actor, NOW, retired.id)
+    db_session.commit()
+    login(client, "hd_admin")
+    page = client.get(f"/console/enterprises/{enterprise.id}/organisation").get_data(as_text=True)
+    assert "风险辨识清单中的岗位级管控" in page and "穿戴隔热服和面罩" in page and "旧措施" not in page

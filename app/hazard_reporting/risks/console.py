@@ -84,12 +84,18 @@ ACTION_NAMES = {
 @bp.app_context_processor
 def _risk_helpers() -> dict[str, Any]:
     """`register_site_ids(enterprise_id)`: the sites whose level the register sets (the
-    排查点位 and 风险点巡查 pages show "由风险辨识清单确定" there instead of the level form)."""
+    排查点位 and 风险点巡查 pages show "由风险辨识清单确定" there instead of the level form).
+    `register_post_risks(post_id)`: the register's sources with post-level controls for a
+    post, which templates/risks/_post_card_register.html draws into the 岗位风险告知卡 (the
+    organisation package renders the card and imports nothing of the register)."""
 
     def register_site_ids(enterprise_id: int) -> set[int]:
         return queries.register_site_ids(db.session, enterprise_id)
 
-    return {"register_site_ids": register_site_ids}
+    def register_post_risks(post_id: int) -> list[queries.PostRisk]:
+        return queries.post_risks(db.session, post_id)
+
+    return {"register_site_ids": register_site_ids, "register_post_risks": register_post_risks}
 
 
 def _common(enterprise) -> dict[str, Any]:
