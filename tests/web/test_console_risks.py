@@ -199,3 +199,27 @@ def test_post_level_controls_feed_the_post_risk_card(client, db_session, build, 
     login(client, "hd_admin")
     page = client.get(f"/console/enterprises/{enterprise.id}/organisation").get_data(as_text=True)
     assert "风险辨识清单中的岗位级管控" in page and "穿戴隔热服和面罩" in page and "旧措施" not in page
+
+
+def test_bureau_sees_risks_per_town_and_enterprise_and_who_has_no_register(client, db_session, build, plant):
+    enterprise, _, site, admin = plant
+    actor = _actor(db_session, admin)
+    point = service.add_point(db_session, actor, NOW, enterprise.id, {"name": "熔炼炉", "kind": "equipment", "site_id": site.id})
+    service.add_source(db_session, actor, NOW, point.id, {"name": "钢水喷溅", "likelihood": "6", "exposure": "6", "consequence": "15"})
+    service.add_source(db_session, actor, NOW, point.id, {"name": "煤气中毒", "likelihood": "6", "exposure": "6", "consequence": "7"})
+    bare = build.enterprise(name="空白清单企业", town=enterprise.town)
+    build.bureau_user("bureau_admin", user=build.user(username="bureau", password_hash=hash_password("pw")))
+    db_session.commit()
+    login(client, "bureau")
+    page = client.get("/console/oversight/risks").get_data(as_text=True)
+    assert "郑州恒达铸造有限公司" in page and bare.name in page
+    assert re.search(r"郑州恒达铸造有限公司</a></td><td>1</td><td><span class=\"tag bad\">1</span></td><td><span class=\"tag warn\">1</span>", page)
+    assert "未建立风险辨识清单的企业（2 家）" in page  # the bare one and 别家企业
+    assert "风险分级管控" in client.get("/console/oversight/dashboard").get_data(as_text=True)
+    dossier = client.get(f"/console/enterprises/{enterprise.id}/dossier").get_data(as_text=True)
+    assert "风险分级管控" in dossier and "钢水喷溅" in dossier and "重大风险" in dossier
+    empty = client.get(f"/console/enterprises/{bare.id}/dossier").get_data(as_text=True)
+    assert "未建立风险辨识清单" in empty
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/oversight/risks")})
+    login(client, "hd_admin")
+    assert client.get("/console/oversight/risks").status_code == 403

@@ -431,3 +431,78 @@ def export_rows(session: Session, enterprise_id: int) -> list[list[object]]:
 def _number(value) -> object:
     number = float(value)
     return int(number) if number.is_integer() else number
+
+
+# --- the bureau's view ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    point: str
+    source: str
+    grade: RiskGrade
+    score: object
+    site_name: str | None
+    is_major_factor: bool
+
+
+@dataclass(frozen=True)
+class RegisterSummary:
+    """风险分级管控 in the dossier: counts by grade, the 重大/较大 risks listed."""
+
+    version: int
+    points: int
+    grade_counts: dict[RiskGrade, int]
+    serious: list[SourceLine]
+
+    @property
+    def empty(self) -> bool:
+        return self.points == 0
+
+
+def register_summary(session: Session, enterprise_id: int) -> RegisterSummary:
+    sites = {s.id: s.name for s in session.scalars(select(Site).where(Site.enterprise_id == enterprise_id))}
+    view = overview(session, enterprise_id)
+    serious = [
+        SourceLine(row.point.name, s.name, s.grade, s.score, sites.get(row.point.site_id), s.is_major_factor)
+        for group in view.areas
+        for row in group.rows
+        for s in row.sources
+        if s.grade in (RiskGrade.MAJOR, RiskGrade.LARGE)
+    ]
+    serious.sort(key=lambda line: (GRADE_ORDER.index(line.grade), -float(line.score)))
+    return RegisterSummary(view.version, sum(len(g.rows) for g in view.areas), view.grade_counts, serious)
+
+
+@dataclass(frozen=True)
+class EnterpriseRisks:
+    major: int = 0  # active 重大风险 sources
+    large: int = 0  # active 较大风险 sources
+    points: int = 0  # risk points in use (0: no register)
+
+
+def district_risks(session: Session, enterprise_ids: list[int]) -> dict[int, EnterpriseRisks]:
+    """Per enterprise: its 重大 and 较大 risks in use and its risk points in use (two grouped
+    queries; an enterprise without a register is absent)."""
+    ids = enterprise_ids or [0]
+    points = dict(
+        session.execute(
+            select(RiskPoint.enterprise_id, func.count(RiskPoint.id))
+            .where(RiskPoint.enterprise_id.in_(ids), RiskPoint.active.is_(True))
+            .group_by(RiskPoint.enterprise_id)
+        ).all()
+    )
+    grades: dict[int, Counter[RiskGrade]] = {}
+    for enterprise_id, grade, n in session.execute(
+        select(RiskPoint.enterprise_id, RiskSource.grade, func.count(RiskSource.id))
+        .join(RiskSource, RiskSource.risk_point_id == RiskPoint.id)
+        .where(RiskPoint.enterprise_id.in_(ids), RiskPoint.active.is_(True), RiskSource.active.is_(True))
+        .group_by(RiskPoint.enterprise_id, RiskSource.grade)
+    ):
+        grades.setdefault(enterprise_id, Counter())[RiskGrade(grade)] += n
+    return {
+        eid: EnterpriseRisks(
+            grades.get(eid, Counter())[RiskGrade.MAJOR], grades.get(eid, Counter())[RiskGrade.LARGE], n
+        )
+        for eid, n in points.items()
+    }

@@ -18,6 +18,7 @@ from app.errors import PermissionDenied
 from app.extensions import db
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, SOURCE_LABELS, STATUS_LABELS
+from app.hazard_reporting.risks.domain import RISK_GRADE_LABELS
 from app.oversight.dossier import queries
 from app.oversight.dossier.domain import (
     CERTIFICATE_STATE_LABELS,
@@ -46,6 +47,7 @@ SECTIONS = (
     ("members", "人员"),
     ("checks", "排查计划与按时率"),
     ("hazards", "隐患治理"),
+    ("risks", "风险分级管控"),
     ("enforcement", "执法与信用"),
     ("tips", "安全提示"),
     ("timeline", "时间线"),
@@ -76,6 +78,7 @@ def dossier(enterprise_id: int):
         e=enterprise,
         d=page,
         sections=SECTIONS,
+        RISK_GRADE_NAMES=RISK_GRADE_LABELS,
         can_manage_members=actor.can(Action.MANAGE_MEMBERS, enterprise.ref),
         can_see_broadcasts=actor.can(Action.BROADCAST_TIP),
         CERTIFICATE_STATE_LABELS=CERTIFICATE_STATE_LABELS,
