@@ -20,6 +20,7 @@ from app.demo.district_seed import seed_district
 from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import seed_history
 from app.demo.history_district import seed_district_history
+from app.demo.risks import seed_risk_registers
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
 from app.enterprises.schemas import EnterpriseIn, uscc_check_digit
@@ -127,6 +128,9 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
         log.warning("demo history skipped: no media root for its photos")
     else:
         ran = seed_history(session, now, root)
+    # The four registers (after the history, which plans its own past rounds): the sites'
+    # colours and rounds follow them from now on.
+    ran += seed_risk_registers(session, now)
     # After the history (which sets it up from its first day): on a demo seeded before the
     # night team existed, its schedule starts now.
     ensure_night_schedule(session, now)
