@@ -223,3 +223,15 @@ def test_bureau_sees_risks_per_town_and_enterprise_and_who_has_no_register(clien
     client.post("/console/logout", data={"csrf_token": csrf(client, "/console/oversight/risks")})
     login(client, "hd_admin")
     assert client.get("/console/oversight/risks").status_code == 403
+
+
+def test_the_rounds_page_shows_register_driven_sites_without_the_level_form(client, db_session, plant):
+    enterprise, _, site, admin = plant
+    actor = _actor(db_session, admin)
+    point = service.add_point(db_session, actor, NOW, enterprise.id, {"name": "熔炼炉", "kind": "equipment", "site_id": site.id})
+    service.add_source(db_session, actor, NOW, point.id, {"name": "钢水喷溅", "likelihood": "6", "exposure": "6", "consequence": "15"})
+    db_session.commit()
+    login(client, "hd_admin")
+    page = client.get(f"/console/enterprises/{enterprise.id}/checks/plans").get_data(as_text=True)
+    assert "由风险辨识清单确定" in page
+    assert f"/sites/{site.id}/risk" not in page
