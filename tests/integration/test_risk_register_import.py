@@ -162,3 +162,21 @@ def test_the_export_is_the_template(db_session, plant):
     assert any(r.point == "=HYPERLINK(1)" for r in rows)  # neutralised on export, read back as typed
     report = service.import_register(db_session, admin, NOW, enterprise.id, rows, dry_run=True)
     assert {r.action for r in report.rows} == {"unchanged"}
+
+
+def test_a_failure_while_writing_leaves_nothing_behind(db_session, plant, monkeypatch):
+    """All-or-nothing also when the writes themselves fail half-way (PostgreSQL in the
+    default run): the import writes inside the caller's transaction, which rolls back."""
+    enterprise, admin, _, site = plant
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service, "_record", broken)
+    savepoint = db_session.begin_nested()
+    with pytest.raises(RuntimeError):
+        _run(db_session, enterprise, admin, GOOD)
+    assert db_session.scalar(select(RiskPoint.id)) is not None  # half written before the failure
+    savepoint.rollback()
+    assert db_session.scalar(select(RiskPoint.id)) is None
+    assert db_session.scalar(select(SiteRiskProfile).where(SiteRiskProfile.site_id == site.id)) is None
