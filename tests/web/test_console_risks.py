@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app.accounts.h5_login import SESSION_USER_ID
 from app.accounts.queries import load_actor
 from app.accounts.service import hash_password, issue_api_token
 from app.hazard_reporting.risks import service
@@ -199,6 +200,13 @@ def test_post_level_controls_feed_the_post_risk_card(client, db_session, build, 
     login(client, "hd_admin")
     page = client.get(f"/console/enterprises/{enterprise.id}/organisation").get_data(as_text=True)
     assert "风险辨识清单中的岗位级管控" in page and "穿戴隔热服和面罩" in page and "旧措施" not in page
+    worker = build.member(enterprise, "worker", post_id=post.id)
+    db_session.commit()
+    with client.session_transaction() as session:
+        session[SESSION_USER_ID] = worker.id
+    card = client.get("/h5/my-post-risks").get_data(as_text=True)
+    assert "风险辨识清单 · 本岗位管控" in card and "熔炼炉：钢水喷溅（较大危险因素）" in card
+    assert "可能导致：灼烫" in card and "管控措施：穿戴隔热服和面罩" in card and "旧措施" not in card
 
 
 def test_bureau_sees_risks_per_town_and_enterprise_and_who_has_no_register(client, db_session, build, plant):
