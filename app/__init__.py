@@ -89,6 +89,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from app.hazard_reporting.handover.console import bp as handover_bp
     from app.hazard_reporting.hazards.console import console_bp as hazards_console_bp
     from app.hazard_reporting.hazards.h5 import h5_bp as hazards_h5_bp
+    from app.hazard_reporting.risks.console import bp as risks_console_bp
     from app.hazard_reporting.schedules.console import bp as schedules_console_bp
     from app.hazard_reporting.sites.console import bp as sites_console_bp
     from app.hazard_reporting.work_calendar.console import bp as calendar_console_bp
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(calendar_console_bp)
     app.register_blueprint(handover_bp)
     app.register_blueprint(sites_console_bp)
+    app.register_blueprint(risks_console_bp)
     app.register_blueprint(dossier_console_bp)
     app.register_blueprint(oversight_stats_bp)
     app.register_blueprint(bulletins_console_bp)

@@ -159,6 +159,7 @@ from app.api import check_tasks as _check_tasks  # noqa: E402, F401
 from app.api import credit as _credit  # noqa: E402, F401
 from app.api import inspections as _inspections  # noqa: E402, F401
 from app.api import members as _members  # noqa: E402, F401
+from app.api import risks as _risks  # noqa: E402, F401
 from app.api import schedules  # noqa: E402, F401
 from app.api import stats as _stats  # noqa: E402, F401
 from app.api import training as _training  # noqa: E402, F401

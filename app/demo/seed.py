@@ -23,6 +23,7 @@ from app.demo.enforcement import seed_enforcement
 from app.demo.headline import ensure_night_schedule, headline
 from app.demo.history import demo_enterprises, seed_history
 from app.demo.history_district import seed_district_history
+from app.demo.risks import seed_risk_registers
 from app.demo.training import seed_training
 from app.enterprises.domain import new_site_token, site_entry_url, site_scene
 from app.enterprises.models import Department, Enterprise, Post, PostHazardFactor, Site, Team, Town
@@ -131,6 +132,9 @@ def seed_demo(session: Session, now: datetime, secret_key: str, *, media_root: s
         log.warning("demo history skipped: no media root for its photos")
     else:
         ran = seed_history(session, now, root)
+    # The four registers (after the history, which plans its own past rounds): the sites'
+    # colours and rounds follow them from now on.
+    ran += seed_risk_registers(session, now)
     # After the history (which sets it up from its first day): on a demo seeded before the
     # night team existed, its schedule starts now.
     ensure_night_schedule(session, now)

@@ -140,9 +140,14 @@ class PosterContent:
     qr_url: str  # the main code: the WeChat QR url, or the H5 entry URL when there is none
     wechat: bool  # whether `qr_url` is the WeChat parametric QR
     backup_url: str | None = None  # the H5 entry URL beside a WeChat main code
+    # The site's four-colour risk level as printed: (text, fill colour, text colour); the
+    # feature layer passes it in (identity knows no risk levels).
+    risk: tuple[str, str, str] | None = None
 
 
-def poster_content(enterprise: Enterprise, codes: SiteCodes, checks: Sequence[str]) -> PosterContent:
+def poster_content(
+    enterprise: Enterprise, codes: SiteCodes, checks: Sequence[str], risk: tuple[str, str, str] | None = None
+) -> PosterContent:
     """The poster of one site: the WeChat QR as the main code when the site has one, with the
     plain-URL QR beside it as a backup; otherwise the plain-URL QR alone."""
     site = codes.site
@@ -155,6 +160,7 @@ def poster_content(enterprise: Enterprise, codes: SiteCodes, checks: Sequence[st
         qr_url=codes.wechat_url or codes.entry_url,
         wechat=codes.wechat_url is not None,
         backup_url=codes.entry_url if codes.wechat_url else None,
+        risk=risk,
     )
 
 
@@ -183,6 +189,14 @@ def render_poster(content: PosterContent, font: CjkFont) -> Image.Image:
     if content.site_area.strip():
         area_font, area_lines = _fit(font, f"区域：{content.site_area.strip()}", inner, 500, sizes=(72, 56), max_lines=1)
         y = _draw_lines(draw, area_lines, area_font, width // 2, y + 20, GRAY, spacing=1.2)
+
+    if content.risk is not None:
+        text, fill, ink = content.risk
+        band_font = font.at(84, 800)
+        band_w = min(inner, int(draw.textlength(text, font=band_font)) + 160)
+        draw.rounded_rectangle(((width - band_w) // 2, y + 30, (width + band_w) // 2, y + 170), radius=40, fill=fill)
+        draw.text((width // 2, y + 100), text, font=band_font, fill=ink, anchor="mm")
+        y += 170
 
     # The bottom blocks have fixed heights; the QR code takes whatever is left between.
     footer_top = height - 64 - 420
@@ -243,11 +257,11 @@ def write_pdf(pages: Sequence[Path], path: Path) -> None:
 
 
 def poster_png(enterprise: Enterprise, codes: SiteCodes, *, font: CjkFont | None = None,
-               checks: Sequence[str] = DEFAULT_CHECKS) -> bytes:
+               checks: Sequence[str] = DEFAULT_CHECKS, risk: tuple[str, str, str] | None = None) -> bytes:
     """One site's A4 poster as PNG bytes (300 dpi), drawn on request for a download.
     Raises FontNotFound when no CJK font is installed."""
     font = font or find_cjk_font()
-    poster = render_poster(poster_content(enterprise, codes, checks), font)
+    poster = render_poster(poster_content(enterprise, codes, checks, risk), font)
     buffer = io.BytesIO()
     poster.save(buffer, format="PNG", dpi=(DPI, DPI))
     return buffer.getvalue()
@@ -259,6 +273,7 @@ def posters_pdf(
     *,
     font: CjkFont | None = None,
     checks_for: Callable[[Site], Sequence[str]] = lambda _site: DEFAULT_CHECKS,
+    risk_for: Callable[[Site], tuple[str, str, str] | None] = lambda _site: None,
 ) -> bytes:
     """The A4 PDF of `codes` (one page per site, same order as the CLI's posters-A4.pdf) as
     bytes. Each page is drawn and appended in turn, so at most one page image is held at a
@@ -268,7 +283,9 @@ def posters_pdf(
     font = font or find_cjk_font()
     buffer = io.BytesIO()
     pages = (
-        render_poster(poster_content(enterprise, site_codes, checks_for(site_codes.site)), font)
+        render_poster(
+            poster_content(enterprise, site_codes, checks_for(site_codes.site), risk_for(site_codes.site)), font
+        )
         for site_codes in codes
     )
     _save_pdf_pages(pages, buffer)

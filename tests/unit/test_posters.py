@@ -233,3 +233,12 @@ def test_pdf_pages_follow_the_png_order_and_no_temporary_file_is_left(tmp_path):
     colours = _page_colours(target)
     assert [max(range(3), key=lambda i, c=c: c[i]) for c in colours] == [0, 2, 1]  # red, blue, green
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.png", "1.png", "2.png", "out.pdf"]
+
+
+def test_poster_prints_the_site_risk_colour_and_still_scans(font):
+    plain = render_poster(_content(), font)
+    red = render_poster(_content(risk=("风险等级：红色（重大风险）", "#d9001b", "#ffffff")), font)
+    assert (217, 0, 27) not in set(plain.getdata())
+    assert (217, 0, 27) in set(red.crop((0, 600, red.width, 1400)).getdata())
+    assert decoded(red) == {WECHAT, ENTRY}
+    red.resize((620, 877)).save("docs/screenshots/risk-poster.png")

@@ -319,7 +319,7 @@ def test_set_site_risk_profile_bad_input_or_other_site(client, build, db_session
 
 def test_worker_cannot_change_plans(client, db_session, org):
     login(client, org.worker)
-    assert "/risk" not in text(client.get(base(org) + "/plans"))
+    assert "/risk\"" not in text(client.get(base(org) + "/plans"))  # no level form (the 风险管控 tab is /risks/)
     response = client.post(f"{base(org)}/sites/{org.s1.id}/risk", data={"risk_level": "red"})
     assert response.status_code == 403
     assert db_session.scalar(select(func.count()).select_from(SiteRiskProfile)) == 0

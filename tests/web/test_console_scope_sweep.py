@@ -18,6 +18,7 @@ from app.accounts.models import Invite, Membership
 from app.accounts.service import issue_api_token
 from app.clock import local_today, utcnow
 from app.hazard_reporting.checklists import service as checklist_service
+from app.hazard_reporting.risks import service as risk_service
 from app.hazard_reporting.schedules import service as schedule_service
 from app.oversight.campaigns import service as campaign_service
 from app.oversight.credit.models import CreditRecord
@@ -55,6 +56,15 @@ def rows(db_session, build, tmp_path):
         {"topic": "三级安全教育", "kind": "three_level", "held_on": now.date().isoformat(), "trainer": "王老师",
          "hours": "2", "attendees": [{"membership_id": membership.id}]},
     )
+    admin_a = build.actor(build.member(a, Role.ENTERPRISE_ADMIN))
+    point = risk_service.add_point(db_session, admin_a, now, a.id, {"name": "熔炼炉", "kind": "equipment", "site_id": site.id})
+    source = risk_service.add_source(
+        db_session, admin_a, now, point.id, {"name": "钢水喷溅", "likelihood": "6", "exposure": "6", "consequence": "15"}
+    )
+    control = risk_service.add_control(
+        db_session, admin_a, now, source.id,
+        {"text": "浇注前检查", "kind": "management", "control_level": "team", "team_id": team.id},
+    )
     b = build.enterprise(name="乙企业")
     outsider = build.member(b, Role.ENTERPRISE_ADMIN)
     # A special campaign (专项整治) whose only target is A.
@@ -81,6 +91,9 @@ def rows(db_session, build, tmp_path):
         "target_id": campaign_service.queries.target_of(db_session, campaign.id, a.id).id,
         "training_session_id": training.id,
         "inspection_id": inspection.id,
+        "point_id": point.id,
+        "source_id": source.id,
+        "control_id": control.id,
         # The bureau's own rows: an enterprise user is refused whether or not one exists.
         **{name: 1 for name in BUREAU_ROWS},
     }

@@ -207,3 +207,34 @@ def check_responsible_unit(level: ControlLevel, department_id: int | None, team_
         raise ValidationFailed("部门级管控措施须指定责任部门", fields={"department_id": "请选择责任部门"})
     if level is ControlLevel.TEAM and team_id is None:
         raise ValidationFailed("班组级管控措施须指定责任班组", fields={"team_id": "请选择责任班组"})
+
+
+def clean_accident_types(values: Iterable[str]) -> list[str]:
+    """The accident types named, each one of GB 6441's twenty, in the standard's order, no
+    repeats. Raises ValidationFailed naming what is not a type."""
+    named = [v.strip() for v in values if v and v.strip()]
+    unknown = [v for v in named if v not in ACCIDENT_TYPES]
+    if unknown:
+        raise ValidationFailed(
+            f"事故类型「{'、'.join(unknown)}」不在 GB 6441 的二十类中",
+            fields={"accident_types": "请从 GB 6441 的事故类型中选择"},
+        )
+    return [t for t in ACCIDENT_TYPES if t in named]
+
+
+def is_major_for_rounds(grade: RiskGrade, is_major_factor: bool) -> bool:
+    """Whether a source makes its site a major risk point (较大危险因素点位, with the extra
+    rounds of schedules.domain.RISK_POINT_PLANS): the enterprise marked it a 较大危险因素, or
+    the assessment says 重大 or 较大. A 一般/低 source nobody flagged adds no rounds."""
+    return is_major_factor or grade in (RiskGrade.MAJOR, RiskGrade.LARGE)
+
+
+def site_profile(sources: Iterable[tuple[RiskGrade, bool]]) -> tuple[RiskLevel, bool]:
+    """A register-driven site's (colour, major risk point) from its active sources
+    `(grade, is_major_factor)`: the worst grade's colour, and whether any source makes it a
+    major risk point. A site whose risk points have no active source left is blue (低风险)
+    and no major risk point: its colour drops when its last risk is retired."""
+    listed = list(sources)
+    worst = worst_grade(grade for grade, _ in listed)
+    colour = GRADE_COLOUR[worst] if worst is not None else RiskLevel.BLUE
+    return colour, any(is_major_for_rounds(grade, flag) for grade, flag in listed)

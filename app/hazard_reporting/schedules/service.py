@@ -35,6 +35,7 @@ from app.hazard_reporting.checks.domain import (
     periods_between,
 )
 from app.hazard_reporting.checks.models import CheckTask
+from app.hazard_reporting.risks.models import RiskPoint
 from app.hazard_reporting.schedules.domain import (
     ROUTINE_DEFAULTS,
     RiskLevel,
@@ -222,11 +223,18 @@ def ensure_default_schedules(session: Session, now: datetime, enterprise_id: int
     return created
 
 
+REGISTER_SETS_LEVEL = "点位「{name}」的风险等级由风险辨识清单确定（其风险点中最高的风险），请在「风险管控」中修改风险点的危险源评估。"
+
+
 def set_site_risk_profile(
-    session: Session, actor: Actor, now: datetime, site_id: int, data: Any
+    session: Session, actor: Actor, now: datetime, site_id: int, data: Any, *, by_register: bool = False
 ) -> SiteRiskProfile:
     """Set a site's risk level and major-risk-point flag, and re-plan its rounds (see
-    domain.RISK_POINT_PLANS). Raises NotFound, PermissionDenied, ValidationFailed."""
+    domain.RISK_POINT_PLANS). A site with an active risk point in the enterprise's risk
+    register takes its level from there (`by_register`, risks.service.refresh_sites): a hand
+    change of its level or flag is refused (Conflict); re-applying the same (re-planning
+    after a retire or a department move) is not. Raises NotFound, PermissionDenied,
+    ValidationFailed, Conflict."""
     site = session.get(Site, site_id)
     if site is None:
         raise NotFound("点位不存在。")
@@ -234,6 +242,15 @@ def set_site_risk_profile(
     require(actor, Action.MANAGE_STRUCTURE, enterprise.ref)
     payload = parse(RiskProfileIn, data)
     profile = session.scalar(select(SiteRiskProfile).where(SiteRiskProfile.site_id == site.id))
+    if not by_register and _register_sets_level(session, site.id):
+        unchanged = (
+            profile is not None
+            and profile.risk_level == payload.risk_level
+            and profile.is_major_risk_point == payload.is_major_risk_point
+        )
+        if not unchanged:
+            raise Conflict(REGISTER_SETS_LEVEL.format(name=site.name))
+        payload.note = profile.note
     if profile is None:
         profile = SiteRiskProfile(site_id=site.id)
         session.add(profile)
@@ -243,6 +260,15 @@ def set_site_risk_profile(
     session.flush()
     _sync_site_schedules(session, now, site, profile, reapply=True)
     return profile
+
+
+def _register_sets_level(session: Session, site_id: int) -> bool:
+    """Whether an active risk point of the risk register is at the site (its level is then
+    the register's: risks.service.site_has_register says the same)."""
+    return (
+        session.scalar(select(RiskPoint.id).where(RiskPoint.site_id == site_id, RiskPoint.active.is_(True)).limit(1))
+        is not None
+    )
 
 
 def _routine_unit_name(session: Session, level: CheckLevel, team_id: int | None, department_id: int | None) -> str:

@@ -286,6 +286,24 @@ def site_qr(enterprise_id: int, site_id: int):
     return _download(site_qr_png(codes.wechat_url or codes.entry_url), "image/png", f"{site.name}-二维码.png", f"site-{site.id}-qr.png")
 
 
+# The poster's colour band: fill and text colour of each level (as the console's tags).
+POSTER_RISK_COLOURS = {
+    RiskLevel.RED: ("#d9001b", "#ffffff"),
+    RiskLevel.ORANGE: ("#f27100", "#ffffff"),
+    RiskLevel.YELLOW: ("#f5c400", "#3a2e00"),
+    RiskLevel.BLUE: ("#1466c8", "#ffffff"),
+}
+
+
+def _poster_risk(site: Site) -> tuple[str, str, str] | None:
+    """The site's level as printed on its poster (none while it has no level)."""
+    profile = queries.profile_of(db.session, site.id)
+    if profile is None:
+        return None
+    level = RiskLevel(profile.risk_level)
+    return (f"风险等级：{RISK_LEVEL_LABELS[level]}", *POSTER_RISK_COLOURS[level])
+
+
 @bp.get(f"/{SITE_ID}/poster.png")
 @login_required
 def site_poster(enterprise_id: int, site_id: int):
@@ -293,7 +311,7 @@ def site_poster(enterprise_id: int, site_id: int):
     site = _active_site(enterprise_id, site_id)
     font = _font()
     (codes,) = _codes([site])
-    return _download(poster_png(site.enterprise, codes, font=font), "image/png", f"{site.name}-海报-A4.png", f"site-{site.id}-poster-A4.png")
+    return _download(poster_png(site.enterprise, codes, font=font, risk=_poster_risk(site)), "image/png", f"{site.name}-海报-A4.png", f"site-{site.id}-poster-A4.png")
 
 
 @bp.get("/posters.pdf")
@@ -307,4 +325,4 @@ def posters(enterprise_id: int):
     font = _font()
     codes = _codes([row.site for row in rows])
     enterprise = _enterprise(enterprise_id)  # reloaded: a code commit expires loaded rows
-    return _download(posters_pdf(enterprise, codes, font=font), "application/pdf", f"{enterprise.name}-排查点位海报-A4.pdf", f"enterprise-{enterprise.id}-posters-A4.pdf")
+    return _download(posters_pdf(enterprise, codes, font=font, risk_for=_poster_risk), "application/pdf", f"{enterprise.name}-排查点位海报-A4.pdf", f"enterprise-{enterprise.id}-posters-A4.pdf")

@@ -18,6 +18,7 @@ from app.errors import PermissionDenied
 from app.extensions import db
 from app.hazard_reporting.checks.domain import CHECK_LEVEL_LABELS
 from app.hazard_reporting.hazards.domain import LEVEL_LABELS, SOURCE_LABELS, STATUS_LABELS
+from app.hazard_reporting.risks.domain import RISK_GRADE_LABELS
 from app.oversight.credit import queries as credit_queries
 from app.oversight.dossier import queries
 from app.oversight.dossier.domain import (
@@ -50,6 +51,7 @@ SECTIONS = (
     ("members", "人员"),
     ("checks", "排查计划与按时率"),
     ("hazards", "隐患治理"),
+    ("risks", "风险分级管控"),
     ("enforcement", "执法与信用"),
     ("credit", "信用记录"),
     ("training", "安全培训"),
@@ -85,6 +87,7 @@ def dossier(enterprise_id: int):
         sections=SECTIONS,
         credit=credit_queries.dossier_credit(db.session, actor, enterprise, local_today(utcnow())),
         inspections=enforcement_queries.of_enterprise(db.session, actor, enterprise.id),
+        RISK_GRADE_NAMES=RISK_GRADE_LABELS,
         can_manage_members=actor.can(Action.MANAGE_MEMBERS, enterprise.ref),
         can_see_broadcasts=actor.can(Action.BROADCAST_TIP),
         CERTIFICATE_STATE_LABELS=CERTIFICATE_STATE_LABELS,

@@ -34,6 +34,7 @@ from app.hazard_reporting.hazards.domain import (
 )
 from app.hazard_reporting.hazards.models import Hazard, HazardEvent, MajorHazardPlan
 from app.hazard_reporting.hazards.queries import overdue_clause
+from app.hazard_reporting.risks.queries import RegisterSummary, register_summary
 from app.hazard_reporting.schedules.models import CheckSchedule
 from app.hazard_reporting.schedules.queries import SchedulesPage, schedules_page
 from app.hazard_reporting.sites.queries import SiteRow, site_rows
@@ -563,6 +564,7 @@ class Dossier:
     hazards: Hazards
     enforcement: Enforcement
     tips: list[TipRow]
+    risks: RegisterSummary
     timeline: list[TimelineEntry]
     timeline_more: bool
     timeline_limit: int
@@ -583,6 +585,7 @@ def dossier(session: Session, enterprise: Enterprise, now: datetime, timeline_li
         hazards=hazards(session, enterprise.id, now),
         enforcement=enforcement(session, enterprise, now),
         tips=tips(session, user_ids),
+        risks=register_summary(session, enterprise.id),
         timeline=entries,
         timeline_more=more,
         timeline_limit=timeline_limit,

@@ -150,3 +150,16 @@ def figure_list(figure: str):
         town_names={t.id: t.name for t in towns},
         args={k: v for k, v in request.args.items() if k in ("month", "town", "level")},
     )
+
+
+@bp.get("/risks")
+@login_required
+def risks():
+    """风险分级管控 across the district: 重大/较大 risks per town and per enterprise, and the
+    enterprises without a risk register."""
+    town_id = _town_arg()
+    return render_template(
+        "oversight/stats/risks.html",
+        board=queries.risk_board(db.session, current_actor(), town_id),
+        town_id=town_id,
+    )

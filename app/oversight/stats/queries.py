@@ -35,6 +35,7 @@ from app.hazard_reporting.checks.models import CheckSubmission
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES, HazardLevel
 from app.hazard_reporting.hazards.models import Hazard
 from app.hazard_reporting.hazards.queries import overdue_clause
+from app.hazard_reporting.risks.queries import EnterpriseRisks, district_risks
 from app.oversight.stats.domain import (
     CHECK_FIGURES,
     CertificateStanding,
@@ -602,3 +603,54 @@ def dashboard_workbook(board: Dashboard) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# --- 风险分级管控 across the district ------------------------------------------------------------
+
+
+@dataclass
+class RiskTownRow:
+    town: Town
+    enterprises: int = 0
+    with_register: int = 0
+    major: int = 0
+    large: int = 0
+
+
+@dataclass
+class RiskBoard:
+    towns: list[RiskTownRow]
+    total: RiskTownRow
+    enterprises: list[tuple[Enterprise, EnterpriseRisks]]  # with a register, most serious first
+    without_register: list[Enterprise]
+
+
+def risk_board(session: Session, actor: Actor, town_id: int | None) -> RiskBoard:
+    """Counts of 重大/较大 risks per town and per enterprise, and the enterprises without a
+    risk register, over the towns the actor may see (or only `town_id`)."""
+    towns = chosen_towns(session, actor, town_id)
+    enterprises = list(
+        session.scalars(
+            select(Enterprise).where(Enterprise.town_id.in_([t.id for t in towns] or [0])).order_by(Enterprise.name)
+        )
+    )
+    risks = district_risks(session, [e.id for e in enterprises])
+    rows = {t.id: RiskTownRow(t) for t in towns}
+    total = RiskTownRow(Town(name="合计", code=""))
+    with_register: list[tuple[Enterprise, EnterpriseRisks]] = []
+    without: list[Enterprise] = []
+    for enterprise in enterprises:
+        row = rows[enterprise.town_id]
+        figures = risks.get(enterprise.id)
+        for target in (row, total):
+            target.enterprises += 1
+            if figures:
+                target.with_register += 1
+                target.major += figures.major
+                target.large += figures.large
+        if figures:
+            with_register.append((enterprise, figures))
+        else:
+            without.append(enterprise)
+    with_register.sort(key=lambda pair: (-pair[1].major, -pair[1].large, pair[0].name))
+    return RiskBoard(list(rows.values()), total, with_register, without)
