@@ -140,17 +140,20 @@ def test_the_team_leader_fails_a_control_item_and_the_hazard_names_the_control(
         expect(item.locator("[data-control-origin]")).to_contain_text(f"来源：{POINT} › {SOURCE}")
         expect(item.locator("[data-control-origin]")).to_contain_text("班组级管控")
         expect(item.locator(".ck-chip--orange")).to_have_text("较大风险")
-        # After every checklist item, numbered on.
-        total = page.locator("section.ck-item").count()
-        expect(page.locator("section.ck-item").last).to_have_attribute("id", f"item-{code}")
-        expect(item.locator(".ck-item__no")).to_have_text(str(total))
+        # After every checklist item (with the team's other controls at this site, such as
+        # the demo register's), numbered on.
+        sections = page.locator("section.ck-item")
+        origins = [sections.nth(i).get_attribute("data-origin") or "checklist" for i in range(sections.count())]
+        assert origins == sorted(origins, key=lambda o: o == "control") and "control" in origins
+        ids = [sections.nth(i).get_attribute("id") for i in range(sections.count())]
+        expect(item.locator(".ck-item__no")).to_have_text(str(ids.index(f"item-{code}") + 1))
 
         item.locator('label[data-v="hazard"]').click()
         item.locator("textarea").fill(HAZARD_NOTE)
         item.locator("input[type=file]").set_input_files(_photo(tmp_path / "pit.jpg", (90, 120, 150)))
         expect(item.locator("li.ck-photo[data-token]")).to_have_count(1)
         page.get_by_role("button", name="其余全部符合").click()
-        expect(page.locator("[data-done]")).to_have_text(str(total))
+        expect(page.locator("[data-done]")).to_have_text(str(len(ids)))
         page.evaluate(f"document.getElementById('item-{code}').scrollIntoView({{block: 'start'}})")
         page.evaluate("window.scrollBy(0, -120)")
         _shot(page, screenshots / "risk-check-form.png")
