@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Role
@@ -19,13 +19,11 @@ from app.accounts.models import Membership, User
 from app.accounts.queries import load_actor
 from app.clock import local_today
 from app.demo import data
-from app.demo.history import photo
+from app.demo.history import last_outbox_id, mark_delivered_since, photo
 from app.enterprises.models import Enterprise
 from app.enterprises.schemas import uscc_check_digit
 from app.hazard_reporting.hazards import service as hazards
 from app.hazard_reporting.hazards.domain import PhotoKind
-from app.notifications.domain import Channel, OutboxStatus
-from app.notifications.models import OutboxMessage
 from app.oversight.campaigns import queries, service
 from app.oversight.campaigns.domain import ItemResult
 from app.oversight.campaigns.models import Campaign, CampaignHazard
@@ -47,7 +45,7 @@ def seed_campaigns(session: Session, now: datetime, media_root: str | Path | Non
     admin_user = session.scalar(select(User).where(User.username == "admin"))
     if admin_user is None or session.scalar(select(Campaign.id).where(Campaign.title == TITLE)) is not None:
         return 0
-    outbox_before = session.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
+    outbox_before = last_outbox_id(session)
     launched_at = now - timedelta(days=7)
     today = local_today(now)
     admin = load_actor(session, admin_user)
@@ -89,16 +87,5 @@ def seed_campaigns(session: Session, now: datetime, media_root: str | Path | Non
                     session, actor, checked_at + timedelta(minutes=1), hazard_id, PhotoKind.BEFORE, photo(17), media_root
                 )
     session.flush()
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id > outbox_before)
-        .values(
-            status=OutboxStatus.DELIVERED,
-            channel=Channel.TEMPLATE,
-            attempts=1,
-            sent_at=OutboxMessage.created_at,
-            finished_at=OutboxMessage.created_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    mark_delivered_since(session, outbox_before)
     return written

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.accounts.queries import load_actor
 from app.demo import data
+from app.demo.history import last_outbox_id, mark_delivered_since
 from app.enterprises.domain import CreditStatus
 from app.enterprises.models import Enterprise
 from app.enterprises.schemas import uscc_check_digit
-from app.notifications.domain import Channel, OutboxStatus
-from app.notifications.models import OutboxMessage
 from app.oversight.credit import service
 from app.oversight.credit.models import CreditRecord
 
@@ -81,7 +80,7 @@ def seed_credit(session: Session, now: datetime) -> int:
     if admin_user is None:
         return 0
     admin = load_actor(session, admin_user)
-    outbox_before = session.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0)))
+    outbox_before = last_outbox_id(session)
     written = 0
     history = session.scalar(select(Enterprise).where(Enterprise.uscc == _uscc(HISTORY["key"])))
     if history is not None and not _has_record(session, history.id):
@@ -110,16 +109,5 @@ def seed_credit(session: Session, now: datetime) -> int:
     session.flush()
     # These listings are past events: their notices reached the enterprises long ago, as the
     # history's do (demo/history.py marks its outbox the same way).
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id > outbox_before)
-        .values(
-            status=OutboxStatus.DELIVERED,
-            channel=Channel.TEMPLATE,
-            attempts=1,
-            sent_at=OutboxMessage.created_at,
-            finished_at=OutboxMessage.created_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    mark_delivered_since(session, outbox_before)
     return written

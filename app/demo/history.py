@@ -178,6 +178,28 @@ def photo(seed: int) -> bytes:
     return out.getvalue()
 
 
+def last_outbox_id(session: Session) -> int:
+    """The newest outbox row's id (0 for none): what a past-events seeder marks after."""
+    return session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
+
+
+def mark_delivered_since(session: Session, outbox_before: int) -> None:
+    """Mark the outbox rows written after `outbox_before` delivered, at their own time: the
+    demo's past events reached their people long ago; nobody needs them sent now."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id > outbox_before)
+        .values(
+            status=OutboxStatus.DELIVERED,
+            channel=Channel.TEMPLATE,
+            attempts=1,
+            sent_at=OutboxMessage.created_at,
+            finished_at=OutboxMessage.created_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 class History:
     """Writes the history; see the module docstring."""
 
@@ -241,7 +263,7 @@ class History:
     def write(self) -> int:
         """Plan the days, run the timeline, mark the history's outbox delivered. Returns how
         many events ran."""
-        outbox_before = self.session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
+        outbox_before = last_outbox_id(self.session)
         checklists.load_standard_checklists(self.session, self.begins)
         for company in self.companies.values():
             schedules.ensure_default_schedules(self.session, self.begins, company.enterprise.id)
@@ -255,18 +277,7 @@ class History:
         self.plan_current_hazards()
         self.timeline.run()
         self.session.flush()
-        self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id > outbox_before)
-            .values(
-                status=OutboxStatus.DELIVERED,
-                channel=Channel.TEMPLATE,
-                attempts=1,
-                sent_at=OutboxMessage.created_at,
-                finished_at=OutboxMessage.created_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        mark_delivered_since(self.session, outbox_before)
         self.session.flush()
         return self.timeline.ran
 
