@@ -9,3 +9,9 @@ app = Flask(__name__)
 def bare():
     request.get_data()
     return "success"
+
+
+@app.get("/bare/<step>")
+def bare_step(step):
+    """One GET per step of the shift-start baseline (bench/shift_start.py)."""
+    return "ok"
