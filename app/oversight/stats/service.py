@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.clock import local_today
@@ -132,11 +132,27 @@ def _sum_towns(session: Session, first) -> None:
     )
 
 
+# One number for the transaction-level advisory lock that serialises rollup refreshes.
+_REFRESH_LOCK = 0x616E_6368_0517  # any constant no other lock of the app uses
+
+
+def _serialize_refreshes(session: Session) -> None:
+    """Take the rollup-refresh lock for the rest of the transaction (PostgreSQL). The ten-
+    minute job and the nightly year job can run at once (a scheduler starting after 02:30
+    catches the nightly one up beside its own first run); both rebuild the same months by
+    delete-and-insert, and the second would fail on the first's rows. With the lock the
+    second waits and then rebuilds from the first's result. SQLite serialises writers
+    anyway (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFRESH_LOCK})
+
+
 def refresh_rollups(session: Session, now: datetime, months: Iterable[Month] | None = None) -> list[Month]:
     """Rebuild the rollups of `months` (default: the current and the previous month, local,
     and any of the last 13 never built yet — a fresh install or a new database shows its
     12-month trend after the scheduler's first run). The scheduler's ten-minute job; the
     demo seed calls it once its history is written."""
+    _serialize_refreshes(session)
     current = Month.of(local_today(now))
     if months is None:
         recent = [current.minus(n) for n in range(NIGHTLY_MONTHS)]
