@@ -9,18 +9,16 @@ person per phone per enterprise), so importing the same file twice changes nothi
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.accounts.domain import ROLE_LABELS, Role, check_member_units, normalize_phone
 from app.errors import ValidationFailed
-from app.spreadsheets import FORMULA_START, excel_safe
+from app.spreadsheets import SheetRules, excel_safe, read_rows
 
 COLUMNS = ("姓名", "手机号", "角色", "部门", "班组", "岗位")
 MAX_BYTES = 5 * 1024 * 1024
@@ -36,18 +34,6 @@ ROLE_BY_LABEL: Mapping[str, Role] = {
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
 ACTION_LABELS = {CREATE: "新增", UPDATE: "更新", UNCHANGED: "无变化", ERROR: "错误"}
 
-
-
-def _cell_text(value: object) -> str:
-    """A cell as the text a person typed: numbers without '.0', a guarding apostrophe dropped."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = " ".join(str(value).split())
-    if text.startswith("'") and text[1:].startswith(FORMULA_START):
-        text = text[1:]
-    return text
 
 
 # --- the template ----------------------------------------------------------------------------
@@ -117,40 +103,22 @@ class RosterRow:
 NOT_XLSX = "文件不是 Excel 工作簿（.xlsx），请用“下载模板”得到的文件填写后上传。"
 TOO_LARGE = f"文件太大：名册文件不超过 {MAX_BYTES // (1024 * 1024)} MB。"
 TOO_MANY = f"名册最多 {MAX_ROWS} 行，请分批导入。"
+_SHEET = SheetRules(
+    columns=COLUMNS,
+    max_bytes=MAX_BYTES,
+    max_rows=MAX_ROWS,
+    too_large=TOO_LARGE,
+    not_xlsx=NOT_XLSX,
+    wrong_header="第 1 行应为表头：" + "、".join(COLUMNS) + "（请使用下载的模板）",
+    too_many=TOO_MANY,
+    no_rows="名册中没有数据行。",
+)
 
 
 def read_roster(data: bytes) -> list[RosterRow]:
     """The rows of the first sheet, blank rows skipped. Raises ValidationFailed (not an xlsx,
     too large, wrong header, no rows, more than MAX_ROWS rows)."""
-    if len(data) > MAX_BYTES:
-        raise ValidationFailed.for_field("file", TOO_LARGE)
-    if not data.startswith(b"PK"):
-        raise ValidationFailed.for_field("file", NOT_XLSX)
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise ValidationFailed.for_field("file", NOT_XLSX) from None
-    try:
-        sheet = book.worksheets[0]
-        lines = sheet.iter_rows(values_only=True)
-        header = [_cell_text(v) for v in next(lines, ())]
-        if tuple(header[: len(COLUMNS)]) != COLUMNS:
-            raise ValidationFailed.for_field(
-                "file", "第 1 行应为表头：" + "、".join(COLUMNS) + "（请使用下载的模板）"
-            )
-        rows: list[RosterRow] = []
-        for number, values in enumerate(lines, start=2):
-            cells = [_cell_text(v) for v in (tuple(values) + (None,) * len(COLUMNS))[: len(COLUMNS)]]
-            if not any(cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise ValidationFailed.for_field("file", TOO_MANY)
-            rows.append(RosterRow(number, *cells))
-    finally:
-        book.close()
-    if not rows:
-        raise ValidationFailed.for_field("file", "名册中没有数据行。")
-    return rows
+    return [RosterRow(number, *cells) for number, cells in read_rows(data, _SHEET)]
 
 
 # --- deciding each row -----------------------------------------------------------------------

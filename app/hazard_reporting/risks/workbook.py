@@ -7,16 +7,13 @@ grade) are computed on export and ignored on import."""
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils.exceptions import InvalidFileException
 
-from app.errors import ValidationFailed
-from app.spreadsheets import FORMULA_START, excel_safe
+from app.spreadsheets import SheetRules, excel_safe, read_rows
 
 COLUMNS = (
     "风险点",
@@ -45,6 +42,16 @@ NOT_XLSX = "文件不是 Excel 工作簿（.xlsx），请用“下载清单（�
 TOO_LARGE = f"文件太大：风险辨识清单不超过 {MAX_BYTES // (1024 * 1024)} MB。"
 TOO_MANY = f"风险辨识清单最多 {MAX_ROWS} 行，请精简后导入。"
 NO_ROWS = "清单中没有数据行。"
+_SHEET = SheetRules(
+    columns=COLUMNS,
+    max_bytes=MAX_BYTES,
+    max_rows=MAX_ROWS,
+    too_large=TOO_LARGE,
+    not_xlsx=NOT_XLSX,
+    wrong_header="第 1 行应为表头：" + "、".join(COLUMNS) + "（请使用下载的清单）",
+    too_many=TOO_MANY,
+    no_rows=NO_ROWS,
+)
 
 
 @dataclass(frozen=True)
@@ -70,47 +77,10 @@ class RegisterRow:
     post: str = ""
 
 
-def cell_text(value: object) -> str:
-    """A cell as the text a person typed: numbers without '.0', a guarding apostrophe dropped."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = " ".join(str(value).split())
-    if text.startswith("'") and text[1:].startswith(FORMULA_START):
-        text = text[1:]
-    return text
-
-
 def read_register(data: bytes) -> list[RegisterRow]:
     """The rows of the first sheet, blank rows skipped. Raises ValidationFailed (too large,
     not an xlsx, wrong header, no rows, more than MAX_ROWS rows)."""
-    if len(data) > MAX_BYTES:
-        raise ValidationFailed.for_field("file", TOO_LARGE)
-    if not data.startswith(b"PK\x03\x04"):
-        raise ValidationFailed.for_field("file", NOT_XLSX)
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise ValidationFailed.for_field("file", NOT_XLSX) from None
-    try:
-        lines = book.worksheets[0].iter_rows(values_only=True)
-        header = [cell_text(v) for v in next(lines, ())]
-        if tuple(header[: len(COLUMNS)]) != COLUMNS:
-            raise ValidationFailed.for_field("file", "第 1 行应为表头：" + "、".join(COLUMNS) + "（请使用下载的清单）")
-        rows: list[RegisterRow] = []
-        for number, values in enumerate(lines, start=2):
-            cells = [cell_text(v) for v in (tuple(values) + (None,) * len(COLUMNS))[: len(COLUMNS)]]
-            if not any(cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise ValidationFailed.for_field("file", TOO_MANY)
-            rows.append(RegisterRow(number, *cells))
-    finally:
-        book.close()
-    if not rows:
-        raise ValidationFailed.for_field("file", NO_ROWS)
-    return rows
+    return [RegisterRow(number, *cells) for number, cells in read_rows(data, _SHEET)]
 
 
 def register_workbook(rows: Iterable[Sequence[object]]) -> bytes:
