@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, event, func
+from sqlalchemy import DateTime, Enum, MetaData, Select, event, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -99,6 +99,16 @@ def insert_ignoring_conflicts(session: Session, model_or_table: Any) -> Any:
     else:  # pragma: no cover - the project supports these two backends only
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
     return insert(getattr(model_or_table, "__table__", model_or_table))
+
+
+def count_rows(session: Session, query: Select) -> int:
+    """How many rows `query` yields (its ORDER BY dropped): the total of a paginated list."""
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def one_page(query: Select, page: int, per_page: int) -> Select:
+    """`query` limited to page `page` (1-based) of `per_page` rows; order it first."""
+    return query.limit(per_page).offset((page - 1) * per_page)
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import Membership, User
+from app.database import count_rows, one_page
 from app.enterprises.models import Department, Post, Site, Team
 from app.hazard_reporting.hazards.domain import OPEN_STATUSES
 from app.hazard_reporting.hazards.models import Hazard
@@ -295,12 +296,13 @@ def register_site_ids(session: Session, enterprise_id: int) -> set[int]:
 def api_points(session: Session, enterprise_id: int, *, page: int, per_page: int) -> tuple[list[dict], int]:
     """The risk points in use (CONTRACT: id, site_id, name, level, sources with controls)."""
     base = select(RiskPoint).where(RiskPoint.enterprise_id == enterprise_id, RiskPoint.active.is_(True))
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     points = session.scalars(
-        base.options(selectinload(RiskPoint.sources).selectinload(RiskSource.controls))
-        .order_by(RiskPoint.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
+        one_page(
+            base.options(selectinload(RiskPoint.sources).selectinload(RiskSource.controls)).order_by(RiskPoint.id),
+            page,
+            per_page,
+        )
     ).all()
     items = []
     for point in points:

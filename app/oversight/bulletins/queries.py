@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership, User
+from app.database import count_rows, one_page
 from app.enterprises.domain import Scale
 from app.enterprises.models import Enterprise, Town
 from app.errors import NotFound
@@ -179,10 +180,8 @@ def list_bulletins(
         query = query.where(
             or_(Bulletin.month == start, and_(Bulletin.visit_date >= start, Bulletin.visit_date <= last))
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(Bulletin.created_at.desc(), Bulletin.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+    total = count_rows(session, query)
+    items = session.scalars(one_page(query.order_by(Bulletin.created_at.desc(), Bulletin.id.desc()), page, per_page)).all()
     return list(items), total
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership, User
 from app.clock import local_today, to_local
+from app.database import count_rows, one_page
 from app.enterprises.domain import Topic
 from app.enterprises.models import Enterprise, Town
 from app.errors import NotFound
@@ -86,10 +87,8 @@ def list_campaigns(
     query = visible_campaigns(actor)
     if status is not None:
         query = query.where(Campaign.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+    total = count_rows(session, query)
+    items = session.scalars(one_page(query.order_by(Campaign.created_at.desc(), Campaign.id.desc()), page, per_page)).all()
     return list(items), total
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.domain import Actor, Role
 from app.accounts.models import Membership, User
+from app.database import count_rows, one_page
 from app.enterprises.domain import CreditStatus
 from app.enterprises.models import Enterprise, Town
 from app.errors import NotFound
@@ -142,14 +143,14 @@ def list_records(
     """One page of the records `actor` may see and how many there are: active ones by
     listing date (newest first), delisted ones by delisting date (newest first)."""
     query = _filtered(visible_records(actor), flt)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    total = count_rows(session, query)
     order = (
         CreditRecord.delisted_on.is_not(None),
         CreditRecord.delisted_on.desc(),
         CreditRecord.listed_on.desc(),
         CreditRecord.id.desc(),
     )
-    rows = _rows(session, query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
+    rows = _rows(session, one_page(query.order_by(*order), page, per_page))
     return rows, total
 
 

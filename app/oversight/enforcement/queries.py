@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import Select, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.accounts.domain import Actor
 from app.accounts.models import User
+from app.database import count_rows, one_page
 from app.enterprises.models import Department, Enterprise, Site, Town
 from app.errors import NotFound
 from app.hazard_reporting.hazards.domain import HazardLevel, HazardStatus
@@ -132,13 +133,9 @@ def list_inspections(
         query = query.where(Enterprise.town_id == flt.town_id)
     if flt.enterprise_id is not None:
         query = query.where(Inspection.enterprise_id == flt.enterprise_id)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    total = count_rows(session, query)
     items = list(
-        session.scalars(
-            query.order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+        session.scalars(one_page(query.order_by(Inspection.inspected_on.desc(), Inspection.id.desc()), page, per_page))
     )
     names = dict(
         session.execute(
